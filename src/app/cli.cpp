@@ -1,20 +1,167 @@
 #include "sluice/app/cli.hpp"
 
+#include <csignal>
 #include <cstdio>
+#include <functional>
+#include <string>
 #include <string_view>
+#include <thread>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "sluice/app/server.hpp"
+#include "sluice/config/load.hpp"
 
 namespace sluice::app {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: sluice [-c FILE | --config FILE]     run (default: config/sluice.yaml)\n"
+    "       sluice --check [-c FILE]             validate the config and exit\n"
+    "       sluice --version | --help\n"
+    "\n"
+    "signals: SIGHUP reloads the config, SIGTERM/SIGINT drain and exit (a second one exits at\n"
+    "once), SIGUSR1 reopens the log file.\n";
+
+struct Options {
+  std::string config = "config/sluice.yaml";
+  bool check = false;
+};
+
+void print_errors(const std::vector<std::string>& errors) {
+  for (const std::string& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+}
+
+// Settings that belong to the process, not to a config generation: a reload keeps them.
+std::vector<std::string> restart_only_changes(const config::Config& running,
+                                              const config::Config& next) {
+  std::vector<std::string> changed;
+  if (running.listen.to_string() != next.listen.to_string()) changed.push_back("listen");
+  const auto admin = [](const config::Config& c) { return c.admin ? c.admin->to_string() : ""; };
+  if (admin(running) != admin(next)) changed.push_back("admin");
+  if (running.workers != next.workers) changed.push_back("workers");
+  if (running.max_keys != next.max_keys) changed.push_back("max_keys");
+  if (running.log.file != next.log.file) changed.push_back("log.file");
+  return changed;
+}
+
+void reload(Server& server, const std::string& path) {
+  auto& log = server.log();
+  auto reloads = [&](const char* result) -> observe::Counter& {
+    return server.metrics().counter(observe::Family::config_reloads_total, {{"result", result}});
+  };
+  auto loaded = config::load_file(path);
+  if (!loaded.config) {
+    for (const std::string& e : loaded.errors) {
+      log.message(observe::Level::error, "reload_failed", {{"error", e}});
+    }
+    reloads("failure").fetch_add(1);
+    return;
+  }
+  for (const std::string& field : restart_only_changes(*server.config(), *loaded.config)) {
+    log.message(
+        observe::Level::warn, "reload_kept_setting",
+        {{"field", field}, {"reason", "changing it needs a restart; the running value stays"}});
+  }
+  server.reload(std::move(loaded.config));
+  reloads("success").fetch_add(1);
+  log.message(observe::Level::info, "reloaded", {{"config", path}});
+}
+
+int serve(const Options& options) {
+  auto loaded = config::load_file(options.config);
+  if (!loaded.config) {
+    print_errors(loaded.errors);
+    return 1;
+  }
+  std::string error;
+  auto log = observe::EventLog::open(loaded.config->log, error);
+  if (!log) {
+    std::fprintf(stderr, "sluice: %s\n", error.c_str());
+    return 1;
+  }
+  std::unique_ptr<Server> server;
+  try {
+    server = std::make_unique<Server>(loaded.config, std::move(log));
+  } catch (const StartError& e) {
+    std::fprintf(stderr, "sluice: %s\n", e.what());
+    return 1;
+  }
+  server->start();
+
+  proxy::asio::io_context signals_io;
+  proxy::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
+  signals.add(SIGUSR1);
+  std::thread draining;
+  bool stopping = false;
+  std::function<void(const proxy::error_code&, int)> on_signal = [&](const proxy::error_code& ec,
+                                                                     int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      reload(*server, options.config);
+    } else if (signo == SIGUSR1) {
+      if (!server->log().reopen()) {
+        server->log().message(observe::Level::error, "log_reopen_failed",
+                              {{"file", server->config()->log.file}});
+      }
+    } else if (!stopping) {
+      stopping = true;
+      server->log().message(observe::Level::info, "draining",
+                            {{"signal", std::to_string(signo), true}});
+      draining = std::thread([&] {
+        server->shutdown();
+        proxy::asio::post(signals_io, [&] { signals_io.stop(); });
+      });
+    } else {
+      server->log().message(observe::Level::warn, "aborting",
+                            {{"signal", std::to_string(signo), true}});
+      server->abort();
+      signals_io.stop();
+      return;
+    }
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  signals_io.run();
+  if (draining.joinable()) draining.join();
+  server->join();
+  server->log().message(observe::Level::info, "stopped");
+  return 0;
+}
+
+}  // namespace
 
 int run_cli(int argc, char** argv) {
+  Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--version") {
       std::printf("sluice %s\n", SLUICE_VERSION);
       return 0;
     }
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage.data(), stdout);
+      return 0;
+    }
+    if (arg == "--check") {
+      options.check = true;
+    } else if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
+      options.config = argv[++i];
+    } else {
+      std::fprintf(stderr, "sluice: unknown argument '%s'\n%s", argv[i], kUsage.data());
+      return 1;
+    }
   }
-  std::fprintf(stderr, "usage: sluice [-c FILE] [--check] [--version] [--help]\n");
-  return 1;
+  if (options.check) {
+    const auto loaded = config::load_file(options.config);
+    if (!loaded.config) {
+      print_errors(loaded.errors);
+      return 1;
+    }
+    std::printf("%s: ok\n", options.config.c_str());
+    return 0;
+  }
+  return serve(options);
 }
 
 }  // namespace sluice::app

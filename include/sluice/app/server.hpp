@@ -1,0 +1,75 @@
+#pragma once
+// The whole daemon: workers on their threads, the shared bucket table and metrics, reload and
+// graceful shutdown. main() only parses argv (cli.cpp); tests start a Server in-process.
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sluice/config/config.hpp"
+#include "sluice/core/clock.hpp"
+#include "sluice/limit/bucket_table.hpp"
+#include "sluice/limit/limiter.hpp"
+#include "sluice/observe/event_log.hpp"
+#include "sluice/observe/metrics.hpp"
+#include "sluice/proxy/services.hpp"
+#include "sluice/proxy/worker.hpp"
+
+namespace sluice::app {
+
+// A failure to start (port taken, log file unwritable), with a message for the operator.
+struct StartError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Server {
+ public:
+  // Binds every listener; throws StartError.
+  Server(std::shared_ptr<const config::Config> config, std::unique_ptr<observe::EventLog> log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();
+  // Swaps in a new config for the next requests; bucket state carries over (DESIGN §6).
+  void reload(std::shared_ptr<const config::Config> config);
+  // Stops accepting and lets requests in flight finish within shutdown_grace; then closes the
+  // rest. Blocks until every worker thread has ended.
+  void shutdown();
+  // Closes everything now (second signal).
+  void abort();
+  void join();
+
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  [[nodiscard]] std::shared_ptr<const config::Config> config() const;
+  observe::Metrics& metrics() noexcept { return metrics_; }
+  observe::EventLog& log() noexcept { return *log_; }
+  limit::BucketTable& table() noexcept { return table_; }
+  [[nodiscard]] bool draining() const noexcept { return services_.draining.load(); }
+
+ private:
+  void refresh_gauges(observe::Metrics& metrics);
+
+  SteadyClock clock_;
+  std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<observe::EventLog> log_;
+  observe::Metrics metrics_;
+  limit::BucketTable table_;
+  limit::Limiter limiter_;
+  proxy::Services services_;
+  std::vector<std::unique_ptr<proxy::Worker>> workers_;
+  std::vector<proxy::tcp::acceptor> acceptors_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+  mutable std::mutex config_mutex_;
+};
+
+// Binds a listening socket with SO_REUSEPORT (so several workers can share the port); throws
+// StartError naming the address.
+proxy::tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,
+                                   std::uint16_t port);
+
+}  // namespace sluice::app

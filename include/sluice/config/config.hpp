@@ -1,0 +1,115 @@
+#pragma once
+// The configuration as plain immutable values (DESIGN §2). load.cpp builds it from YAML; the rest
+// of sluice shares it through std::shared_ptr<const Config>.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/core/clock.hpp"
+#include "sluice/core/ip.hpp"
+#include "sluice/limit/policy.hpp"
+
+namespace sluice::config {
+
+// A compiled path_regex. Matching is bounded (Boost.Regex's non-recursive engine with its
+// complexity limit), so a hostile path cannot blow the stack or spin.
+class PathRegex {
+ public:
+  // Null with `error` set when the pattern does not compile.
+  static std::shared_ptr<const PathRegex> compile(const std::string& pattern, std::string& error);
+  [[nodiscard]] bool matches(std::string_view path) const noexcept;
+  ~PathRegex();
+
+ private:
+  struct Impl;
+  explicit PathRegex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct Endpoint {
+  std::string host;  // an IP literal (IPv6 without brackets)
+  std::uint16_t port = 0;
+  [[nodiscard]] std::string to_string() const;  // "127.0.0.1:8080", "[::1]:8080"
+};
+
+struct UpstreamTarget {
+  std::string url;   // as written: http://host:port
+  std::string host;  // a name or an IP literal
+  std::uint16_t port = 80;
+};
+
+struct Timeouts {
+  Nanos client_header = 10 * kNanosPerSecond;
+  Nanos client_idle = 60 * kNanosPerSecond;
+  Nanos upstream_connect = 2 * kNanosPerSecond;
+  Nanos upstream_response = 60 * kNanosPerSecond;
+  Nanos shutdown_grace = 10 * kNanosPerSecond;
+};
+
+struct HttpLimits {
+  std::size_t max_header_bytes = 16384;
+  std::size_t max_body_bytes = 10485760;
+  std::size_t max_connections = 10000;
+};
+
+enum class LogFormat { text, json };
+
+struct LogConfig {
+  std::string level = "info";
+  LogFormat format = LogFormat::text;
+  std::string file = "-";
+  bool access = false;
+};
+
+enum class PathKind { prefix, exact, regex };
+
+struct Match {
+  PathKind kind = PathKind::prefix;
+  std::string path = "/";
+  std::shared_ptr<const PathRegex> regex;  // kind == regex
+  std::vector<std::string> methods;        // empty: any
+  std::string host;                        // empty: any
+};
+
+struct Respond {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "text/plain; charset=utf-8";
+};
+
+struct Route {
+  std::string name;
+  Match match;
+  limit::RoutePolicy policy;               // no limits: unlimited
+  unsigned status = 429;                   // rejection status
+  std::optional<UpstreamTarget> upstream;  // resolved: the route's own or the top-level one
+  std::optional<Respond> respond;          // answered by sluice instead
+};
+
+struct NamedBucket {
+  std::string name;
+  limit::KeySpec key;
+  limit::Rate rate;
+};
+
+struct Config {
+  std::string source;  // the file it was loaded from
+  Endpoint listen;
+  std::optional<UpstreamTarget> upstream;
+  std::optional<Endpoint> admin;
+  unsigned workers = 1;  // resolved: never 0
+  std::vector<Cidr> trusted_proxies;
+  std::vector<std::string> trusted_proxies_text;
+  Timeouts timeouts;
+  HttpLimits http;
+  std::size_t max_keys = 1000000;
+  LogConfig log;
+  std::vector<NamedBucket> buckets;
+  std::vector<Route> routes;
+};
+
+}  // namespace sluice::config

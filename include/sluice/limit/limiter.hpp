@@ -1,0 +1,52 @@
+#pragma once
+// A route's limits applied to one request: the decision of DESIGN §4, with what the response
+// headers and the throttle log need to explain it.
+
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "sluice/core/hash.hpp"
+#include "sluice/limit/bucket_table.hpp"
+#include "sluice/limit/key.hpp"
+#include "sluice/limit/policy.hpp"
+#include "sluice/limit/reservation.hpp"
+
+namespace sluice::limit {
+
+enum class Outcome { unlimited, allowed, delayed, rejected, dry_run_delayed, dry_run_rejected };
+
+std::string_view to_string(Outcome outcome) noexcept;
+
+struct Decision {
+  Outcome outcome = Outcome::unlimited;
+  Nanos wait = 0;            // delayed (or dry_run_delayed): the hold before forwarding
+  Nanos retry_after = 0;     // rejected (or dry_run_rejected): when the same request would pass
+  std::size_t deciding = 0;  // the limit that rejected or set the wait
+  std::string key;           // the rendered key of that limit
+  MultiReservation reservation;
+  std::array<BucketId, kMaxLimitsPerRoute> ids{};
+  std::array<BucketView, kMaxLimitsPerRoute> views{};  // each limit after the decision
+
+  [[nodiscard]] bool forwards() const noexcept { return outcome != Outcome::rejected; }
+  [[nodiscard]] bool throttled() const noexcept {
+    return outcome != Outcome::unlimited && outcome != Outcome::allowed;
+  }
+};
+
+class Limiter {
+ public:
+  Limiter(BucketTable& table, KeyedHash hash) noexcept : table_(table), hash_(hash) {}
+
+  Decision decide(const RoutePolicy& route, const RequestFacts& request, Nanos now);
+  // A delayed request whose client left: give its slots back where nothing sits behind them.
+  void cancel(const Decision& decision, Nanos now);
+
+  [[nodiscard]] BucketTable& table() noexcept { return table_; }
+
+ private:
+  BucketTable& table_;
+  KeyedHash hash_;
+};
+
+}  // namespace sluice::limit

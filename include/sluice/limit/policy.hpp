@@ -1,0 +1,52 @@
+#pragma once
+// What a route asks of the limiter, compiled from the config: plain immutable values.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sluice/limit/gcra.hpp"
+
+namespace sluice::limit {
+
+enum class KeyKind { client_ip, global, header, query };
+
+struct KeyPart {
+  KeyKind kind = KeyKind::client_ip;
+  std::string name;  // header or query parameter name, as written in the config
+};
+
+// `client_ip`, `global`, `header:<Name>`, `query:<param>`, or several joined with `|`.
+struct KeySpec {
+  std::vector<KeyPart> parts;
+  [[nodiscard]] std::string to_string() const;
+};
+
+struct LimitPolicy {
+  std::string policy_name;  // RateLimit header item: route name, or "<route>-<n>" with several
+  // Who owns the bucket: "route:<name>#<n>" for a route's own limit, "bucket:<name>" for a named
+  // one. With the key kind and rate it forms the bucket namespace, so a reload that keeps those
+  // keeps the bucket, and one that changes them starts afresh.
+  std::string owner;
+  KeySpec key;
+  Rate rate;
+  double weight = 1;
+  std::string bucket_ns;  // bucket_namespace(), computed once when the config is built
+
+  [[nodiscard]] Claim claim() const noexcept { return {rate.cost(weight), rate.tau()}; }
+  // "5/10s": how logs name the limit.
+  [[nodiscard]] std::string describe() const;
+  [[nodiscard]] std::string bucket_namespace() const;
+};
+
+enum class Action { reject, delay };
+
+struct RoutePolicy {
+  std::string route;
+  std::vector<LimitPolicy> limits;  // at most kMaxLimitsPerRoute
+  Action action = Action::reject;
+  Nanos max_delay = 0;  // delay only
+  bool dry_run = false;
+};
+
+}  // namespace sluice::limit

@@ -1,0 +1,71 @@
+#pragma once
+// The events sluice logs (DESIGN §5), as values, and their two renderings. Client-supplied text
+// (paths, keys, methods) is escaped and truncated here, so a client cannot forge or bloat lines.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice::observe {
+
+// Longest client-supplied value kept in a log line.
+inline constexpr std::size_t kMaxLoggedValue = 512;
+
+struct ThrottledEvent {
+  std::string route;
+  std::string key;
+  std::string decision;  // delayed | rejected | dry_run_delayed | dry_run_rejected
+  std::string limit;     // "5/10s"
+  double weight = 1;
+  std::int64_t delay_ms = 0;
+  std::int64_t retry_after_s = 0;
+  unsigned status = 0;
+  std::string method;
+  std::string path;
+  std::string client;
+  std::string request_id;
+};
+
+struct AccessEvent {
+  std::string route;  // empty: no route matched
+  std::string decision;
+  std::string method;
+  std::string path;
+  std::string client;
+  std::string request_id;
+  unsigned status = 0;
+  std::int64_t duration_ms = 0;
+  std::int64_t upstream_ms = 0;
+  std::uint64_t bytes = 0;  // response body bytes sent to the client
+};
+
+enum class Level { trace, debug, info, warn, error };
+
+std::string_view to_string(Level level) noexcept;
+
+// One field of a line: the value is already a JSON literal when `raw` (numbers).
+struct Field {
+  std::string_view name;
+  std::string value;
+  bool raw = false;
+};
+
+std::vector<Field> fields_of(const ThrottledEvent& e);
+std::vector<Field> fields_of(const AccessEvent& e);
+
+// {"ts":...,"level":...,"event":...,<fields>}
+std::string render_json(std::string_view ts, Level level, std::string_view event,
+                        const std::vector<Field>& fields);
+// 2026-11-27T06:00:00.123Z warn throttled route=search key=ip:1.2.3.4 ...
+std::string render_text(std::string_view ts, Level level, std::string_view event,
+                        const std::vector<Field>& fields);
+
+// Now, as 2026-11-27T06:00:00.123Z.
+std::string utc_timestamp();
+
+// Escapes control and non-ASCII bytes and cuts at kMaxLoggedValue.
+std::string sanitize(std::string_view value);
+
+}  // namespace sluice::observe

@@ -1,0 +1,34 @@
+#pragma once
+// Names the proxy layer uses for Boost.Asio and Boost.Beast.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+
+#include "sluice/core/clock.hpp"
+
+namespace sluice::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+// Awaits an operation and returns its error as a value instead of throwing it.
+inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+inline std::chrono::nanoseconds to_duration(Nanos n) {
+  return std::chrono::nanoseconds(n);
+}
+
+}  // namespace sluice::proxy

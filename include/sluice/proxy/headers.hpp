@@ -1,0 +1,28 @@
+#pragma once
+// Header rules of a forwarding proxy (RFC 9110 §7.6): hop-by-hop fields stay on their hop, the
+// forwarded request says where it came from.
+
+#include <string>
+#include <string_view>
+
+#include "sluice/proxy/beast.hpp"
+
+namespace sluice::proxy {
+
+// Removes Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization,
+// Proxy-Authenticate and every field named in Connection. Framing (Content-Length,
+// Transfer-Encoding) is left to the serializer and is not touched here.
+void strip_hop_by_hop(http::fields& fields);
+
+// X-Forwarded-For gains the peer, X-Forwarded-Proto is set, Via gains this hop.
+void add_forwarding(http::fields& fields, std::string_view peer, unsigned client_version);
+
+void append_via(http::fields& fields, unsigned version);
+
+// The Host header without its port, lower-cased is not needed: matching is case-insensitive.
+std::string_view host_without_port(std::string_view host) noexcept;
+
+// Path and query of an origin-form target: "/a/b?x=1" → "/a/b", "x=1".
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept;
+
+}  // namespace sluice::proxy

@@ -1,0 +1,52 @@
+#pragma once
+// One config generation as the proxy uses it: the immutable Config plus what is derived from it
+// once (header values, metric series), shared by std::shared_ptr<const Runtime>. Requests hold
+// the Runtime they started with, so a reload never changes a request midway.
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/config/config.hpp"
+#include "sluice/limit/limiter.hpp"
+#include "sluice/observe/metrics.hpp"
+
+namespace sluice::proxy {
+
+enum class UpstreamError { connect, timeout, reset, protocol };
+
+struct RouteRuntime {
+  const config::Route* route = nullptr;          // null: requests no route matched
+  std::string name;                              // metric label
+  std::string policy_header;                     // RateLimit-Policy value; empty when unlimited
+  std::array<observe::Counter*, 6> decisions{};  // by limit::Outcome
+  observe::Histogram* delay = nullptr;
+  std::array<observe::Counter*, 5> responses{};  // 1xx..5xx
+  std::array<observe::Counter*, 4> errors{};     // by UpstreamError
+
+  void count(limit::Outcome outcome) const noexcept {
+    decisions[static_cast<std::size_t>(outcome)]->fetch_add(1, std::memory_order_relaxed);
+  }
+  void count(UpstreamError e) const noexcept {
+    errors[static_cast<std::size_t>(e)]->fetch_add(1, std::memory_order_relaxed);
+  }
+  void count_response(unsigned status) const noexcept;
+};
+
+struct Runtime {
+  std::shared_ptr<const config::Config> config;
+  std::vector<RouteRuntime> routes;  // parallel to config->routes
+  RouteRuntime unmatched;
+
+  static std::shared_ptr<const Runtime> build(std::shared_ptr<const config::Config> config,
+                                              observe::Metrics& metrics);
+  [[nodiscard]] const RouteRuntime& of(const config::Route* route) const noexcept;
+};
+
+// `"search";q=5;w=10` per limit, comma separated.
+std::string ratelimit_policy_value(const limit::RoutePolicy& policy);
+// `"search";r=0;t=10` per limit, from the decision's views of the buckets.
+std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decision& decision);
+
+}  // namespace sluice::proxy

@@ -1,0 +1,55 @@
+#pragma once
+// A worker's keep-alive connections to its upstreams. One pool per event loop, so no locks.
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "sluice/config/config.hpp"
+#include "sluice/observe/metrics.hpp"
+#include "sluice/proxy/beast.hpp"
+
+namespace sluice::proxy {
+
+class UpstreamConnection {
+ public:
+  UpstreamConnection(beast::tcp_stream stream, std::string pool_key, observe::Gauge& gauge);
+  ~UpstreamConnection();
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  std::string pool_key;
+  bool reused = false;
+  Nanos idle_since = 0;
+
+ private:
+  observe::Gauge& gauge_;
+};
+
+class UpstreamPool {
+ public:
+  static constexpr std::size_t kMaxIdlePerUpstream = 64;
+  static constexpr Nanos kMaxIdle = 30 * kNanosPerSecond;
+
+  UpstreamPool(asio::any_io_executor executor, observe::Gauge& connections, const Clock& clock)
+      : executor_(std::move(executor)), connections_(connections), clock_(clock) {}
+
+  // An idle connection (reused = true) unless `fresh`, else a new one within `connect_timeout`.
+  asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(const config::UpstreamTarget& target,
+                                                               Nanos connect_timeout, bool fresh,
+                                                               error_code& ec);
+  // Back to the pool after a complete exchange on a keep-alive connection.
+  void release(std::unique_ptr<UpstreamConnection> connection);
+  void close_idle();
+
+ private:
+  asio::any_io_executor executor_;
+  observe::Gauge& connections_;
+  const Clock& clock_;
+  std::unordered_map<std::string, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
+};
+
+}  // namespace sluice::proxy

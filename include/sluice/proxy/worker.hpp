@@ -1,0 +1,68 @@
+#pragma once
+// One event loop: its own io_context, SO_REUSEPORT acceptor, upstream pool and sessions.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/runtime.hpp"
+#include "sluice/proxy/services.hpp"
+#include "sluice/proxy/upstream_pool.hpp"
+
+namespace sluice::proxy {
+
+class Session;
+
+class Worker {
+ public:
+  Worker(Services& services, std::shared_ptr<const Runtime> runtime);
+  ~Worker();
+
+  asio::io_context& io() noexcept { return io_; }
+  Services& services() noexcept { return services_; }
+  UpstreamPool& pool() noexcept { return pool_; }
+  // The current config generation; read on this worker's thread only.
+  [[nodiscard]] const std::shared_ptr<const Runtime>& runtime() const noexcept { return runtime_; }
+
+  // Starts accepting on `acceptor` (already bound and listening).
+  void start(tcp::acceptor acceptor);
+  // Thread-safe: the next requests on this worker use `runtime`.
+  void set_runtime(std::shared_ptr<const Runtime> runtime);
+  // Thread-safe: stop accepting and close connections waiting between requests; requests in
+  // flight (and delayed ones) run to completion.
+  void drain();
+  // Thread-safe: cancel everything now.
+  void abort();
+  [[nodiscard]] std::size_t sessions() const noexcept { return sessions_count_.load(); }
+
+  std::string next_request_id();
+  void add(Session* session) {
+    sessions_.insert(session);
+    sessions_count_.fetch_add(1);
+  }
+  void remove(Session* session) {
+    sessions_.erase(session);
+    sessions_count_.fetch_sub(1);
+  }
+
+ private:
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> refuse(tcp::socket socket);
+
+  // Declared before io_ so that they outlive it: destroying io_ destroys suspended sessions.
+  Services& services_;
+  std::unordered_set<Session*> sessions_;
+  std::atomic<std::size_t> sessions_count_{0};
+  std::uint32_t id_prefix_;
+  std::uint64_t id_counter_ = 0;
+  asio::io_context io_{1};
+  // Declared after io_ so that their sockets close while it still exists.
+  std::shared_ptr<const Runtime> runtime_;
+  UpstreamPool pool_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+};
+
+}  // namespace sluice::proxy

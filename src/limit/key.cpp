@@ -1,0 +1,135 @@
+#include "sluice/limit/key.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+
+#include "sluice/core/hash.hpp"
+
+namespace sluice::limit {
+namespace {
+
+void append_value(std::string& out, std::string_view value) {
+  if (value.size() <= kMaxKeyValueBytes) {
+    out.append(value);
+    return;
+  }
+  // Long values are hashed so that neither memory nor log lines depend on a client's input.
+  static const KeyedHash hash({0x736c756963650000ULL, 0x6b65792d68617368ULL});
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "#%016llx", static_cast<unsigned long long>(hash(value)));
+  out.append(hex);
+}
+
+bool trusted(const IpAddress& ip, std::span<const Cidr> trusted_proxies) {
+  return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
+                     [&](const Cidr& c) { return c.contains(ip); });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::string KeySpec::to_string() const {
+  std::string out;
+  for (const KeyPart& part : parts) {
+    if (!out.empty()) out += '|';
+    switch (part.kind) {
+      case KeyKind::client_ip:
+        out += "client_ip";
+        break;
+      case KeyKind::global:
+        out += "global";
+        break;
+      case KeyKind::header:
+        out += "header:" + part.name;
+        break;
+      case KeyKind::query:
+        out += "query:" + part.name;
+        break;
+    }
+  }
+  return out;
+}
+
+std::string LimitPolicy::describe() const {
+  char buf[64];
+  const double seconds = static_cast<double>(rate.period) / kNanosPerSecond;
+  std::snprintf(buf, sizeof buf, "%g/%gs", rate.max_rate, seconds);
+  return buf;
+}
+
+std::string LimitPolicy::bucket_namespace() const {
+  char rate_text[64];
+  std::snprintf(rate_text, sizeof rate_text, "%.17g/%lld", rate.max_rate,
+                static_cast<long long>(rate.period));
+  return owner + '\x1f' + key.to_string() + '\x1f' + rate_text + '\x1f';
+}
+
+std::string render_key(const KeySpec& spec, const RequestFacts& request) {
+  std::string out;
+  for (const KeyPart& part : spec.parts) {
+    if (!out.empty()) out += '|';
+    std::optional<std::string_view> value;
+    if (part.kind == KeyKind::header) value = request.header(part.name);
+    if (part.kind == KeyKind::query) value = request.query(part.name);
+    switch (part.kind) {
+      case KeyKind::global:
+        out += "global";
+        continue;
+      case KeyKind::header:
+      case KeyKind::query:
+        if (value) {
+          out += part.kind == KeyKind::header ? "header:" : "query:";
+          out += part.name;
+          out += '=';
+          append_value(out, *value);
+          continue;
+        }
+        [[fallthrough]];  // a missing value is no way around the limit
+      case KeyKind::client_ip:
+        out += "ip:";
+        out += request.client_ip();
+        continue;
+    }
+  }
+  return out;
+}
+
+IpAddress client_address(const IpAddress& peer, std::string_view x_forwarded_for,
+                         std::span<const Cidr> trusted_proxies) {
+  IpAddress client = peer;
+  if (!trusted(client, trusted_proxies)) return client;
+  while (!x_forwarded_for.empty()) {
+    const auto comma = x_forwarded_for.rfind(',');
+    const std::string_view entry =
+        trim(comma == std::string_view::npos ? x_forwarded_for : x_forwarded_for.substr(comma + 1));
+    x_forwarded_for =
+        comma == std::string_view::npos ? std::string_view{} : x_forwarded_for.substr(0, comma);
+    const auto ip = IpAddress::parse(entry);
+    if (!ip) break;
+    client = *ip;
+    if (!trusted(client, trusted_proxies)) break;
+  }
+  return client;
+}
+
+std::optional<std::string_view> query_param(std::string_view query, std::string_view param) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == param) {
+      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace sluice::limit

@@ -1,0 +1,82 @@
+#include "sluice/limit/limiter.hpp"
+
+#include <vector>
+
+namespace sluice::limit {
+
+std::string_view to_string(Outcome outcome) noexcept {
+  switch (outcome) {
+    case Outcome::unlimited:
+      return "unlimited";
+    case Outcome::allowed:
+      return "allowed";
+    case Outcome::delayed:
+      return "delayed";
+    case Outcome::rejected:
+      return "rejected";
+    case Outcome::dry_run_delayed:
+      return "dry_run_delayed";
+    case Outcome::dry_run_rejected:
+      return "dry_run_rejected";
+  }
+  return "unknown";
+}
+
+Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Nanos now) {
+  Decision d;
+  const std::size_t n = route.limits.size();
+  if (n == 0) return d;
+
+  std::array<std::string, kMaxLimitsPerRoute> keys;
+  std::array<Claim, kMaxLimitsPerRoute> claims;
+  for (std::size_t k = 0; k < n; ++k) {
+    const LimitPolicy& limit = route.limits[k];
+    keys[k] = render_key(limit.key, request);
+    d.ids[k] = make_bucket_id(hash_(limit.bucket_ns + keys[k]));
+    claims[k] = limit.claim();
+  }
+
+  const Nanos max_wait = route.action == Action::delay ? route.max_delay : 0;
+  if (n == 1) {
+    const Reservation r = table_.reserve(d.ids[0], now, claims[0], max_wait);
+    d.reservation = {.admitted = r.admitted,
+                     .release = r.release,
+                     .retry_after = r.retry_after,
+                     .deciding = 0,
+                     .count = 1,
+                     .found = {r.found},
+                     .set = {r.set}};
+  } else {
+    std::array<BucketTable::Cell, kMaxLimitsPerRoute> cells;
+    for (std::size_t k = 0; k < n; ++k) cells[k] = {&table_, d.ids[k], now};
+    d.reservation = reserve_all(std::span(cells.data(), n),
+                                std::span<const Claim>(claims.data(), n), now, max_wait);
+  }
+
+  const MultiReservation& r = d.reservation;
+  d.deciding = r.deciding;
+  d.key = std::move(keys[r.deciding]);
+  for (std::size_t k = 0; k < n; ++k) {
+    d.views[k] = view(r.admitted ? r.set[k] : r.found[k], now, route.limits[k].rate);
+  }
+  if (!r.admitted) {
+    d.retry_after = r.retry_after;
+    d.outcome = route.dry_run ? Outcome::dry_run_rejected : Outcome::rejected;
+  } else if (r.release > now) {
+    d.wait = r.release - now;
+    d.outcome = route.dry_run ? Outcome::dry_run_delayed : Outcome::delayed;
+  } else {
+    d.outcome = Outcome::allowed;
+  }
+  return d;
+}
+
+void Limiter::cancel(const Decision& decision, Nanos now) {
+  const MultiReservation& r = decision.reservation;
+  if (!r.admitted) return;
+  std::array<BucketTable::Cell, kMaxLimitsPerRoute> cells;
+  for (std::size_t k = 0; k < r.count; ++k) cells[k] = {&table_, decision.ids[k], now};
+  refund_all(std::span(cells.data(), r.count), r, now);
+}
+
+}  // namespace sluice::limit

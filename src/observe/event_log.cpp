@@ -1,0 +1,133 @@
+#include "sluice/observe/event_log.hpp"
+
+#include <spdlog/async.h>
+#include <spdlog/async_logger.h>
+#include <spdlog/details/thread_pool.h>
+#include <spdlog/sinks/base_sink.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+namespace sluice::observe {
+namespace {
+
+constexpr std::size_t kQueueLines = 8192;
+
+Level parse_level(const std::string& name) {
+  if (name == "trace") return Level::trace;
+  if (name == "debug") return Level::debug;
+  if (name == "warn") return Level::warn;
+  if (name == "error") return Level::error;
+  return Level::info;
+}
+
+}  // namespace
+
+// Lines are rendered by EventLog; the sink writes them whole and flushes, on spdlog's thread.
+struct EventLog::Sink final : spdlog::sinks::base_sink<std::mutex> {
+  std::string path;  // "-" = stderr
+  std::FILE* file = nullptr;
+
+  ~Sink() override {
+    if (file != nullptr && file != stderr) std::fclose(file);
+  }
+
+  bool open(std::string& error) {
+    if (path == "-") {
+      file = stderr;
+      return true;
+    }
+    file = std::fopen(path.c_str(), "a");
+    if (file == nullptr) error = path + ": cannot open log file: " + std::strerror(errno);
+    return file != nullptr;
+  }
+
+  bool reopen() {
+    std::lock_guard guard(mutex_);
+    if (path == "-") return true;
+    std::FILE* fresh = std::fopen(path.c_str(), "a");
+    if (fresh == nullptr) return false;  // keep writing to the old file rather than nowhere
+    std::fclose(file);
+    file = fresh;
+    return true;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::fwrite(msg.payload.data(), 1, msg.payload.size(), file);
+    std::fputc('\n', file);
+    std::fflush(file);
+  }
+  void flush_() override { std::fflush(file); }
+};
+
+std::unique_ptr<EventLog> EventLog::open(const config::LogConfig& config, std::string& error) {
+  std::unique_ptr<EventLog> log(new EventLog());
+  log->sink_ = std::make_shared<Sink>();
+  log->sink_->path = config.file;
+  if (!log->sink_->open(error)) return nullptr;
+  auto pool = std::make_shared<spdlog::details::thread_pool>(kQueueLines, 1);
+  log->logger_ = std::make_shared<spdlog::async_logger>(
+      "sluice", log->sink_, pool, spdlog::async_overflow_policy::overrun_oldest);
+  log->logger_->set_level(spdlog::level::trace);  // EventLog filters before rendering
+  log->thread_pool_ = pool;
+  log->apply(config);
+  return log;
+}
+
+EventLog::~EventLog() {
+  if (logger_) logger_->flush();
+  logger_.reset();
+  thread_pool_.reset();  // joins spdlog's thread after the queue drained
+}
+
+void EventLog::apply(const config::LogConfig& config) {
+  level_.store(static_cast<int>(parse_level(config.level)), std::memory_order_relaxed);
+  json_.store(config.format == config::LogFormat::json, std::memory_order_relaxed);
+  access_.store(config.access, std::memory_order_relaxed);
+}
+
+bool EventLog::enabled(Level level) const noexcept {
+  return static_cast<int>(level) >= level_.load(std::memory_order_relaxed);
+}
+
+void EventLog::write(Level level, std::string_view event, const std::vector<Field>& fields) {
+  const std::string ts = utc_timestamp();
+  const std::string line = json_.load(std::memory_order_relaxed)
+                               ? render_json(ts, level, event, fields)
+                               : render_text(ts, level, event, fields);
+  logger_->log(spdlog::level::info, "{}", line);
+}
+
+void EventLog::throttled(const ThrottledEvent& e) {
+  const Level level = e.decision == "rejected" ? Level::warn : Level::info;
+  const auto fields = fields_of(e);
+  const std::string ts = utc_timestamp();
+  std::string json = render_json(ts, level, "throttled", fields);
+  if (enabled(level)) {
+    logger_->log(
+        spdlog::level::info, "{}",
+        json_.load(std::memory_order_relaxed) ? json : render_text(ts, level, "throttled", fields));
+  }
+  ring_.push(std::move(json));
+}
+
+void EventLog::access(const AccessEvent& e) {
+  if (access_enabled() && enabled(Level::info)) write(Level::info, "access", fields_of(e));
+}
+
+void EventLog::message(Level level, std::string_view event, const std::vector<Field>& fields) {
+  if (enabled(level)) write(level, event, fields);
+}
+
+bool EventLog::reopen() {
+  return sink_->reopen();
+}
+
+void EventLog::flush() {
+  logger_->flush();
+}
+
+}  // namespace sluice::observe

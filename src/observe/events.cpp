@@ -1,0 +1,166 @@
+#include "sluice/observe/events.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace sluice::observe {
+namespace {
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
+bool needs_quotes(std::string_view s) {
+  if (s.empty()) return true;
+  for (char c : s) {
+    if (c == ' ' || c == '"' || c == '=') return true;
+  }
+  return false;
+}
+
+std::string number(std::int64_t v) {
+  return std::to_string(v);
+}
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string_view to_string(Level level) noexcept {
+  switch (level) {
+    case Level::trace:
+      return "trace";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
+  }
+  return "info";
+}
+
+std::string sanitize(std::string_view value) {
+  std::string out;
+  const bool cut = value.size() > kMaxLoggedValue;
+  if (cut) value = value.substr(0, kMaxLoggedValue);
+  out.reserve(value.size());
+  for (unsigned char c : value) {
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (cut) out += "...";
+  return out;
+}
+
+std::vector<Field> fields_of(const ThrottledEvent& e) {
+  return {{"route", e.route},
+          {"key", sanitize(e.key)},
+          {"decision", e.decision},
+          {"limit", e.limit},
+          {"weight", number(e.weight), true},
+          {"delay_ms", number(e.delay_ms), true},
+          {"retry_after_s", number(e.retry_after_s), true},
+          {"status", number(std::int64_t{e.status}), true},
+          {"method", sanitize(e.method)},
+          {"path", sanitize(e.path)},
+          {"client", e.client},
+          {"request_id", sanitize(e.request_id)}};
+}
+
+std::vector<Field> fields_of(const AccessEvent& e) {
+  return {{"route", e.route},
+          {"decision", e.decision},
+          {"status", number(std::int64_t{e.status}), true},
+          {"duration_ms", number(e.duration_ms), true},
+          {"upstream_ms", number(e.upstream_ms), true},
+          {"bytes", std::to_string(e.bytes), true},
+          {"method", sanitize(e.method)},
+          {"path", sanitize(e.path)},
+          {"client", e.client},
+          {"request_id", sanitize(e.request_id)}};
+}
+
+std::string render_json(std::string_view ts, Level level, std::string_view event,
+                        const std::vector<Field>& fields) {
+  std::string out = "{\"ts\":";
+  append_json_string(out, ts);
+  out += ",\"level\":";
+  append_json_string(out, to_string(level));
+  out += ",\"event\":";
+  append_json_string(out, event);
+  for (const Field& f : fields) {
+    out += ',';
+    append_json_string(out, f.name);
+    out += ':';
+    if (f.raw) {
+      out += f.value;
+    } else {
+      append_json_string(out, f.value);
+    }
+  }
+  out += '}';
+  return out;
+}
+
+std::string render_text(std::string_view ts, Level level, std::string_view event,
+                        const std::vector<Field>& fields) {
+  std::string out;
+  out.reserve(256);
+  out.append(ts).append(" ").append(to_string(level)).append(" ").append(event);
+  for (const Field& f : fields) {
+    out.append(" ").append(f.name).append("=");
+    if (!f.raw && needs_quotes(f.value)) {
+      out += '"';
+      for (char c : f.value) {
+        if (c == '"') out += '\\';
+        out += c;
+      }
+      out += '"';
+    } else {
+      out += f.value;
+    }
+  }
+  return out;
+}
+
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  return buf;
+}
+
+}  // namespace sluice::observe

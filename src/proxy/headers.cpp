@@ -1,0 +1,58 @@
+#include "sluice/proxy/headers.hpp"
+
+#include <boost/beast/http/rfc7230.hpp>
+#include <vector>
+
+namespace sluice::proxy {
+
+void strip_hop_by_hop(http::fields& fields) {
+  std::vector<std::string> named;
+  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
+       ++range.first) {
+    for (const auto token : http::token_list(range.first->value())) {
+      named.emplace_back(token.data(), token.size());
+    }
+  }
+  for (const std::string& name : named) {
+    // Framing fields cannot be dropped by a client's say-so: the serializer needs them.
+    if (beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding"))
+      continue;
+    fields.erase(name);
+  }
+  for (http::field f :
+       {http::field::connection, http::field::keep_alive, http::field::proxy_connection,
+        http::field::te, http::field::trailer, http::field::upgrade,
+        http::field::proxy_authorization, http::field::proxy_authenticate}) {
+    fields.erase(f);
+  }
+}
+
+void append_via(http::fields& fields, unsigned version) {
+  const std::string hop = version == 10 ? "1.0 sluice" : "1.1 sluice";
+  const auto existing = fields[http::field::via];
+  fields.set(http::field::via, existing.empty() ? hop : std::string(existing) + ", " + hop);
+}
+
+void add_forwarding(http::fields& fields, std::string_view peer, unsigned client_version) {
+  const auto xff = fields["X-Forwarded-For"];
+  fields.set("X-Forwarded-For",
+             xff.empty() ? std::string(peer) : std::string(xff) + ", " + std::string(peer));
+  fields.set("X-Forwarded-Proto", "http");
+  append_via(fields, client_version);
+}
+
+std::string_view host_without_port(std::string_view host) noexcept {
+  if (host.starts_with('[')) {
+    const auto end = host.find(']');
+    return end == std::string_view::npos ? host : host.substr(0, end + 1);
+  }
+  return host.substr(0, host.find(':'));
+}
+
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,85 @@
+#include "sluice/proxy/runtime.hpp"
+
+#include <cmath>
+
+namespace sluice::proxy {
+namespace {
+
+constexpr const char* kErrorKinds[] = {"connect", "timeout", "reset", "protocol"};
+constexpr limit::Outcome kOutcomes[] = {
+    limit::Outcome::unlimited, limit::Outcome::allowed,         limit::Outcome::delayed,
+    limit::Outcome::rejected,  limit::Outcome::dry_run_delayed, limit::Outcome::dry_run_rejected};
+
+RouteRuntime make_route(const config::Route* route, std::string name, observe::Metrics& metrics) {
+  using observe::Family;
+  RouteRuntime rt;
+  rt.route = route;
+  rt.name = std::move(name);
+  if (route != nullptr && !route->policy.limits.empty()) {
+    rt.policy_header = ratelimit_policy_value(route->policy);
+  }
+  for (limit::Outcome o : kOutcomes) {
+    rt.decisions[static_cast<std::size_t>(o)] =
+        &metrics.counter(Family::requests_total,
+                         {{"route", rt.name}, {"decision", std::string(limit::to_string(o))}});
+  }
+  rt.delay = &metrics.histogram(Family::delay_seconds, {{"route", rt.name}});
+  for (int c = 0; c < 5; ++c) {
+    rt.responses[c] =
+        &metrics.counter(Family::upstream_responses_total,
+                         {{"route", rt.name}, {"code", std::to_string(c + 1) + "xx"}});
+  }
+  for (std::size_t k = 0; k < 4; ++k) {
+    rt.errors[k] = &metrics.counter(Family::upstream_errors_total,
+                                    {{"route", rt.name}, {"kind", kErrorKinds[k]}});
+  }
+  return rt;
+}
+
+}  // namespace
+
+void RouteRuntime::count_response(unsigned status) const noexcept {
+  const unsigned cls = status / 100;
+  if (cls >= 1 && cls <= 5) responses[cls - 1]->fetch_add(1, std::memory_order_relaxed);
+}
+
+std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Config> config,
+                                              observe::Metrics& metrics) {
+  auto rt = std::make_shared<Runtime>();
+  rt->routes.reserve(config->routes.size());
+  for (const config::Route& route : config->routes) {
+    rt->routes.push_back(make_route(&route, route.name, metrics));
+  }
+  rt->unmatched = make_route(nullptr, "", metrics);
+  rt->config = std::move(config);
+  return rt;
+}
+
+const RouteRuntime& Runtime::of(const config::Route* route) const noexcept {
+  if (route == nullptr) return unmatched;
+  return routes[static_cast<std::size_t>(route - config->routes.data())];
+}
+
+std::string ratelimit_policy_value(const limit::RoutePolicy& policy) {
+  std::string out;
+  for (const limit::LimitPolicy& l : policy.limits) {
+    if (!out.empty()) out += ", ";
+    out += '"' + l.policy_name +
+           "\";q=" + std::to_string(static_cast<long long>(std::floor(l.rate.max_rate))) +
+           ";w=" + std::to_string(ceil_seconds(l.rate.period));
+  }
+  return out;
+}
+
+std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decision& decision) {
+  std::string out;
+  for (std::size_t k = 0; k < policy.limits.size(); ++k) {
+    if (!out.empty()) out += ", ";
+    const limit::BucketView& v = decision.views[k];
+    out += '"' + policy.limits[k].policy_name + "\";r=" + std::to_string(v.remaining) +
+           ";t=" + std::to_string(ceil_seconds(v.until_empty));
+  }
+  return out;
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,497 @@
+#include "sluice/proxy/session.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "sluice/config/router.hpp"
+#include "sluice/limit/key.hpp"
+#include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/worker.hpp"
+
+namespace sluice::proxy {
+namespace {
+
+using namespace boost::asio::experimental::awaitable_operators;
+
+constexpr std::size_t kMaxRequestIdBytes = 128;
+constexpr unsigned kClientClosedRequest = 499;  // nginx's status for a client that left
+
+// The request as the limiter sees it.
+class Facts final : public limit::RequestFacts {
+ public:
+  Facts(const http::fields& fields, std::string_view query, std::string_view client)
+      : fields_(fields), query_(query), client_(client) {}
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const override {
+    const auto it = fields_.find(name);
+    if (it == fields_.end()) return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+  }
+  [[nodiscard]] std::optional<std::string_view> query(std::string_view param) const override {
+    return limit::query_param(query_, param);
+  }
+  [[nodiscard]] std::string_view client_ip() const override { return client_; }
+
+ private:
+  const http::fields& fields_;
+  std::string_view query_;
+  std::string_view client_;
+};
+
+std::string_view view(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+// The client reset or closed its side: nothing more will come, nobody will read an answer.
+bool peer_gone(tcp::socket& socket) {
+  char byte;
+  const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+bool idempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::put:
+    case http::verb::delete_:
+    case http::verb::trace:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Response parsers are not reusable: each response (an interim 1xx included) gets a fresh one.
+void fresh_response_parser(std::optional<ResponseParser>& parser, std::size_t max_header_bytes,
+                           bool head_request) {
+  parser.emplace();
+  parser->header_limit(static_cast<std::uint32_t>(max_header_bytes));
+  parser->body_limit(boost::none);
+  parser->skip(head_request);
+}
+
+bool expects_continue(const http::fields& fields) {
+  return beast::iequals(fields[http::field::expect], "100-continue");
+}
+
+}  // namespace
+
+struct Session::Exchange {
+  std::shared_ptr<const Runtime> runtime;
+  const config::Route* route = nullptr;
+  const config::UpstreamTarget* upstream = nullptr;
+  const RouteRuntime* counters = nullptr;
+  limit::Decision decision;
+  std::string ratelimit;  // RateLimit value; empty when the route is unlimited
+  std::string method;
+  std::string target;
+  std::string client;
+  std::string request_id;
+  unsigned version = 11;
+  Nanos started = 0;
+  Nanos upstream_ns = 0;
+  unsigned status = 0;
+  std::uint64_t bytes = 0;
+};
+
+Session::Session(Worker& worker, tcp::socket socket) : worker_(worker), stream_(std::move(socket)) {
+  error_code ec;
+  const auto endpoint = stream_.socket().remote_endpoint(ec);
+  if (!ec) {
+    peer_ = IpAddress::parse(endpoint.address().to_string()).value_or(IpAddress{});
+    peer_text_ = peer_.to_string();
+  }
+  worker_.add(this);
+  worker_.services().downstream_connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() {
+  worker_.services().downstream_connections.fetch_sub(1, std::memory_order_relaxed);
+  worker_.remove(this);
+}
+
+void Session::close_if_idle() {
+  if (idle_) close();
+}
+
+void Session::close() {
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+}
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();  // the session lives as long as its coroutine
+  for (bool first = true;; first = false) {
+    idle_ = true;
+    if (worker_.services().draining.load() || !co_await await_request(first)) break;
+    const auto& limits = worker_.runtime()->config->http;
+    RequestParser parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_body_bytes);
+    stream_.expires_after(to_duration(worker_.runtime()->config->timeouts.client_header));
+    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
+    idle_ = false;
+    if (ec) {
+      co_await reject_unreadable(ec, parser);
+      break;
+    }
+    if (!co_await serve(parser)) break;
+  }
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+// Between requests a keep-alive connection may idle for client_idle; once a request's first byte
+// is in, its header must complete within client_header (the slowloris guard).
+asio::awaitable<bool> Session::await_request(bool first) {
+  if (buffer_.size() > 0) co_return true;
+  const auto& timeouts = worker_.runtime()->config->timeouts;
+  stream_.expires_after(to_duration(first ? timeouts.client_header : timeouts.client_idle));
+  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+  buffer_.commit(n);
+  co_return !ec && n > 0;
+}
+
+asio::awaitable<void> Session::reject_unreadable(const error_code& ec,
+                                                 const RequestParser& parser) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+    co_return;
+  }
+  unsigned status = 400;
+  std::string detail = "malformed request: " + ec.message();
+  if (ec == beast::error::timeout) {
+    if (!parser.got_some() && buffer_.size() == 0) co_return;
+    status = 408;
+    detail = "request header not received in time";
+  } else if (ec == http::error::header_limit) {
+    // No line end in the first max_header_bytes: the request line itself is too long.
+    const std::string_view head(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    status = head.find("\r\n") == std::string_view::npos ? 414 : 431;
+    detail = status == 414 ? "request target too long" : "request header fields too large";
+  } else if (ec == http::error::body_limit) {
+    status = 413;
+    detail = "request body larger than max_body_bytes";
+  }
+  co_await write_local(make_error(status, detail, 11), false, nullptr);
+}
+
+asio::awaitable<bool> Session::serve(RequestParser& parser) {
+  Services& services = worker_.services();
+  Exchange ex;
+  ex.started = services.clock.now();
+  ex.runtime = worker_.runtime();
+  const config::Config& config = *ex.runtime->config;
+  auto& request = parser.get();
+  ex.version = request.version();
+  ex.method = std::string(view(request.method_string()));
+  ex.target = std::string(view(request.target()));
+  ex.client = peer_text_;
+  ex.counters = &ex.runtime->unmatched;
+
+  // Framing a proxy cannot be sure of is refused, never forwarded (request smuggling).
+  std::string_view malformed;
+  if (ex.version != 10 && ex.version != 11) {
+    co_await write_local(make_error(505, "only HTTP/1.0 and HTTP/1.1 are supported", 11), false,
+                         &ex);
+    co_return false;
+  }
+  if (request.count(http::field::content_length) > 0 &&
+      request.count(http::field::transfer_encoding) > 0) {
+    malformed = "both Content-Length and Transfer-Encoding";
+  } else if (ex.version == 10 && parser.chunked()) {
+    malformed = "chunked encoding in an HTTP/1.0 request";
+  } else if (ex.target.empty() || ex.target.front() != '/') {
+    malformed = "the request target must be a path (origin-form)";
+  } else if (request.count(http::field::host) > 1 ||
+             (ex.version == 11 && request.count(http::field::host) == 0)) {
+    malformed = "exactly one Host header is required";
+  }
+  if (!malformed.empty()) {
+    co_await write_local(make_error(400, malformed, ex.version), false, &ex);
+    co_return false;
+  }
+
+  const auto incoming_id = view(request["X-Request-Id"]);
+  ex.request_id = !incoming_id.empty() && incoming_id.size() <= kMaxRequestIdBytes
+                      ? std::string(incoming_id)
+                      : worker_.next_request_id();
+  ex.client = limit::client_address(peer_, view(request["X-Forwarded-For"]), config.trusted_proxies)
+                  .to_string();
+  const auto [path, query] = split_target(ex.target);
+  ex.route = config::match_route(config, ex.method, path,
+                                 host_without_port(view(request[http::field::host])));
+  ex.counters = &ex.runtime->of(ex.route);
+  if (ex.route != nullptr && ex.route->upstream) {
+    ex.upstream = &*ex.route->upstream;
+  } else if (ex.route == nullptr && config.upstream) {
+    ex.upstream = &*config.upstream;
+  }
+
+  if (ex.route != nullptr && !ex.route->policy.limits.empty()) {
+    const Facts facts(request, query, ex.client);
+    ex.decision = services.limiter.decide(ex.route->policy, facts, services.clock.now());
+    ex.ratelimit = ratelimit_value(ex.route->policy, ex.decision);
+  }
+  ex.counters->count(ex.decision.outcome);
+
+  const bool body_unread = !parser.is_done();
+  if (ex.decision.outcome == limit::Outcome::rejected) {
+    const auto& limit = ex.route->policy.limits[ex.decision.deciding];
+    Rejection r{ex.route->status,
+                ex.route->name,
+                limit.describe(),
+                std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
+                ex.counters->policy_header,
+                ex.ratelimit};
+    const bool keep = !body_unread && request.keep_alive();
+    co_return co_await write_local(make_rejection(r, ex.version), keep, &ex);
+  }
+  if (ex.decision.outcome == limit::Outcome::delayed) {
+    ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
+    if (!co_await hold(ex.decision.wait)) {
+      services.limiter.cancel(ex.decision, services.clock.now());
+      ex.status = kClientClosedRequest;
+      finish(ex);
+      co_return false;
+    }
+  }
+  if (ex.route != nullptr && ex.route->respond) {
+    const config::Respond& respond = *ex.route->respond;
+    auto res = make_text(respond.status, respond.body, respond.content_type, ex.version);
+    if (!ex.ratelimit.empty()) {
+      res.set("RateLimit-Policy", ex.counters->policy_header);
+      res.set("RateLimit", ex.ratelimit);
+    }
+    if (request.method() == http::verb::head) res.body().clear();
+    co_return co_await write_local(std::move(res), !body_unread && request.keep_alive(), &ex);
+  }
+  if (ex.upstream == nullptr) {
+    co_return co_await write_local(
+        make_error(404, "no route matches and no default upstream is set", ex.version),
+        !body_unread && request.keep_alive(), &ex);
+  }
+  co_return co_await forward(parser, ex);
+}
+
+// Holds a delayed request until its slot, watching the client: if it hangs up, the wait ends and
+// the caller refunds the slot.
+asio::awaitable<bool> Session::hold(Nanos wait) {
+  asio::steady_timer timer(stream_.get_executor());
+  timer.expires_after(to_duration(wait));
+  auto first = co_await (timer.async_wait(use_tuple) ||
+                         stream_.socket().async_wait(tcp::socket::wait_read, use_tuple));
+  if (first.index() == 0) co_return !std::get<0>(std::get<0>(first));
+  if (peer_gone(stream_.socket())) co_return false;
+  // Readable with data: a request body or a pipelined request. Both stay buffered in the socket
+  // for later; the connection is no longer watched for hang-ups.
+  auto [ec] = co_await timer.async_wait(use_tuple);
+  co_return !ec;
+}
+
+asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
+  Services& services = worker_.services();
+  const config::Config& config = *ex.runtime->config;
+  auto& request = parser.get();
+  const bool client_keep_alive = request.keep_alive();
+
+  if (expects_continue(request) && !parser.is_done()) {
+    // sluice answers the expectation itself once the request is admitted: the upstream sees a
+    // plain request, and a rejected client never sent its body.
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.expires_after(to_duration(config.timeouts.client_idle));
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
+    if (ec) co_return false;
+  }
+  request.erase(http::field::expect);
+  strip_hop_by_hop(request);
+  add_forwarding(request, peer_text_, ex.version);
+  request.set("X-Request-Id", ex.request_id);
+  request.version(11);
+  request.keep_alive(true);
+
+  std::optional<ResponseParser> parsed;
+  const Nanos upstream_started = services.clock.now();
+  auto upstream = co_await send_upstream(parser, ex, parsed);
+  if (!upstream) co_return false;  // answered (502/504/413) or the client is gone
+  ResponseParser& response = *parsed;
+
+  // The response header is in: from here on a failure can only close the client connection.
+  auto& res = response.get();
+  ex.status = res.result_int();
+  ex.counters->count_response(ex.status);
+  const bool upstream_keep_alive = response.keep_alive();
+  const bool request_complete = parser.is_done();
+  strip_hop_by_hop(res);
+  append_via(res, res.version());
+  if (!ex.ratelimit.empty()) {
+    res.set("RateLimit-Policy", ex.counters->policy_header);
+    res.set("RateLimit", ex.ratelimit);
+  }
+  bool keep_alive = client_keep_alive && request_complete && !services.draining.load();
+  const bool has_body = !response.is_done();
+  if (has_body && !response.chunked() && !response.content_length()) {
+    // Delimited by the upstream closing: re-frame as chunked for HTTP/1.1 clients; an HTTP/1.0
+    // client learns the end the same way, by the close.
+    if (ex.version == 11) {
+      res.chunked(true);
+    } else {
+      keep_alive = false;
+    }
+  }
+  res.version(ex.version);
+  res.keep_alive(keep_alive);
+
+  http::serializer<false, http::buffer_body> serializer(res);
+  RelayResult relayed;
+  if (!has_body) {
+    stream_.expires_after(to_duration(config.timeouts.client_idle));
+    auto [ec, n] = co_await http::async_write_header(stream_, serializer, use_tuple);
+    relayed.ec = ec;
+    relayed.failure = ec ? RelayFailure::write : RelayFailure::none;
+  } else {
+    relayed = co_await relay_body(upstream->stream, upstream->buffer, response, stream_, serializer,
+                                  config.timeouts.upstream_response, config.timeouts.client_idle);
+  }
+  ex.upstream_ns = services.clock.now() - upstream_started;
+  ex.bytes = relayed.bytes;
+  if (relayed.failure == RelayFailure::read) {
+    ex.counters->count(relayed.ec == beast::error::timeout ? UpstreamError::timeout
+                                                           : UpstreamError::reset);
+  }
+  if (relayed.failure == RelayFailure::none && upstream_keep_alive && request_complete &&
+      upstream->buffer.size() == 0) {
+    worker_.pool().release(std::move(upstream));
+  }
+  finish(ex);
+  // A truncated body is never passed off as complete: on any failure the client connection closes.
+  co_return relayed.failure == RelayFailure::none&& keep_alive;
+}
+
+// Sends the request (header and streamed body) and reads the response header. A request without
+// a body that fails on a reused connection before any response byte is retried once on a fresh
+// connection: the upstream may have closed it just as we picked it. Errors are answered here.
+asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
+    RequestParser& parser, Exchange& ex, std::optional<ResponseParser>& response) {
+  const config::Config& config = *ex.runtime->config;
+  const config::UpstreamTarget& target = *ex.upstream;
+  const bool retryable = parser.is_done() && idempotent(parser.get().method());
+
+  for (int attempt = 0;; ++attempt) {
+    error_code ec;
+    auto upstream =
+        co_await worker_.pool().acquire(target, config.timeouts.upstream_connect, attempt > 0, ec);
+    if (!upstream) {
+      ex.counters->count(UpstreamError::connect);
+      co_await write_local(make_error(502, "upstream unreachable: " + ec.message(), ex.version),
+                           false, &ex);
+      co_return nullptr;
+    }
+    http::serializer<true, http::buffer_body> serializer(parser.get());
+    const RelayResult sent =
+        co_await relay_body(stream_, buffer_, parser, upstream->stream, serializer,
+                            config.timeouts.client_idle, config.timeouts.upstream_response);
+    if (sent.failure == RelayFailure::read) {
+      // The client broke off its own request body (or sent too much of it).
+      if (sent.ec == http::error::body_limit) {
+        co_await write_local(make_error(413, "request body larger than max_body_bytes", ex.version),
+                             false, &ex);
+      } else {
+        ex.status = kClientClosedRequest;
+        finish(ex);
+      }
+      co_return nullptr;
+    }
+    const bool head_request = parser.get().method() == http::verb::head;
+    fresh_response_parser(response, config.http.max_header_bytes, head_request);
+    if (sent.failure == RelayFailure::none) {
+      upstream->stream.expires_after(to_duration(config.timeouts.upstream_response));
+      auto [read_ec, n] = co_await http::async_read_header(upstream->stream, upstream->buffer,
+                                                           *response, use_tuple);
+      // Interim 1xx responses (other than 101, whose Upgrade was stripped) are skipped.
+      while (!read_ec && response->get().result_int() / 100 == 1 &&
+             response->get().result_int() != 101) {
+        fresh_response_parser(response, config.http.max_header_bytes, head_request);
+        std::tie(read_ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
+                                                                *response, use_tuple);
+      }
+      if (!read_ec) co_return upstream;
+      ec = read_ec;
+    } else {
+      ec = sent.ec;
+    }
+    const bool stale = upstream->reused && !response->got_some() && upstream->buffer.size() == 0;
+    if (stale && retryable && attempt == 0) continue;
+    unsigned status = 502;
+    std::string detail = "upstream connection failed: " + ec.message();
+    if (ec == beast::error::timeout) {
+      status = 504;
+      detail = "upstream did not answer within upstream_response";
+      ex.counters->count(UpstreamError::timeout);
+    } else if (&ec.category() == &http::make_error_code(http::error::bad_target).category()) {
+      detail = "upstream sent a malformed response: " + ec.message();
+      ex.counters->count(UpstreamError::protocol);
+    } else {
+      ex.counters->count(UpstreamError::reset);
+    }
+    co_await write_local(make_error(status, detail, ex.version), false, &ex);
+    co_return nullptr;
+  }
+}
+
+asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_alive, Exchange* ex) {
+  Services& services = worker_.services();
+  keep_alive = keep_alive && !services.draining.load();
+  response.keep_alive(keep_alive);
+  const unsigned status = response.result_int();
+  services.count_local_response(status);
+  const std::uint64_t bytes = response.body().size();
+  stream_.expires_after(to_duration(worker_.runtime()->config->timeouts.client_idle));
+  auto [ec, n] = co_await http::async_write(stream_, response, use_tuple);
+  if (ex != nullptr) {
+    ex->status = status;
+    ex->bytes = bytes;
+    finish(*ex);
+  }
+  co_return !ec && keep_alive;
+}
+
+void Session::finish(Exchange& ex) {
+  Services& services = worker_.services();
+  const Nanos now = services.clock.now();
+  const std::string route = ex.route != nullptr ? ex.route->name : "";
+  const std::string decision(limit::to_string(ex.decision.outcome));
+  if (ex.decision.throttled()) {
+    const auto& limit = ex.route->policy.limits[ex.decision.deciding];
+    services.log.throttled({.route = route,
+                            .key = ex.decision.key,
+                            .decision = decision,
+                            .limit = limit.describe(),
+                            .weight = limit.weight,
+                            .delay_ms = ex.decision.wait / kNanosPerMilli,
+                            .retry_after_s = ceil_seconds(ex.decision.retry_after),
+                            .status = ex.status,
+                            .method = ex.method,
+                            .path = ex.target,
+                            .client = ex.client,
+                            .request_id = ex.request_id});
+  }
+  if (services.log.access_enabled()) {
+    services.log.access({.route = route,
+                         .decision = decision,
+                         .method = ex.method,
+                         .path = ex.target,
+                         .client = ex.client,
+                         .request_id = ex.request_id,
+                         .status = ex.status,
+                         .duration_ms = (now - ex.started) / kNanosPerMilli,
+                         .upstream_ms = ex.upstream_ns / kNanosPerMilli,
+                         .bytes = ex.bytes});
+  }
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,108 @@
+#include "sluice/proxy/worker.hpp"
+
+#include <random>
+
+#include "sluice/proxy/local_response.hpp"
+#include "sluice/proxy/session.hpp"
+
+namespace sluice::proxy {
+namespace {
+
+// Accept failures such as EMFILE are retried after a pause instead of spinning or giving up.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
+
+}  // namespace
+
+Worker::Worker(Services& services, std::shared_ptr<const Runtime> runtime)
+    : services_(services),
+      id_prefix_(std::random_device{}()),
+      runtime_(std::move(runtime)),
+      pool_(io_.get_executor(), services.upstream_connections, services.clock) {}
+
+Worker::~Worker() = default;
+
+void Worker::start(tcp::acceptor acceptor) {
+  acceptor_ = std::make_unique<tcp::acceptor>(std::move(acceptor));
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+}
+
+void Worker::set_runtime(std::shared_ptr<const Runtime> runtime) {
+  asio::post(io_,
+             [this, runtime = std::move(runtime)]() mutable { runtime_ = std::move(runtime); });
+}
+
+void Worker::drain() {
+  asio::post(io_, [this] {
+    if (acceptor_) {
+      error_code ec;
+      acceptor_->close(ec);
+    }
+    // Copy: closing a session may end it and remove it from the set.
+    const std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+    for (Session* s : sessions) s->close_if_idle();
+    pool_.close_idle();
+  });
+}
+
+void Worker::abort() {
+  asio::post(io_, [this] {
+    if (acceptor_) {
+      error_code ec;
+      acceptor_->close(ec);
+    }
+    const std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+    for (Session* s : sessions) s->close();
+    pool_.close_idle();
+    io_.stop();  // pending timers (held requests) end with the loop
+  });
+}
+
+std::string Worker::next_request_id() {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08x%012llx", id_prefix_,
+                static_cast<unsigned long long>(++id_counter_));
+  return buf;
+}
+
+asio::awaitable<void> Worker::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_->async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
+    if (ec) {
+      services_.log.message(observe::Level::warn, "accept_failed", {{"error", ec.message()}});
+      asio::steady_timer pause(io_, kAcceptBackoff);
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
+    const auto max = runtime_->config->http.max_connections;
+    if (static_cast<std::size_t>(services_.downstream_connections.load()) >= max) {
+      asio::co_spawn(io_, refuse(std::move(socket)), asio::detached);
+      continue;
+    }
+    auto session = std::make_shared<Session>(*this, std::move(socket));
+    asio::co_spawn(io_, session->run(), [this](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        services_.log.message(observe::Level::error, "session_failed", {{"error", ex.what()}});
+      }
+    });
+  }
+}
+
+// Over max_connections: a short 503 and close, bounded in time, instead of a silent drop.
+asio::awaitable<void> Worker::refuse(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  auto res = make_error(503, "too many connections", 11);
+  res.keep_alive(false);
+  services_.count_local_response(503);
+  stream.expires_after(std::chrono::seconds(1));
+  co_await http::async_write(stream, res, use_tuple);
+  error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+}  // namespace sluice::proxy
