@@ -56,6 +56,9 @@ asio::awaitable<RelayResult> relay_body(ReadStream& in, beast::flat_buffer& in_b
       body.size = piece.size() - body.size;
       body.data = piece.data();
       body.more = !parser.is_done();
+      // Parsing only framing (a chunk header) yields no body bytes; an empty piece must not be
+      // written, as a chunked serializer would turn it into the last chunk.
+      if (body.size == 0 && body.more) continue;
     } else {
       body.data = nullptr;
       body.size = 0;

@@ -1,0 +1,84 @@
+// The sluice binary: --check, --version, exit codes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "support/test_upstream.hpp"
+
+namespace {
+
+struct CliRun {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+CliRun run(const std::string& args) {
+  const std::string command = std::string(SLUICE_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (const auto n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = "/tmp/sluice-cli-" + std::to_string(::getpid()) + "-" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Cli, CheckAcceptsTheShippedExampleConfig) {
+  const std::string path = std::string(SLUICE_SOURCE_DIR) + "/config/sluice.yaml";
+  const CliRun r = run("--check -c " + path);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, path + ": ok\n");
+}
+
+TEST(Cli, CheckReportsABadValueWithItsPosition) {
+  const std::string path = write_temp("bad.yaml",
+                                      "version: 1\nlisten: 127.0.0.1:8080\nroutes:\n"
+                                      "  - name: x\n    respond: { body: hi }\n    max_rate: 0\n"
+                                      "    time_period: 1s\n");
+  const CliRun r = run("--check -c " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, path + ":6:15: routes[0].max_rate: must be > 0\n");
+}
+
+TEST(Cli, CheckCatchesAMisspelledKey) {
+  const std::string path =
+      write_temp("typo.yaml", "version: 1\nlisten: 127.0.0.1:8080\nworkrs: 2\n");
+  const CliRun r = run("--check --config " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, path + ":3:1: workrs: unknown key\n");
+}
+
+TEST(Cli, MissingConfigFileExitsOneNamingTheFile) {
+  const CliRun r = run("-c /nonexistent/sluice.yaml");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("/nonexistent/sluice.yaml: cannot open"), std::string::npos);
+}
+
+TEST(Cli, TakenPortExitsOneNamingTheAddress) {
+  sluice::testing::TestUpstream occupant;  // holds a port
+  const std::string port = std::to_string(occupant.port());
+  const std::string path = write_temp("taken.yaml", "version: 1\nlisten: 127.0.0.1:" + port + "\n");
+  const CliRun r = run("-c " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << r.output;
+}
+
+TEST(Cli, VersionAndHelp) {
+  EXPECT_EQ(run("--version").output, std::string("sluice ") + SLUICE_VERSION + "\n");
+  const CliRun help = run("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("--check"), std::string::npos);
+  EXPECT_EQ(run("--bogus").exit_code, 1);
+}
+
+}  // namespace

@@ -1,0 +1,138 @@
+#include "support/test_upstream.hpp"
+
+#include <boost/beast/core.hpp>
+#include <charconv>
+
+namespace sluice::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::size_t query_number(std::string_view target, std::string_view name) {
+  const auto pos = target.find(std::string(name) + "=");
+  if (pos == std::string_view::npos) return 0;
+  std::size_t value = 0;
+  const auto digits = target.substr(pos + name.size() + 1);
+  std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  return value;
+}
+
+}  // namespace
+
+std::string ReceivedRequest::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (beast::iequals(n, name)) return v;
+  }
+  return {};
+}
+
+bool ReceivedRequest::has_header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (beast::iequals(n, name)) return true;
+  }
+  return false;
+}
+
+std::string pattern_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>('a' + (i * 7 + i / 13) % 26);
+  return out;
+}
+
+TestUpstream::TestUpstream()
+    : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+  port_ = acceptor_.local_endpoint().port();
+  acceptor_thread_ = std::thread([this] { accept_loop(); });
+}
+
+TestUpstream::~TestUpstream() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  // Wake the acceptor with a connection of our own, then close every socket.
+  tcp::socket waker(io_);
+  waker.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  acceptor_thread_.join();
+  {
+    std::lock_guard guard(mutex_);
+    for (auto& s : sockets_) s->shutdown(tcp::socket::shutdown_both, ec);
+  }
+  for (auto& t : connection_threads_) t.join();
+}
+
+void TestUpstream::accept_loop() {
+  for (int id = 1;; ++id) {
+    boost::system::error_code ec;
+    tcp::socket socket(io_);
+    acceptor_.accept(socket, ec);
+    if (stopping_ || ec) return;
+    connections_.fetch_add(1);
+    std::lock_guard guard(mutex_);
+    auto shared = std::make_shared<tcp::socket>(std::move(socket));
+    sockets_.push_back(shared);
+    connection_threads_.emplace_back([this, shared, id] { serve(std::move(*shared), id); });
+  }
+}
+
+void TestUpstream::serve(tcp::socket socket, int id) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(100 * 1024 * 1024);
+    boost::system::error_code ec;
+    http::read(socket, buffer, parser, ec);
+    if (ec) return;
+    auto& req = parser.get();
+    ReceivedRequest rec{
+        std::string(req.method_string()), std::string(req.target()), {}, req.body(), id};
+    for (const auto& f : req)
+      rec.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    {
+      std::lock_guard guard(mutex_);
+      requests_.push_back(rec);
+    }
+    const std::string_view target = rec.target;
+    http::response<http::string_body> res{http::status::ok, 11};
+    res.set(http::field::server, "test-upstream");
+    if (target.starts_with("/chunked")) {
+      res.body() = pattern_bytes(query_number(target, "bytes"));
+      res.chunked(true);
+    } else {
+      if (target.starts_with("/slow")) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(query_number(target, "ms")));
+      }
+      res.set(http::field::content_type, "application/octet-stream");
+      res.body() = req.body();
+      res.prepare_payload();
+    }
+    res.keep_alive(req.keep_alive());
+    if (req.method() == http::verb::head) {
+      http::response_serializer<http::string_body> sr(res);
+      http::write_header(socket, sr, ec);
+    } else {
+      http::write(socket, res, ec);
+    }
+    if (ec || !req.keep_alive()) return;
+  }
+}
+
+std::vector<ReceivedRequest> TestUpstream::requests() const {
+  std::lock_guard guard(mutex_);
+  return requests_;
+}
+
+std::size_t TestUpstream::request_count() const {
+  std::lock_guard guard(mutex_);
+  return requests_.size();
+}
+
+std::uint16_t closed_port() {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+}  // namespace sluice::testing
