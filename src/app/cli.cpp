@@ -32,42 +32,6 @@ void print_errors(const std::vector<std::string>& errors) {
   for (const std::string& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
 }
 
-// Settings that belong to the process, not to a config generation: a reload keeps them.
-std::vector<std::string> restart_only_changes(const config::Config& running,
-                                              const config::Config& next) {
-  std::vector<std::string> changed;
-  if (running.listen.to_string() != next.listen.to_string()) changed.push_back("listen");
-  const auto admin = [](const config::Config& c) { return c.admin ? c.admin->to_string() : ""; };
-  if (admin(running) != admin(next)) changed.push_back("admin");
-  if (running.workers != next.workers) changed.push_back("workers");
-  if (running.max_keys != next.max_keys) changed.push_back("max_keys");
-  if (running.log.file != next.log.file) changed.push_back("log.file");
-  return changed;
-}
-
-void reload(Server& server, const std::string& path) {
-  auto& log = server.log();
-  auto reloads = [&](const char* result) -> observe::Counter& {
-    return server.metrics().counter(observe::Family::config_reloads_total, {{"result", result}});
-  };
-  auto loaded = config::load_file(path);
-  if (!loaded.config) {
-    for (const std::string& e : loaded.errors) {
-      log.message(observe::Level::error, "reload_failed", {{"error", e}});
-    }
-    reloads("failure").fetch_add(1);
-    return;
-  }
-  for (const std::string& field : restart_only_changes(*server.config(), *loaded.config)) {
-    log.message(
-        observe::Level::warn, "reload_kept_setting",
-        {{"field", field}, {"reason", "changing it needs a restart; the running value stays"}});
-  }
-  server.reload(std::move(loaded.config));
-  reloads("success").fetch_add(1);
-  log.message(observe::Level::info, "reloaded", {{"config", path}});
-}
-
 int serve(const Options& options) {
   auto loaded = config::load_file(options.config);
   if (!loaded.config) {
@@ -98,7 +62,7 @@ int serve(const Options& options) {
                                                                      int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
-      reload(*server, options.config);
+      server->reload_from_file(options.config);
     } else if (signo == SIGUSR1) {
       if (!server->log().reopen()) {
         server->log().message(observe::Level::error, "log_reopen_failed",

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <fstream>
 
+#include "sluice/config/load.hpp"
+
 namespace sluice::app {
 namespace {
 
@@ -74,6 +76,14 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
         bind_listener(worker->io(), config_->listen, port_ ? port_ : config_->listen.port));
     port_ = acceptors_.back().local_endpoint().port();
   }
+  if (config_->admin) {
+    auto io = std::make_unique<proxy::asio::io_context>(1);
+    auto acceptor = bind_listener(*io, *config_->admin, config_->admin->port);
+    admin_ = std::make_unique<proxy::AdminServer>(
+        std::move(io), std::move(acceptor),
+        proxy::AdminSources{[this] { return this->config(); }, metrics_, *log_,
+                            services_.draining});
+  }
 }
 
 Server::~Server() {
@@ -100,11 +110,14 @@ void Server::start() {
   for (auto& worker : workers_) {
     threads_.emplace_back([w = worker.get()] { w->io().run(); });
   }
-  log_->message(observe::Level::info, "started",
-                {{"listen", config::Endpoint{config_->listen.host, port_}.to_string()},
-                 {"workers", std::to_string(workers_.size()), true},
-                 {"routes", std::to_string(config_->routes.size()), true},
-                 {"config", config_->source}});
+  if (admin_) admin_->start();
+  log_->message(
+      observe::Level::info, "started",
+      {{"listen", config::Endpoint{config_->listen.host, port_}.to_string()},
+       {"workers", std::to_string(workers_.size()), true},
+       {"routes", std::to_string(config_->routes.size()), true},
+       {"admin", admin_ ? config::Endpoint{config_->admin->host, admin_->port()}.to_string() : ""},
+       {"config", config_->source}});
 }
 
 std::shared_ptr<const config::Config> Server::config() const {
@@ -112,12 +125,63 @@ std::shared_ptr<const config::Config> Server::config() const {
   return config_;
 }
 
-void Server::reload(std::shared_ptr<const config::Config> config) {
+void Server::reload(std::shared_ptr<const config::Config> next) {
+  // Process-wide settings stay as they started (see restart_only_changes).
+  auto merged = std::make_shared<config::Config>(*next);
+  {
+    const auto running = config();
+    merged->listen = running->listen;
+    merged->admin = running->admin;
+    merged->workers = running->workers;
+    merged->max_keys = running->max_keys;
+    merged->log.file = running->log.file;
+  }
+  std::shared_ptr<const config::Config> config = std::move(merged);
   const auto runtime = proxy::Runtime::build(config, metrics_);
   log_->apply(config->log);
   for (auto& worker : workers_) worker->set_runtime(runtime);
   std::lock_guard guard(config_mutex_);
   config_ = std::move(config);
+}
+
+namespace {
+
+// Settings that belong to the process, not to a config generation: a reload keeps them.
+std::vector<std::string> restart_only_changes(const config::Config& running,
+                                              const config::Config& next) {
+  std::vector<std::string> changed;
+  if (running.listen.to_string() != next.listen.to_string()) changed.push_back("listen");
+  const auto admin = [](const config::Config& c) { return c.admin ? c.admin->to_string() : ""; };
+  if (admin(running) != admin(next)) changed.push_back("admin");
+  if (running.workers != next.workers) changed.push_back("workers");
+  if (running.max_keys != next.max_keys) changed.push_back("max_keys");
+  if (running.log.file != next.log.file) changed.push_back("log.file");
+  return changed;
+}
+
+}  // namespace
+
+bool Server::reload_from_file(const std::string& path) {
+  auto count = [&](const char* result) {
+    metrics_.counter(observe::Family::config_reloads_total, {{"result", result}}).fetch_add(1);
+  };
+  auto loaded = config::load_file(path);
+  if (!loaded.config) {
+    for (const std::string& e : loaded.errors) {
+      log_->message(observe::Level::error, "reload_failed", {{"error", e}});
+    }
+    count("failure");
+    return false;
+  }
+  for (const std::string& field : restart_only_changes(*config(), *loaded.config)) {
+    log_->message(
+        observe::Level::warn, "reload_kept_setting",
+        {{"field", field}, {"reason", "changing it needs a restart; the running value stays"}});
+  }
+  reload(std::move(loaded.config));
+  count("success");
+  log_->message(observe::Level::info, "reloaded", {{"config", path}});
+  return true;
 }
 
 void Server::shutdown() {
@@ -145,6 +209,7 @@ void Server::join() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  if (admin_) admin_->stop();
   log_->flush();
 }
 

@@ -125,8 +125,9 @@ std::string Metrics::render() {
         std::uint64_t cumulative = 0;
         for (std::size_t i = 0; i < Histogram::kBounds.size(); ++i) {
           cumulative += s.histogram->bucket(i);
-          out += name + "_bucket" + with_le(s.labels, format_double(Histogram::kBounds[i])) + " " +
-                 std::to_string(cumulative) + "\n";
+          char le[16];
+          std::snprintf(le, sizeof le, "%g", Histogram::kBounds[i]);
+          out += name + "_bucket" + with_le(s.labels, le) + " " + std::to_string(cumulative) + "\n";
         }
         const std::uint64_t count = std::max(s.histogram->count(), cumulative);
         out += name + "_bucket" + with_le(s.labels, "+Inf") + " " + std::to_string(count) + "\n";

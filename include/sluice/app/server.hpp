@@ -15,6 +15,7 @@
 #include "sluice/limit/limiter.hpp"
 #include "sluice/observe/event_log.hpp"
 #include "sluice/observe/metrics.hpp"
+#include "sluice/proxy/admin.hpp"
 #include "sluice/proxy/services.hpp"
 #include "sluice/proxy/worker.hpp"
 
@@ -36,6 +37,9 @@ class Server {
   void start();
   // Swaps in a new config for the next requests; bucket state carries over (DESIGN §6).
   void reload(std::shared_ptr<const config::Config> config);
+  // SIGHUP: loads and validates `path`; a bad file keeps the running config. Logs and counts
+  // the result either way; true on success.
+  bool reload_from_file(const std::string& path);
   // Stops accepting and lets requests in flight finish within shutdown_grace; then closes the
   // rest. Blocks until every worker thread has ended.
   void shutdown();
@@ -44,6 +48,8 @@ class Server {
   void join();
 
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  // The admin listener's port, 0 without one.
+  [[nodiscard]] std::uint16_t admin_port() const noexcept { return admin_ ? admin_->port() : 0; }
   [[nodiscard]] std::shared_ptr<const config::Config> config() const;
   observe::Metrics& metrics() noexcept { return metrics_; }
   observe::EventLog& log() noexcept { return *log_; }
@@ -63,6 +69,7 @@ class Server {
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::vector<proxy::tcp::acceptor> acceptors_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<proxy::AdminServer> admin_;
   std::uint16_t port_ = 0;
   mutable std::mutex config_mutex_;
 };

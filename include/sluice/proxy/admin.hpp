@@ -1,0 +1,50 @@
+#pragma once
+// The admin listener (DESIGN §6): /healthz, /readyz, /metrics, /throttled, /config. It runs on
+// a thread of its own so a slow scrape never delays proxied requests.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "sluice/config/config.hpp"
+#include "sluice/observe/event_log.hpp"
+#include "sluice/observe/metrics.hpp"
+#include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/local_response.hpp"
+
+namespace sluice::proxy {
+
+struct AdminSources {
+  std::function<std::shared_ptr<const config::Config>()> config;
+  observe::Metrics& metrics;
+  const observe::EventLog& log;
+  const std::atomic<bool>& draining;
+};
+
+// The answer to one admin request.
+LocalResponse admin_response(std::string_view method, std::string_view target,
+                             const AdminSources& sources);
+
+class AdminServer {
+ public:
+  // `acceptor` is bound and listening on `io`.
+  AdminServer(std::unique_ptr<asio::io_context> io, tcp::acceptor acceptor, AdminSources sources);
+  ~AdminServer();
+
+  void start();
+  void stop();
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+
+ private:
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> serve(tcp::socket socket);
+
+  std::unique_ptr<asio::io_context> io_;
+  tcp::acceptor acceptor_;
+  AdminSources sources_;
+  std::uint16_t port_;
+  std::thread thread_;
+};
+
+}  // namespace sluice::proxy

@@ -1,0 +1,194 @@
+#include "sluice/config/to_json.hpp"
+
+#include <cstdio>
+
+namespace sluice::config {
+namespace {
+
+class JsonWriter {
+ public:
+  JsonWriter& key(std::string_view k) {
+    comma();
+    quoted(k);
+    out_ += ':';
+    fresh_ = true;
+    return *this;
+  }
+  JsonWriter& string(std::string_view s) {
+    comma();
+    quoted(s);
+    return *this;
+  }
+  JsonWriter& number(double v) {
+    comma();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.15g", v);
+    out_ += buf;
+    return *this;
+  }
+  JsonWriter& seconds(Nanos n) { return number(static_cast<double>(n) / kNanosPerSecond); }
+  JsonWriter& boolean(bool b) {
+    comma();
+    out_ += b ? "true" : "false";
+    return *this;
+  }
+  JsonWriter& null() {
+    comma();
+    out_ += "null";
+    return *this;
+  }
+  JsonWriter& open(char c) {
+    comma();
+    out_ += c;
+    fresh_ = true;
+    return *this;
+  }
+  JsonWriter& close(char c) {
+    out_ += c;
+    fresh_ = false;
+    return *this;
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void quoted(std::string_view s) {
+    out_ += '"';
+    for (unsigned char c : s) {
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += static_cast<char>(c);
+      } else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out_ += buf;
+      } else {
+        out_ += static_cast<char>(c);
+      }
+    }
+    out_ += '"';
+  }
+  void comma() {
+    if (!fresh_) out_ += ',';
+    fresh_ = false;
+  }
+  std::string out_;
+  bool fresh_ = true;
+};
+
+void write_upstream(JsonWriter& w, const std::optional<UpstreamTarget>& u) {
+  if (u) {
+    w.string(u->url);
+  } else {
+    w.null();
+  }
+}
+
+void write_limit(JsonWriter& w, const limit::LimitPolicy& l) {
+  w.open('{');
+  w.key("policy").string(l.policy_name);
+  w.key("bucket").string(l.owner);
+  w.key("key").string(l.key.to_string());
+  w.key("max_rate").number(l.rate.max_rate);
+  w.key("time_period").seconds(l.rate.period);
+  w.key("weight").number(l.weight);
+  w.close('}');
+}
+
+std::string_view path_kind(PathKind k) {
+  switch (k) {
+    case PathKind::exact:
+      return "path";
+    case PathKind::prefix:
+      return "path_prefix";
+    case PathKind::regex:
+      return "path_regex";
+  }
+  return "path_prefix";
+}
+
+}  // namespace
+
+std::string to_json(const Config& c) {
+  JsonWriter w;
+  w.open('{');
+  w.key("version").number(1);
+  w.key("source").string(c.source);
+  w.key("listen").string(c.listen.to_string());
+  w.key("upstream");
+  write_upstream(w, c.upstream);
+  w.key("admin");
+  if (c.admin) {
+    w.string(c.admin->to_string());
+  } else {
+    w.null();
+  }
+  w.key("workers").number(c.workers);
+  w.key("trusted_proxies").open('[');
+  for (const auto& t : c.trusted_proxies_text) w.string(t);
+  w.close(']');
+  w.key("timeouts").open('{');
+  w.key("client_header").seconds(c.timeouts.client_header);
+  w.key("client_idle").seconds(c.timeouts.client_idle);
+  w.key("upstream_connect").seconds(c.timeouts.upstream_connect);
+  w.key("upstream_response").seconds(c.timeouts.upstream_response);
+  w.key("shutdown_grace").seconds(c.timeouts.shutdown_grace);
+  w.close('}');
+  w.key("http").open('{');
+  w.key("max_header_bytes").number(static_cast<double>(c.http.max_header_bytes));
+  w.key("max_body_bytes").number(static_cast<double>(c.http.max_body_bytes));
+  w.key("max_connections").number(static_cast<double>(c.http.max_connections));
+  w.close('}');
+  w.key("max_keys").number(static_cast<double>(c.max_keys));
+  w.key("log").open('{');
+  w.key("level").string(c.log.level);
+  w.key("format").string(c.log.format == LogFormat::json ? "json" : "text");
+  w.key("file").string(c.log.file);
+  w.key("access").boolean(c.log.access);
+  w.close('}');
+  w.key("buckets").open('{');
+  for (const auto& b : c.buckets) {
+    w.key(b.name).open('{');
+    w.key("key").string(b.key.to_string());
+    w.key("max_rate").number(b.rate.max_rate);
+    w.key("time_period").seconds(b.rate.period);
+    w.close('}');
+  }
+  w.close('}');
+  w.key("routes").open('[');
+  for (const Route& r : c.routes) {
+    w.open('{');
+    w.key("name").string(r.name);
+    w.key("match").open('{');
+    w.key(path_kind(r.match.kind)).string(r.match.path);
+    w.key("methods").open('[');
+    for (const auto& m : r.match.methods) w.string(m);
+    w.close(']');
+    w.key("host").string(r.match.host);
+    w.close('}');
+    w.key("limits").open('[');
+    for (const auto& l : r.policy.limits) write_limit(w, l);
+    w.close(']');
+    w.key("action").string(r.policy.action == limit::Action::delay ? "delay" : "reject");
+    w.key("max_delay").seconds(r.policy.max_delay);
+    w.key("status").number(r.status);
+    w.key("dry_run").boolean(r.policy.dry_run);
+    w.key("upstream");
+    write_upstream(w, r.upstream);
+    w.key("respond");
+    if (r.respond) {
+      w.open('{');
+      w.key("status").number(r.respond->status);
+      w.key("body").string(r.respond->body);
+      w.key("content_type").string(r.respond->content_type);
+      w.close('}');
+    } else {
+      w.null();
+    }
+    w.close('}');
+  }
+  w.close(']');
+  w.close('}');
+  return w.take();
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,289 @@
+// Running sluice: admin endpoints and metrics, reload with state, signals and shutdown.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "sluice/config/load.hpp"
+#include "support/proxy_harness.hpp"
+#include "support/test_upstream.hpp"
+
+namespace sluice::testing {
+namespace {
+
+// The value of one series in a Prometheus exposition, or -1.
+double metric(const std::string& exposition, const std::string& series) {
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+std::string admin_get(ProxyHarness& proxy, const std::string& target, unsigned expect = 200) {
+  Client admin(proxy.server().admin_port());
+  const Response res = admin.request("GET", target);
+  EXPECT_EQ(res.status, expect) << target;
+  return res.body;
+}
+
+std::string with_admin(const TestUpstream& upstream, const std::string& rest) {
+  return "version: 1\nadmin: 127.0.0.1:0\nupstream: " + upstream.url() +
+         "\ntrusted_proxies: [127.0.0.1/32]\n" + rest;
+}
+
+TEST(Admin, HealthReadinessAndConfig) {
+  TestUpstream upstream;
+  ProxyHarness proxy(
+      with_admin(upstream, "routes:\n  - { name: r, max_rate: 2, time_period: 1s }\n"));
+  EXPECT_EQ(admin_get(proxy, "/healthz"), "ok\n");
+  EXPECT_EQ(admin_get(proxy, "/readyz"), "ready\n");
+  const std::string config = admin_get(proxy, "/config");
+  EXPECT_NE(config.find("\"routes\":[{\"name\":\"r\""), std::string::npos) << config;
+  EXPECT_NE(config.find("\"max_rate\":2,\"time_period\":1,"), std::string::npos) << config;
+  admin_get(proxy, "/nope", 404);
+}
+
+TEST(Admin, MetricsCountAKnownSequenceOfDecisions) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_admin(upstream, R"(
+routes:
+  - name: strict
+    match: { path_prefix: /strict }
+    max_rate: 2
+    time_period: 60s
+  - name: paced
+    match: { path_prefix: /paced }
+    max_rate: 1
+    time_period: 200ms
+    action: delay
+)"));
+  Client client(proxy.port());
+  for (int i = 0; i < 3; ++i) client.request("GET", "/strict");  // 2 allowed, 1 rejected
+  for (int i = 0; i < 2; ++i) client.request("GET", "/paced");   // 1 allowed, 1 delayed ~0.2 s
+  client.request("GET", "/free");                                // unlimited
+
+  const std::string m = admin_get(proxy, "/metrics");
+  EXPECT_EQ(metric(m, "sluice_requests_total{route=\"strict\",decision=\"allowed\"}"), 2);
+  EXPECT_EQ(metric(m, "sluice_requests_total{route=\"strict\",decision=\"rejected\"}"), 1);
+  EXPECT_EQ(metric(m, "sluice_requests_total{route=\"paced\",decision=\"allowed\"}"), 1);
+  EXPECT_EQ(metric(m, "sluice_requests_total{route=\"paced\",decision=\"delayed\"}"), 1);
+  EXPECT_EQ(metric(m, "sluice_requests_total{route=\"\",decision=\"unlimited\"}"), 1);
+  EXPECT_EQ(metric(m, "sluice_delay_seconds_count{route=\"paced\"}"), 1);
+  EXPECT_EQ(metric(m, "sluice_delay_seconds_bucket{route=\"paced\",le=\"0.1\"}"), 0);
+  EXPECT_EQ(metric(m, "sluice_delay_seconds_bucket{route=\"paced\",le=\"0.25\"}"), 1);
+  EXPECT_EQ(metric(m, "sluice_upstream_responses_total{route=\"strict\",code=\"2xx\"}"), 2);
+  EXPECT_EQ(metric(m, "sluice_local_responses_total{status=\"429\"}"), 1);
+  EXPECT_EQ(metric(m, "sluice_connections{side=\"downstream\"}"),
+            1);  // admin scrapes are not proxied
+  EXPECT_GE(metric(m, "sluice_buckets{state=\"active\"}"), 1);
+  EXPECT_EQ(metric(m, "sluice_bucket_evictions_total{kind=\"forced\"}"), 0);
+  EXPECT_GT(metric(m, "process_resident_memory_bytes"), 0);
+  EXPECT_GT(metric(m, "process_open_fds"), 0);
+  EXPECT_NE(m.find("# TYPE sluice_delay_seconds histogram"), std::string::npos);
+}
+
+TEST(Admin, ThrottledListsTheNewestEventsFirst) {
+  TestUpstream upstream;
+  ProxyHarness proxy(
+      with_admin(upstream, "routes:\n  - { name: r, max_rate: 1, time_period: 60s }\n"));
+  Client client(proxy.port());
+  client.request("GET", "/first");
+  for (const char* path : {"/a", "/b", "/c"}) EXPECT_EQ(client.request("GET", path).status, 429u);
+  const std::string two = admin_get(proxy, "/throttled?limit=2");
+  const auto c = two.find("\"path\":\"/c\"");
+  const auto b = two.find("\"path\":\"/b\"");
+  ASSERT_NE(c, std::string::npos) << two;
+  ASSERT_NE(b, std::string::npos) << two;
+  EXPECT_LT(c, b);
+  EXPECT_EQ(two.find("\"path\":\"/a\""), std::string::npos);
+  EXPECT_EQ(two.front(), '[');
+  EXPECT_NE(admin_get(proxy, "/throttled").find("\"path\":\"/a\""), std::string::npos);
+}
+
+std::string temp_file(const std::string& name, const std::string& text) {
+  const std::string path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Reload, ThrottledClientStaysThrottledAcrossAReloadThatAddsARoute) {
+  TestUpstream upstream;
+  const std::string base = with_admin(upstream,
+                                      "routes:\n  - { name: r, match: { path_prefix: /r }, "
+                                      "max_rate: 2, time_period: 60s }\n");
+  ProxyHarness proxy(base);
+  Client client(proxy.port());
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(client.request("GET", "/r").status, 200u);
+  EXPECT_EQ(client.request("GET", "/r").status, 429u);
+
+  const std::string path =
+      temp_file("reload-add.yaml", "listen: 127.0.0.1:0\n" + base +
+                                       "  - { name: extra, match: { path: /x }, "
+                                       "respond: { body: x } }\n");
+  ASSERT_TRUE(proxy.server().reload_from_file(path));
+  ASSERT_TRUE(wait_until([&] { return client.request("GET", "/x").status == 200; }));
+  EXPECT_EQ(client.request("GET", "/r").status, 429u);
+}
+
+TEST(Reload, AChangedRateTakesEffect) {
+  TestUpstream upstream;
+  const std::string route = "routes:\n  - { name: r, max_rate: %, time_period: 60s }\n";
+  auto with_rate = [&](const std::string& rate) {
+    std::string r = route;
+    r.replace(r.find('%'), 1, rate);
+    return with_admin(upstream, r);
+  };
+  ProxyHarness proxy(with_rate("1"));
+  Client client(proxy.port());
+  EXPECT_EQ(client.request("GET", "/").status, 200u);
+  EXPECT_EQ(client.request("GET", "/").status, 429u);
+  ASSERT_TRUE(proxy.server().reload_from_file(
+      temp_file("rate.yaml", "listen: 127.0.0.1:0\n" + with_rate("3"))));
+  // A new rate is a new bucket: the client has 3 fresh units.
+  ASSERT_TRUE(wait_until([&] { return client.request("GET", "/").status == 200; }));
+  EXPECT_EQ(client.request("GET", "/").status, 200u);
+  EXPECT_EQ(client.request("GET", "/").status, 200u);
+  EXPECT_EQ(client.request("GET", "/").status, 429u);
+}
+
+TEST(Reload, ABrokenFileKeepsServingAndIsCounted) {
+  TestUpstream upstream;
+  ProxyHarness proxy(
+      with_admin(upstream, "routes:\n  - { name: r, max_rate: 1, time_period: 60s }\n"));
+  const std::string path = temp_file(
+      "broken.yaml", "version: 1\nlisten: 127.0.0.1:0\nroutes: [ {name: r, max_rate: -4} ]\n");
+  EXPECT_FALSE(proxy.server().reload_from_file(path));
+  Client client(proxy.port());
+  EXPECT_EQ(client.request("GET", "/").status, 200u);
+  EXPECT_EQ(client.request("GET", "/").status, 429u);
+  const std::string m = admin_get(proxy, "/metrics");
+  EXPECT_EQ(metric(m, "sluice_config_reloads_total{result=\"failure\"}"), 1);
+  EXPECT_TRUE(proxy.wait_for_log("\"event\":\"reload_failed\""));
+  EXPECT_NE(proxy.log_text().find("routes[0].max_rate: must be > 0"), std::string::npos);
+}
+
+// The sluice binary as a child process, for signals and exit codes.
+class Daemon {
+ public:
+  explicit Daemon(const std::string& config_path, const std::string& log_path)
+      : log_path_(log_path) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl(SLUICE_BINARY, SLUICE_BINARY, "-c", config_path.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~Daemon() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // A port from the "started" line: of `listen` or `admin`.
+  std::uint16_t port(const std::string& which = "listen") const {
+    std::uint16_t port = 0;
+    wait_until([&] {
+      std::smatch m;
+      const std::string text = log();
+      const std::regex pattern("\"" + which + "\":\"127\\.0\\.0\\.1:([0-9]+)\"");
+      if (!std::regex_search(text, m, pattern)) return false;
+      port = static_cast<std::uint16_t>(std::stoi(m[1]));
+      return true;
+    });
+    return port;
+  }
+  void signal(int signo) const { ::kill(pid_, signo); }
+  // Exit code, or -1 if it did not exit within `timeout`.
+  int wait_exit(std::chrono::milliseconds timeout) {
+    int status = 0;
+    const bool exited =
+        wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+    if (!exited) return -1;
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+  }
+
+ private:
+  std::string log_path_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+TEST(Signals, SigtermLetsADelayedRequestFinishThenExitsZero) {
+  TestUpstream upstream;
+  const std::string log_path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-term.log";
+  ::unlink(log_path.c_str());
+  const std::string config =
+      temp_file("term.yaml",
+                "version: 1\nlisten: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: " + upstream.url() +
+                    "\nlog: { format: json, file: " + log_path +
+                    " }\ntimeouts: { shutdown_grace: 10s }\n"
+                    "routes:\n  - { name: r, max_rate: 1, time_period: 1s, action: delay }\n");
+  Daemon daemon(config, log_path);
+  const auto port = daemon.port();
+  ASSERT_NE(port, 0);
+  const auto admin_port = daemon.port("admin");
+  Client first(port);
+  EXPECT_EQ(first.request("GET", "/one").status, 200u);
+  Client delayed(port);
+  delayed.send("GET", "/two");  // its slot is ~1 s away
+  auto scrape = [&](const std::string& target) {
+    return Client(admin_port).request("GET", target);
+  };
+  ASSERT_TRUE(wait_until([&] {
+    return metric(scrape("/metrics").body,
+                  "sluice_requests_total{route=\"r\",decision=\"delayed\"}") == 1;
+  }));
+  daemon.signal(SIGTERM);
+  EXPECT_TRUE(wait_until([&] { return scrape("/readyz").status == 503; }));
+  EXPECT_EQ(delayed.receive().status, 200u);
+  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 0);
+  EXPECT_EQ(upstream.request_count(), 2u);
+}
+
+TEST(Signals, SigusrOneReopensARenamedLogFile) {
+  const std::string log_path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-rotate.log";
+  ::unlink(log_path.c_str());
+  const std::string config = temp_file(
+      "rotate.yaml",
+      "version: 1\nlisten: 127.0.0.1:0\nlog: { format: json, file: " + log_path +
+          " }\nroutes:\n  - { name: d, respond: { body: x }, max_rate: 1, time_period: 60s }\n");
+  Daemon daemon(config, log_path);
+  const auto port = daemon.port();
+  ASSERT_NE(port, 0);
+  const std::string rotated = log_path + ".1";
+  ASSERT_EQ(::rename(log_path.c_str(), rotated.c_str()), 0);
+  daemon.signal(SIGUSR1);
+  // Requests until one is logged in the new file (SIGUSR1 is handled asynchronously).
+  Client client(port);
+  EXPECT_TRUE(wait_until([&] {
+    client.request("GET", "/");
+    std::ifstream fresh(log_path);
+    std::stringstream s;
+    s << fresh.rdbuf();
+    return s.str().find("\"event\":\"throttled\"") != std::string::npos;
+  }));
+  std::ifstream old(rotated);
+  std::stringstream s;
+  s << old.rdbuf();
+  EXPECT_NE(s.str().find("\"event\":\"started\""), std::string::npos);
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 0);
+  ::unlink(rotated.c_str());
+  ::unlink(log_path.c_str());
+}
+
+}  // namespace
+}  // namespace sluice::testing
