@@ -16,7 +16,9 @@ namespace {
 using namespace boost::asio::experimental::awaitable_operators;
 
 constexpr std::size_t kMaxRequestIdBytes = 128;
+constexpr std::ptrdiff_t kMaxHeaderFields = 100;
 constexpr unsigned kClientClosedRequest = 499;  // nginx's status for a client that left
+constexpr unsigned kNoAnswer = 1;  // read_head: the client left or sent nothing; close quietly
 
 // The request as the limiter sees it.
 class Facts final : public limit::RequestFacts {
@@ -48,6 +50,11 @@ bool peer_gone(tcp::socket& socket) {
   char byte;
   const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+bool is_tchar(char c) {
+  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  return std::isalnum(static_cast<unsigned char>(c)) || kSpecials.find(c) != std::string_view::npos;
 }
 
 bool idempotent(http::verb method) {
@@ -128,15 +135,16 @@ asio::awaitable<void> Session::run() {
   for (bool first = true;; first = false) {
     idle_ = true;
     if (worker_.services().draining.load() || !co_await await_request(first)) break;
+    idle_ = false;
     const auto& limits = worker_.runtime()->config->http;
     RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
-    stream_.expires_after(to_duration(worker_.runtime()->config->timeouts.client_header));
-    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
-    idle_ = false;
-    if (ec) {
-      co_await reject_unreadable(ec, parser);
+    const HeadResult head = co_await read_head(parser);
+    if (head.status != 0) {
+      if (head.status != kNoAnswer) {
+        co_await write_local(make_error(head.status, head.detail, 11), false, nullptr);
+      }
       break;
     }
     if (!co_await serve(parser)) break;
@@ -145,8 +153,8 @@ asio::awaitable<void> Session::run() {
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
-// Between requests a keep-alive connection may idle for client_idle; once a request's first byte
-// is in, its header must complete within client_header (the slowloris guard).
+// Between requests a keep-alive connection may idle for client_idle; the first request's first
+// byte must come within client_header.
 asio::awaitable<bool> Session::await_request(bool first) {
   if (buffer_.size() > 0) co_return true;
   const auto& timeouts = worker_.runtime()->config->timeouts;
@@ -156,28 +164,87 @@ asio::awaitable<bool> Session::await_request(bool first) {
   co_return !ec && n > 0;
 }
 
-asio::awaitable<void> Session::reject_unreadable(const error_code& ec,
-                                                 const RequestParser& parser) {
-  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-      ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
-    co_return;
+// Reads a request head within client_header (the slowloris guard) and checks its bytes before
+// Beast parses them: Beast accepts obs-fold (unfolding it) and bare LF line ends, and a proxy
+// must refuse what its upstream might read differently.
+asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
+  const config::Config& config = *worker_.runtime()->config;
+  const std::size_t max_bytes = config.http.max_header_bytes;
+  // A timer cancels the read rather than the stream's own timeout, which would close the socket
+  // before the 408 could be written.
+  // The state is shared with the timer's handler, which may run after this coroutine moved on.
+  struct Watch {
+    bool reading = true;
+    bool timed_out = false;
+  };
+  auto watch = std::make_shared<Watch>();
+  stream_.expires_never();
+  asio::steady_timer deadline(stream_.get_executor(), to_duration(config.timeouts.client_header));
+  deadline.async_wait([this, self = shared_from_this(), watch](const error_code& ec) {
+    if (ec || !watch->reading) return;
+    watch->timed_out = true;
+    error_code ignored;
+    stream_.socket().cancel(ignored);
+  });
+  struct StopWatching {
+    Watch& w;
+    asio::steady_timer& t;
+    ~StopWatching() {
+      w.reading = false;
+      t.cancel();
+    }
+  } stop_watching{*watch, deadline};
+  std::size_t head_size = 0;
+  for (std::size_t scanned = 0;;) {
+    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    // Whatever is not a method token before the first space is not HTTP (a TLS hello, say):
+    // refused at once rather than waited on.
+    const auto method_end = std::min(data.find(' '), data.size());
+    if (!std::all_of(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(method_end),
+                     is_tchar)) {
+      co_return HeadResult{400, "malformed request line"};
+    }
+    const auto end = data.find("\r\n\r\n", scanned);
+    if (end != std::string_view::npos) head_size = end + 4;
+    if ((head_size == 0 && data.size() >= max_bytes) || head_size > max_bytes) {
+      // The request line alone does not fit: the target is too long.
+      const auto line_end = data.find("\r\n");
+      if (line_end == std::string_view::npos || line_end >= max_bytes) {
+        co_return HeadResult{414, "request target too long"};
+      }
+      co_return HeadResult{431, "request header fields too large"};
+    }
+    if (head_size > 0) break;
+    scanned = data.size() >= 3 ? data.size() - 3 : 0;
+    auto [ec, n] =
+        co_await stream_.async_read_some(buffer_.prepare(max_bytes - data.size()), use_tuple);
+    buffer_.commit(n);
+    if (ec) {
+      if (watch->timed_out) co_return HeadResult{408, "request header not received in time"};
+      co_return HeadResult{kNoAnswer, {}};
+    }
   }
-  unsigned status = 400;
-  std::string detail = "malformed request: " + ec.message();
-  if (ec == beast::error::timeout) {
-    if (!parser.got_some() && buffer_.size() == 0) co_return;
-    status = 408;
-    detail = "request header not received in time";
-  } else if (ec == http::error::header_limit) {
-    // No line end in the first max_header_bytes: the request line itself is too long.
-    const std::string_view head(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-    status = head.find("\r\n") == std::string_view::npos ? 414 : 431;
-    detail = status == 414 ? "request target too long" : "request header fields too large";
-  } else if (ec == http::error::body_limit) {
-    status = 413;
-    detail = "request body larger than max_body_bytes";
+
+  const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
+  for (std::size_t i = 0; i + 1 < head.size(); ++i) {
+    if (head[i] == '\r' && head[i + 1] != '\n')
+      co_return HeadResult{400, "bare CR in the request head"};
+    if (head[i + 1] == '\n' && head[i] != '\r')
+      co_return HeadResult{400, "bare LF in the request head"};
+    if (head[i] == '\n' && (head[i + 1] == ' ' || head[i + 1] == '\t')) {
+      co_return HeadResult{400, "obsolete line folding in a header field"};
+    }
   }
-  co_await write_local(make_error(status, detail, 11), false, nullptr);
+  error_code ec;
+  const std::size_t used = parser.put(asio::buffer(head.data(), head.size()), ec);
+  if (!ec && !parser.is_header_done()) ec = http::error::partial_message;
+  if (ec == http::error::bad_version)
+    co_return HeadResult{505, "only HTTP/1.0 and HTTP/1.1 are supported"};
+  if (ec == http::error::body_limit)
+    co_return HeadResult{413, "request body larger than max_body_bytes"};
+  if (ec) co_return HeadResult{400, "malformed request: " + ec.message()};
+  buffer_.consume(used);
+  co_return HeadResult{0, {}};
 }
 
 asio::awaitable<bool> Session::serve(RequestParser& parser) {
@@ -203,6 +270,12 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
   if (request.count(http::field::content_length) > 0 &&
       request.count(http::field::transfer_encoding) > 0) {
     malformed = "both Content-Length and Transfer-Encoding";
+  } else if (request.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+    malformed = "Transfer-Encoding other than chunked";
+  } else if (request.count(http::field::transfer_encoding) > 1 ||
+             (parser.chunked() &&
+              !beast::iequals(request[http::field::transfer_encoding], "chunked"))) {
+    malformed = "Transfer-Encoding must be exactly chunked";
   } else if (ex.version == 10 && parser.chunked()) {
     malformed = "chunked encoding in an HTTP/1.0 request";
   } else if (ex.target.empty() || ex.target.front() != '/') {
@@ -210,6 +283,10 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
   } else if (request.count(http::field::host) > 1 ||
              (ex.version == 11 && request.count(http::field::host) == 0)) {
     malformed = "exactly one Host header is required";
+  }
+  if (std::distance(request.begin(), request.end()) > kMaxHeaderFields) {
+    co_await write_local(make_error(431, "too many header fields", ex.version), false, &ex);
+    co_return false;
   }
   if (!malformed.empty()) {
     co_await write_local(make_error(400, malformed, ex.version), false, &ex);
@@ -400,6 +477,12 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
       if (sent.ec == http::error::body_limit) {
         co_await write_local(make_error(413, "request body larger than max_body_bytes", ex.version),
                              false, &ex);
+      } else if (&sent.ec.category() == &http::make_error_code(http::error::bad_chunk).category()) {
+        // Broken framing in the body: the upstream connection is dropped mid-request, so the
+        // upstream never sees a complete message.
+        co_await write_local(
+            make_error(400, "malformed request body: " + sent.ec.message(), ex.version), false,
+            &ex);
       } else {
         ex.status = kClientClosedRequest;
         finish(ex);

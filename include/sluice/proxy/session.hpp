@@ -32,8 +32,14 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   struct Exchange;  // one request's state
 
+  // A request head that could not be read: the status to answer (0: none needed), and why.
+  struct HeadResult {
+    unsigned status = 0;
+    std::string detail;
+  };
+
   asio::awaitable<bool> await_request(bool first);
-  asio::awaitable<void> reject_unreadable(const error_code& ec, const RequestParser& parser);
+  asio::awaitable<HeadResult> read_head(RequestParser& parser);
   asio::awaitable<bool> serve(RequestParser& parser);
   asio::awaitable<bool> hold(Nanos wait);
   asio::awaitable<bool> forward(RequestParser& parser, Exchange& ex);

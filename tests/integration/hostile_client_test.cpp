@@ -1,0 +1,163 @@
+// Clients that send too much, too slowly, ambiguously or nonsense.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/proxy_harness.hpp"
+#include "support/test_upstream.hpp"
+
+namespace sluice::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class HostileClient : public ::testing::Test {
+ protected:
+  HostileClient()
+      : proxy_("version: 1\nupstream: " + upstream_.url() +
+               "\nhttp: { max_header_bytes: 2048, max_body_bytes: 1000, max_connections: 50 }\n"
+               "timeouts: { client_header: 500ms, client_idle: 700ms }\n"
+               "routes:\n  - { name: slow, match: { path_prefix: /slow }, max_rate: 1, "
+               "time_period: 500ms, action: delay }\n") {}
+
+  // What sluice answers to raw bytes, up to its closing the connection.
+  std::string exchange(const std::string& bytes) {
+    Client client(proxy_.port());
+    client.write_raw(bytes);
+    return client.read_all();
+  }
+  static std::string status_line(const std::string& response) {
+    return response.substr(0, response.find("\r\n"));
+  }
+
+  TestUpstream upstream_;
+  ProxyHarness proxy_;
+};
+
+TEST_F(HostileClient, HeadersOverTheLimitAre431) {
+  const std::string big(3000, 'x');
+  EXPECT_EQ(status_line(exchange("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n")),
+            "HTTP/1.1 431 Request Header Fields Too Large");
+}
+
+TEST_F(HostileClient, TooManyHeaderFieldsAre431) {
+  std::string request = "GET / HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 150; ++i) request += "A" + std::to_string(i) + ": 1\r\n";
+  EXPECT_EQ(status_line(exchange(request + "\r\n")),
+            "HTTP/1.1 431 Request Header Fields Too Large");
+}
+
+TEST_F(HostileClient, RequestLineOverTheLimitIs414) {
+  EXPECT_EQ(
+      status_line(exchange("GET /" + std::string(3000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n")),
+      "HTTP/1.1 414 URI Too Long");
+}
+
+TEST_F(HostileClient, DeclaredBodyOverTheLimitIs413AtOnce) {
+  EXPECT_EQ(status_line(exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")),
+            "HTTP/1.1 413 Payload Too Large");
+  EXPECT_EQ(upstream_.request_count(), 0u);
+}
+
+TEST_F(HostileClient, ChunkedBodyOverTheLimitIs413AsSoonAsExceeded) {
+  const std::string chunk = "400\r\n" + std::string(1024, 'z') + "\r\n";
+  const std::string response =
+      exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk);
+  EXPECT_EQ(status_line(response), "HTTP/1.1 413 Payload Too Large");
+}
+
+TEST_F(HostileClient, AmbiguousFramingIsRefusedAndNeverForwarded) {
+  const std::vector<std::string> smuggles = {
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX-Space : a\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX-Cr: a\rb\r\n\r\n",
+      "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "GET / HTTP/1.1\r\n\r\n",
+  };
+  for (const std::string& smuggle : smuggles) {
+    const std::string line = status_line(exchange(smuggle));
+    EXPECT_EQ(line.substr(line.find(' ') + 1), "400 Bad Request") << smuggle;
+  }
+  EXPECT_EQ(upstream_.request_count(), 0u);
+}
+
+TEST_F(HostileClient, GarbageIsRefused) {
+  const std::string client_hello("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 11);
+  EXPECT_EQ(status_line(exchange(client_hello + std::string(100, '\x01'))),
+            "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(status_line(exchange("\x01\x02\x03 garbage \xff\xfe\r\n\r\n")),
+            "HTTP/1.1 400 Bad Request");
+  const std::string h2 = exchange("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  EXPECT_TRUE(status_line(h2) == "HTTP/1.1 505 HTTP Version Not Supported" ||
+              status_line(h2) == "HTTP/1.1 400 Bad Request")
+      << h2;
+  EXPECT_EQ(status_line(exchange("GET / HTTP/9.9\r\nHost: x\r\n\r\n")),
+            "HTTP/1.1 505 HTTP Version Not Supported");
+  EXPECT_EQ(upstream_.request_count(), 0u);
+}
+
+TEST_F(HostileClient, DribbledHeadersTimeOutWith408) {
+  Client client(proxy_.port());
+  const auto start = Clock::now();
+  client.write_raw("GET / HTTP/1.1\r\nHost: x\r\n");  // and never the blank line
+  const std::string response = client.read_all();
+  const double waited = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_EQ(status_line(response), "HTTP/1.1 408 Request Timeout");
+  EXPECT_GE(waited, 0.4);
+  EXPECT_LT(waited, 3.0);
+}
+
+TEST_F(HostileClient, IdleKeepAliveConnectionIsClosed) {
+  Client client(proxy_.port());
+  EXPECT_EQ(client.request("GET", "/").status, 200u);
+  const auto start = Clock::now();
+  EXPECT_EQ(client.read_all(), "");  // sluice closes without a word
+  const double waited = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_GE(waited, 0.5);
+  EXPECT_LT(waited, 3.0);
+}
+
+TEST_F(HostileClient, PipelinedRequestsAreAnsweredInOrderBehindADelayedOne) {
+  Client client(proxy_.port());
+  client.write_raw(
+      "GET /slow/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /slow/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthird");
+  EXPECT_EQ(client.receive().status, 200u);
+  EXPECT_EQ(client.receive().status, 200u);  // delayed 500 ms
+  EXPECT_EQ(client.receive().body, "third");
+  const auto received = upstream_.requests();
+  ASSERT_EQ(received.size(), 3u);
+  EXPECT_EQ(received[0].target, "/slow/1");
+  EXPECT_EQ(received[1].target, "/slow/2");
+  EXPECT_EQ(received[2].target, "/echo");
+}
+
+TEST(ConnectionFlood, ConnectionsAboveTheLimitAreAnswered503) {
+  TestUpstream upstream;
+  ProxyHarness proxy("version: 1\nupstream: " + upstream.url() +
+                     "\nhttp: { max_connections: 2 }\n");
+  Client a(proxy.port());
+  Client b(proxy.port());
+  EXPECT_EQ(a.request("GET", "/").status, 200u);
+  EXPECT_EQ(b.request("GET", "/").status, 200u);
+  Client c(proxy.port());
+  const std::string refused = c.read_all();
+  EXPECT_EQ(refused.substr(0, refused.find("\r\n")), "HTTP/1.1 503 Service Unavailable");
+  a.close();
+  // A freed slot is usable again.
+  EXPECT_TRUE(wait_until([&] {
+    Client d(proxy.port());
+    d.send("GET", "/");
+    return d.receive().status == 200;
+  }));
+}
+
+}  // namespace
+}  // namespace sluice::testing
