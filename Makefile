@@ -35,6 +35,23 @@ test-tsan: deps
 	@cmake --build build-tsan -j $(JOBS)
 	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build-tsan --output-on-failure
 
+FUZZ_SECONDS ?= 30
+FUZZERS = fuzz_config fuzz_request_head fuzz_session
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DSLUICE_FUZZ=ON -DBUILD_TESTING=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target $(FUZZERS)
+	@for f in $(FUZZERS); do \
+	  corpus=tests/fuzz/corpus/$${f#fuzz_}; mkdir -p build-fuzz/corpus/$$f tests/fuzz/artifacts; \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+	  if ! ./build-fuzz/tests/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	      -artifact_prefix=tests/fuzz/artifacts/ -print_final_stats=1 \
+	      build-fuzz/corpus/$$f $$corpus > build-fuzz/$$f.log 2>&1; then \
+	    tail -n 40 build-fuzz/$$f.log; exit 1; \
+	  fi; \
+	  grep -E '^stat::number_of_executed_units|^Done' build-fuzz/$$f.log; \
+	done
+
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 

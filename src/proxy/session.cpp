@@ -179,19 +179,13 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
   };
   auto watch = std::make_shared<Watch>();
   stream_.expires_never();
-  asio::steady_timer deadline(stream_.get_executor(), to_duration(config.timeouts.client_header));
-  deadline.async_wait([this, self = shared_from_this(), watch](const error_code& ec) {
-    if (ec || !watch->reading) return;
-    watch->timed_out = true;
-    error_code ignored;
-    stream_.socket().cancel(ignored);
-  });
+  std::optional<asio::steady_timer> deadline;  // armed only when the head is not all in yet
   struct StopWatching {
     Watch& w;
-    asio::steady_timer& t;
+    std::optional<asio::steady_timer>& t;
     ~StopWatching() {
       w.reading = false;
-      t.cancel();
+      if (t) t->cancel();
     }
   } stop_watching{*watch, deadline};
   std::size_t head_size = 0;
@@ -216,6 +210,15 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
     }
     if (head_size > 0) break;
     scanned = data.size() >= 3 ? data.size() - 3 : 0;
+    if (!deadline) {
+      deadline.emplace(stream_.get_executor(), to_duration(config.timeouts.client_header));
+      deadline->async_wait([this, self = shared_from_this(), watch](const error_code& ec) {
+        if (ec || !watch->reading) return;
+        watch->timed_out = true;
+        error_code ignored;
+        stream_.socket().cancel(ignored);
+      });
+    }
     auto [ec, n] =
         co_await stream_.async_read_some(buffer_.prepare(max_bytes - data.size()), use_tuple);
     buffer_.commit(n);
