@@ -38,7 +38,7 @@ test-tsan: deps
 FUZZ_SECONDS ?= 30
 FUZZERS = fuzz_config fuzz_request_head fuzz_session
 fuzz: deps
-	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DSLUICE_FUZZ=ON -DBUILD_TESTING=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target $(FUZZERS)
 	@for f in $(FUZZERS); do \

@@ -1,7 +1,5 @@
 #include "sluice/limit/limiter.hpp"
 
-#include <vector>
-
 namespace sluice::limit {
 
 std::string_view to_string(Outcome outcome) noexcept {

@@ -28,7 +28,6 @@ struct Decision {
   std::array<BucketId, kMaxLimitsPerRoute> ids{};
   std::array<BucketView, kMaxLimitsPerRoute> views{};  // each limit after the decision
 
-  [[nodiscard]] bool forwards() const noexcept { return outcome != Outcome::rejected; }
   [[nodiscard]] bool throttled() const noexcept {
     return outcome != Outcome::unlimited && outcome != Outcome::allowed;
   }
