@@ -3,31 +3,10 @@
 # max_keys: 50000. Reports peak RSS, forced evictions and throughput. Loopback only, bounded.
 #
 #   bench/keyflood.sh [DURATION_SECONDS]     (default 40: about 2 M keys at ~50 k req/s)
-set -euo pipefail
-
 DURATION=${1:-40}
-root=$(cd "$(dirname "$0")/.." && pwd)
-sluice="$root/build-bench/sluice"
-[ -x "$sluice" ] || { echo "build first: make bench" >&2; exit 1; }
-command -v wrk >/dev/null && command -v nginx >/dev/null || "$root/scripts/install-deps" --bench
-
-work=$(mktemp -d /tmp/sluice-keyflood.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/common.sh"
 up=$(free_port); port=$(free_port); admin=$(free_port)
-user_line=""; [ "$(id -u)" = 0 ] && user_line="user root;"
-
-cat > "$work/nginx.conf" <<CONF
-$user_line
-worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/error.log warn;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $work/b; proxy_temp_path $work/p; fastcgi_temp_path $work/f;
-       uwsgi_temp_path $work/u; scgi_temp_path $work/s;
-       server { listen 127.0.0.1:$up; location / { return 200 "ok\n"; } } }
-CONF
-nginx -p "$work" -c "$work/nginx.conf" & pids+=($!)
+start_upstream "$up"
 
 cat > "$work/sluice.yaml" <<CONF
 version: 1
@@ -40,8 +19,8 @@ log: { level: error, file: $work/sluice.log }
 routes:
   - { name: flood, match: { path_prefix: / }, key: client_ip, max_rate: 10, time_period: 1m }
 CONF
-"$sluice" -c "$work/sluice.yaml" & spid=$!; pids+=($spid)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/healthz" >/dev/null && break; sleep 0.05; done
+start_sluice "$work/sluice.yaml"; spid=$sluice_pid
+wait_http "http://127.0.0.1:$admin/healthz"
 
 cat > "$work/keys.lua" <<'LUA'
 local n = 0

@@ -4,56 +4,16 @@
 # for both and their ratio. Bounded: ROUNDS × 2 × DURATION seconds plus start-up.
 #
 #   bench/proxy.sh [ROUNDS] [DURATION] [CONNECTIONS]
-set -euo pipefail
-
 ROUNDS=${1:-3}
 DURATION=${2:-10}
 CONNECTIONS=${3:-32}
-root=$(cd "$(dirname "$0")/.." && pwd)
-sluice="$root/build-bench/sluice"
-[ -x "$sluice" ] || { echo "build first: make bench (builds build-bench/sluice)" >&2; exit 1; }
-command -v wrk >/dev/null && command -v nginx >/dev/null || "$root/scripts/install-deps" --bench
+source "$(dirname "$0")/common.sh"
 
-work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 upstream_port=$(free_port)
 nginx_port=$(free_port)
 sluice_port=$(free_port)
-user_line=""
-[ "$(id -u)" = 0 ] && user_line="user root;"
 
-nginx_conf() {  # $1 = name, $2 = server block
-  mkdir -p "$work/$1"
-  cat > "$work/$1/nginx.conf" <<CONF
-$user_line
-worker_processes 1;
-daemon off;
-pid $work/$1/nginx.pid;
-error_log $work/$1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/$1/body;
-  proxy_temp_path $work/$1/proxy;
-  fastcgi_temp_path $work/$1/fastcgi;
-  uwsgi_temp_path $work/$1/uwsgi;
-  scgi_temp_path $work/$1/scgi;
-  $2
-}
-CONF
-  nginx -p "$work/$1" -c "$work/$1/nginx.conf" &
-  pids+=($!)
-}
-
-nginx_conf upstream "server { listen 127.0.0.1:$upstream_port; location / { return 200 \"ok\\n\"; } }"
+start_upstream "$upstream_port"
 nginx_conf peer "
   limit_req_zone \$binary_remote_addr zone=bench:10m rate=100000000r/s;
   upstream api { server 127.0.0.1:$upstream_port; keepalive 64; }
@@ -66,6 +26,7 @@ nginx_conf peer "
       proxy_set_header Connection \"\";
     }
   }"
+start_nginx peer
 
 cat > "$work/sluice.yaml" <<CONF
 version: 1
@@ -79,12 +40,8 @@ routes:
     max_rate: 100000000
     time_period: 1s
 CONF
-"$sluice" -c "$work/sluice.yaml" &
-pids+=($!)
-
-for port in $upstream_port $nginx_port $sluice_port; do
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.05; done
-done
+start_sluice "$work/sluice.yaml"
+for port in $upstream_port $nginx_port $sluice_port; do wait_http "http://127.0.0.1:$port/"; done
 
 run_wrk() {  # $1 = port → "rps p50_ms p99_ms"
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1/" | awk '

@@ -5,30 +5,10 @@
 # Loopback only; everything stops by itself.
 #
 #   bench/soak.sh [DURATION_SECONDS]
-set -euo pipefail
-
 DURATION=${1:-600}
-root=$(cd "$(dirname "$0")/.." && pwd)
-sluice="$root/build-bench/sluice"
-[ -x "$sluice" ] || { echo "build first: make bench" >&2; exit 1; }
-command -v wrk >/dev/null && command -v nginx >/dev/null || "$root/scripts/install-deps" --bench
-
-work=$(mktemp -d /tmp/sluice-soak.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/common.sh"
 up=$(free_port); port=$(free_port); admin=$(free_port)
-user_line=""; [ "$(id -u)" = 0 ] && user_line="user root;"
-
-cat > "$work/nginx.conf" <<CONF
-$user_line
-worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/error.log crit;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $work/b; proxy_temp_path $work/p; fastcgi_temp_path $work/f;
-       uwsgi_temp_path $work/u; scgi_temp_path $work/s;
-       server { listen 127.0.0.1:$up; location / { return 200 "ok\n"; } } }
-CONF
+nginx_conf upstream "server { listen 127.0.0.1:$up; location / { return 200 \"ok\\n\"; } }"
 
 cat > "$work/sluice.yaml" <<CONF
 version: 1
@@ -43,14 +23,14 @@ routes:
   - { name: rejected, match: { path_prefix: /rejected }, max_rate: 50, time_period: 1s }
   - { name: allowed, match: { path_prefix: / }, max_rate: 1000000, time_period: 1s }
 CONF
-"$sluice" -c "$work/sluice.yaml" & spid=$!; pids+=($spid)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/healthz" >/dev/null && break; sleep 0.05; done
+start_sluice "$work/sluice.yaml"; spid=$sluice_pid
+wait_http "http://127.0.0.1:$admin/healthz"
 
 # The upstream flaps: up 12 s, down 3 s, until the end.
 (
   end=$((SECONDS + DURATION))
   while [ $SECONDS -lt $end ]; do
-    nginx -p "$work" -c "$work/nginx.conf" & n=$!
+    nginx -p "$work/upstream" -c "$work/upstream/nginx.conf" & n=$!
     sleep 12; kill $n 2>/dev/null; wait $n 2>/dev/null || true; sleep 3
   done
 ) & pids+=($!)

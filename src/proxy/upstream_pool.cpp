@@ -1,20 +1,10 @@
 #include "sluice/proxy/upstream_pool.hpp"
 
-#include <sys/socket.h>
-
 namespace sluice::proxy {
 namespace {
 
 std::string key_of(const config::UpstreamTarget& t) {
   return t.host + ":" + std::to_string(t.port);
-}
-
-// An idle keep-alive connection should have nothing to say: readable means the upstream closed
-// it (EOF) or broke protocol. Either way it must not carry the next request.
-bool still_quiet(beast::tcp_stream& stream) {
-  char byte;
-  const auto n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 }  // namespace
@@ -38,7 +28,9 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
     while (!idle.empty()) {
       auto conn = std::move(idle.back());
       idle.pop_back();
-      if (now - conn->idle_since < kMaxIdle && still_quiet(conn->stream)) {
+      error_code ignored;
+      conn->stream.socket().cancel(ignored);  // ends the watch set up by release()
+      if (now - conn->idle_since < kMaxIdle) {
         conn->reused = true;
         co_return conn;
       }
@@ -75,6 +67,17 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
   connection->idle_since = clock_.now();
   connection->buffer.clear();
   connection->stream.expires_never();
+  // An idle keep-alive connection has nothing to say: if it becomes readable, the upstream closed
+  // it (or broke protocol), and it is dropped before it can carry a request. Watching costs no
+  // system call, unlike asking the socket at every reuse.
+  UpstreamConnection* watched = connection.get();
+  const std::string key = connection->pool_key;
+  connection->stream.socket().async_wait(
+      tcp::socket::wait_read, [this, watched, key](const error_code& ec) {
+        if (ec) return;  // cancelled by acquire() or by closing: `watched` may be gone
+        auto& list = idle_[key];
+        std::erase_if(list, [watched](const auto& c) { return c.get() == watched; });
+      });
   idle.push_back(std::move(connection));
 }
 

@@ -58,10 +58,13 @@ void Worker::abort() {
 }
 
 std::string Worker::next_request_id() {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%08x%012llx", id_prefix_,
-                static_cast<unsigned long long>(++id_counter_));
-  return buf;
+  // 8 hex digits of this worker's random prefix, 12 of its counter.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(20, '0');
+  std::uint64_t counter = ++id_counter_;
+  for (int i = 19; i >= 8; --i, counter >>= 4) id[i] = kHex[counter & 15];
+  for (int i = 7, prefix = 0; i >= 0; --i, ++prefix) id[i] = kHex[(id_prefix_ >> (4 * prefix)) & 15];
+  return id;
 }
 
 asio::awaitable<void> Worker::accept_loop() {

@@ -1,0 +1,68 @@
+# Shared set-up of the bench scripts (sourced): a scratch directory cleaned on exit, free
+# loopback ports, nginx instances, and waiting for a listener.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+sluice="$root/build-bench/sluice"
+[ -x "$sluice" ] || { echo "build first: make bench (builds build-bench/sluice)" >&2; exit 1; }
+command -v wrk >/dev/null && command -v nginx >/dev/null || "$root/scripts/install-deps" --bench
+
+work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# nginx_conf NAME HTTP_BLOCK: writes $work/NAME/nginx.conf (one worker, no access log).
+nginx_conf() {
+  local user_line=""
+  [ "$(id -u)" = 0 ] && user_line="user root;"
+  mkdir -p "$work/$1"
+  cat > "$work/$1/nginx.conf" <<CONF
+$user_line
+worker_processes 1;
+daemon off;
+pid $work/$1/nginx.pid;
+error_log $work/$1/error.log crit;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/$1/body;
+  proxy_temp_path $work/$1/proxy;
+  fastcgi_temp_path $work/$1/fastcgi;
+  uwsgi_temp_path $work/$1/uwsgi;
+  scgi_temp_path $work/$1/scgi;
+  $2
+}
+CONF
+}
+
+# start_nginx NAME: runs the nginx configured by nginx_conf in the background.
+start_nginx() {
+  nginx -p "$work/$1" -c "$work/$1/nginx.conf" &
+  pids+=($!)
+}
+
+# A plain upstream answering 200 "ok" on PORT.
+start_upstream() {
+  nginx_conf upstream "server { listen 127.0.0.1:$1; location / { return 200 \"ok\\n\"; } }"
+  start_nginx upstream
+}
+
+# start_sluice CONFIG_FILE: sets $sluice_pid.
+start_sluice() {
+  "$sluice" -c "$1" &
+  sluice_pid=$!
+  pids+=($sluice_pid)
+}
+
+wait_http() {  # URL
+  for _ in $(seq 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done
+  echo "nothing answers at $1" >&2
+  exit 1
+}
