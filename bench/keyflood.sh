@@ -26,7 +26,7 @@ cat > "$work/keys.lua" <<'LUA'
 local n = 0
 request = function()
   n = n + 1
-  local ip = string.format("10.%d.%d.%d", (n >> 16) & 255, (n >> 8) & 255, n & 255)
+  local ip = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
   return wrk.format("GET", "/", { ["X-Forwarded-For"] = ip })
 end
 LUA
