@@ -63,7 +63,8 @@ std::string Worker::next_request_id() {
   std::string id(20, '0');
   std::uint64_t counter = ++id_counter_;
   for (int i = 19; i >= 8; --i, counter >>= 4) id[i] = kHex[counter & 15];
-  for (int i = 7, prefix = 0; i >= 0; --i, ++prefix) id[i] = kHex[(id_prefix_ >> (4 * prefix)) & 15];
+  for (int i = 7, prefix = 0; i >= 0; --i, ++prefix)
+    id[i] = kHex[(id_prefix_ >> (4 * prefix)) & 15];
   return id;
 }
 
