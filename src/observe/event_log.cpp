@@ -79,8 +79,10 @@ std::unique_ptr<EventLog> EventLog::open(const config::LogConfig& config, std::s
 
 EventLog::~EventLog() {
   if (logger_) logger_->flush();
+  // Join spdlog's thread first (it drains the queue, whose messages hold references to the
+  // logger), so the logger is freed here, after the join, and not on spdlog's thread.
+  thread_pool_.reset();
   logger_.reset();
-  thread_pool_.reset();  // joins spdlog's thread after the queue drained
 }
 
 void EventLog::apply(const config::LogConfig& config) {
