@@ -56,10 +56,7 @@ TestUpstream::~TestUpstream() {
   tcp::socket waker(io_);
   waker.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
   acceptor_thread_.join();
-  {
-    std::lock_guard guard(mutex_);
-    for (auto& s : sockets_) s->shutdown(tcp::socket::shutdown_both, ec);
-  }
+  // Connections end when sluice (destroyed first in every test) closes them.
   for (auto& t : connection_threads_) t.join();
 }
 
@@ -73,18 +70,18 @@ void TestUpstream::accept_loop() {
     std::lock_guard guard(mutex_);
     auto shared = std::make_shared<tcp::socket>(std::move(socket));
     sockets_.push_back(shared);
-    connection_threads_.emplace_back([this, shared, id] { serve(std::move(*shared), id); });
+    connection_threads_.emplace_back([this, shared, id] { serve(*shared, id); });
   }
 }
 
-void TestUpstream::serve(tcp::socket socket, int id) {
+void TestUpstream::serve(tcp::socket& socket, int id) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(100 * 1024 * 1024);
     boost::system::error_code ec;
     http::read(socket, buffer, parser, ec);
-    if (ec) return;
+    if (ec) break;
     auto& req = parser.get();
     ReceivedRequest rec{
         std::string(req.method_string()), std::string(req.target()), {}, req.body(), id};
@@ -115,8 +112,10 @@ void TestUpstream::serve(tcp::socket socket, int id) {
     } else {
       http::write(socket, res, ec);
     }
-    if (ec || !req.keep_alive()) return;
+    if (ec || !req.keep_alive()) break;
   }
+  boost::system::error_code ignored;
+  socket.close(ignored);
 }
 
 std::vector<ReceivedRequest> TestUpstream::requests() const {

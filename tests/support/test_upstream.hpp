@@ -44,7 +44,7 @@ class TestUpstream {
 
  private:
   void accept_loop();
-  void serve(boost::asio::ip::tcp::socket socket, int id);
+  void serve(boost::asio::ip::tcp::socket& socket, int id);
 
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
