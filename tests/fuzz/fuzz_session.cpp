@@ -43,8 +43,13 @@ World& world() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   World& w = world();
   asio::ip::tcp::socket socket(w.io);
-  socket.connect({asio::ip::make_address("127.0.0.1"), w.proxy->port()});
   boost::system::error_code ec;
+  // libFuzzer's timer signal can interrupt a system call; that is not sluice's doing.
+  do {
+    socket.close(ec);
+    socket.connect({asio::ip::make_address("127.0.0.1"), w.proxy->port()}, ec);
+  } while (ec == asio::error::interrupted);
+  if (ec) __builtin_trap();  // sluice no longer accepts connections
   asio::write(socket, asio::buffer(data, size), ec);
   socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   // sluice must finish the exchange by itself (answer and close, or time out) within bounds.
@@ -53,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (;;) {
     const auto n = socket.read_some(asio::buffer(buf), ec);
     response.append(buf, n);
+    if (ec == asio::error::interrupted) continue;
     if (ec) break;
   }
   if (!response.empty() && response.rfind("HTTP/1.", 0) != 0) __builtin_trap();
