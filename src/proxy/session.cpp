@@ -8,6 +8,7 @@
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/wire.hpp"
 #include "sluice/proxy/worker.hpp"
 
 namespace sluice::proxy {
@@ -104,9 +105,10 @@ struct Session::Exchange {
   std::uint64_t bytes = 0;
 };
 
-Session::Session(Worker& worker, tcp::socket socket) : worker_(worker), stream_(std::move(socket)) {
+Session::Session(Worker& worker, tcp::socket socket)
+    : worker_(worker), socket_(std::move(socket)), deadline_(kNoDeadline) {
   error_code ec;
-  const auto endpoint = stream_.socket().remote_endpoint(ec);
+  const auto endpoint = socket_.remote_endpoint(ec);
   if (!ec) {
     peer_ = IpAddress::parse(endpoint.address().to_string()).value_or(IpAddress{});
     peer_text_ = peer_.to_string();
@@ -126,8 +128,26 @@ void Session::close_if_idle() {
 
 void Session::close() {
   error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+void Session::arm(Nanos timeout) {
+  deadline_ = worker_.services().clock.now() + timeout;
+  timed_out_ = false;
+}
+
+void Session::check_deadline(Nanos now) {
+  if (now < deadline_) return;
+  deadline_ = kNoDeadline;
+  timed_out_ = true;
+  error_code ignored;
+  socket_.cancel(ignored);
+  if (upstream_socket_ != nullptr) upstream_socket_->cancel(ignored);
+}
+
+error_code Session::timeout_or(error_code ec) const {
+  return ec && timed_out_ ? error_code(beast::error::timeout) : ec;
 }
 
 asio::awaitable<void> Session::run() {
@@ -149,8 +169,9 @@ asio::awaitable<void> Session::run() {
     }
     if (!co_await serve(parser)) break;
   }
+  deadline_ = kNoDeadline;
   error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 // Between requests a keep-alive connection may idle for client_idle; the first request's first
@@ -158,8 +179,8 @@ asio::awaitable<void> Session::run() {
 asio::awaitable<bool> Session::await_request(bool first) {
   if (buffer_.size() > 0) co_return true;
   const auto& timeouts = worker_.runtime()->config->timeouts;
-  stream_.expires_after(to_duration(first ? timeouts.client_header : timeouts.client_idle));
-  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+  arm(first ? timeouts.client_header : timeouts.client_idle);
+  auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), use_tuple);
   buffer_.commit(n);
   co_return !ec && n > 0;
 }
@@ -170,24 +191,7 @@ asio::awaitable<bool> Session::await_request(bool first) {
 asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
   const config::Config& config = *worker_.runtime()->config;
   const std::size_t max_bytes = config.http.max_header_bytes;
-  // A timer cancels the read rather than the stream's own timeout, which would close the socket
-  // before the 408 could be written.
-  // The state is shared with the timer's handler, which may run after this coroutine moved on.
-  struct Watch {
-    bool reading = true;
-    bool timed_out = false;
-  };
-  auto watch = std::make_shared<Watch>();
-  stream_.expires_never();
-  std::optional<asio::steady_timer> deadline;  // armed only when the head is not all in yet
-  struct StopWatching {
-    Watch& w;
-    std::optional<asio::steady_timer>& t;
-    ~StopWatching() {
-      w.reading = false;
-      if (t) t->cancel();
-    }
-  } stop_watching{*watch, deadline};
+  bool armed = false;  // the whole rest of the head must come within one client_header
   std::size_t head_size = 0;
   for (std::size_t scanned = 0;;) {
     const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
@@ -210,20 +214,13 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
     }
     if (head_size > 0) break;
     scanned = data.size() >= 3 ? data.size() - 3 : 0;
-    if (!deadline) {
-      deadline.emplace(stream_.get_executor(), to_duration(config.timeouts.client_header));
-      deadline->async_wait([this, self = shared_from_this(), watch](const error_code& ec) {
-        if (ec || !watch->reading) return;
-        watch->timed_out = true;
-        error_code ignored;
-        stream_.socket().cancel(ignored);
-      });
-    }
+    if (!armed) arm(config.timeouts.client_header);
+    armed = true;
     auto [ec, n] =
-        co_await stream_.async_read_some(buffer_.prepare(max_bytes - data.size()), use_tuple);
+        co_await socket_.async_read_some(buffer_.prepare(max_bytes - data.size()), use_tuple);
     buffer_.commit(n);
     if (ec) {
-      if (watch->timed_out) co_return HeadResult{408, "request header not received in time"};
+      if (timed_out()) co_return HeadResult{408, "request header not received in time"};
       co_return HeadResult{kNoAnswer, {}};
     }
   }
@@ -361,12 +358,13 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
 // Holds a delayed request until its slot, watching the client: if it hangs up, the wait ends and
 // the caller refunds the slot.
 asio::awaitable<bool> Session::hold(Nanos wait) {
-  asio::steady_timer timer(stream_.get_executor());
+  deadline_ = kNoDeadline;
+  asio::steady_timer timer(socket_.get_executor());
   timer.expires_after(to_duration(wait));
   auto first = co_await (timer.async_wait(use_tuple) ||
-                         stream_.socket().async_wait(tcp::socket::wait_read, use_tuple));
+                         socket_.async_wait(tcp::socket::wait_read, use_tuple));
   if (first.index() == 0) co_return !std::get<0>(std::get<0>(first));
-  if (peer_gone(stream_.socket())) co_return false;
+  if (peer_gone(socket_)) co_return false;
   // Readable with data: a request body or a pipelined request. Both stay buffered in the socket
   // for later; the connection is no longer watched for hang-ups.
   auto [ec] = co_await timer.async_wait(use_tuple);
@@ -383,8 +381,8 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     // sluice answers the expectation itself once the request is admitted: the upstream sees a
     // plain request, and a rejected client never sent its body.
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    stream_.expires_after(to_duration(config.timeouts.client_idle));
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
+    arm(config.timeouts.client_idle);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), use_tuple);
     if (ec) co_return false;
   }
   request.erase(http::field::expect);
@@ -394,11 +392,13 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   request.version(11);
   request.keep_alive(true);
 
+  const auto piece = worker_.pieces().borrow();
   std::optional<ResponseParser> parsed;
   const Nanos upstream_started = services.clock.now();
-  auto upstream = co_await send_upstream(parser, ex, parsed);
+  auto upstream = co_await send_upstream(parser, ex, piece.get(), parsed);
   if (!upstream) co_return false;  // answered (502/504/413) or the client is gone
   ResponseParser& response = *parsed;
+  upstream_socket_ = &upstream->socket;
 
   // The response header is in: from here on a failure can only close the client connection.
   auto& res = response.get();
@@ -414,29 +414,29 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   }
   bool keep_alive = client_keep_alive && request_complete && !services.draining.load();
   const bool has_body = !response.is_done();
-  if (has_body && !response.chunked() && !response.content_length()) {
-    // Delimited by the upstream closing: re-frame as chunked for HTTP/1.1 clients; an HTTP/1.0
-    // client learns the end the same way, by the close.
+  Framing framing = has_body && response.chunked() ? Framing::chunked : Framing::none;
+  if (has_body && !response.content_length() && (ex.version == 10 || !response.chunked())) {
+    // Delimited by the upstream closing: re-framed as chunked for HTTP/1.1 clients. An HTTP/1.0
+    // client cannot read chunks: it gets the bare body and learns its end by the close.
     if (ex.version == 11) {
       res.chunked(true);
+      framing = Framing::chunked;
     } else {
+      res.erase(http::field::transfer_encoding);
+      framing = Framing::none;
       keep_alive = false;
     }
   }
   res.version(ex.version);
   res.keep_alive(keep_alive);
+  write_head(res, head_);
 
-  http::serializer<false, http::buffer_body> serializer(res);
-  RelayResult relayed;
-  if (!has_body) {
-    stream_.expires_after(to_duration(config.timeouts.client_idle));
-    auto [ec, n] = co_await http::async_write_header(stream_, serializer, use_tuple);
-    relayed.ec = ec;
-    relayed.failure = ec ? RelayFailure::write : RelayFailure::none;
-  } else {
-    relayed = co_await relay_body(upstream->stream, upstream->buffer, response, stream_, serializer,
-                                  config.timeouts.upstream_response, config.timeouts.client_idle);
-  }
+  RelayResult relayed =
+      co_await relay(upstream->socket, upstream->buffer, response, socket_, head_, framing,
+                     piece.get(), config.timeouts.upstream_response, config.timeouts.client_idle,
+                     [this](Nanos timeout) { arm(timeout); });
+  upstream_socket_ = nullptr;
+  relayed.ec = timeout_or(relayed.ec);
   ex.upstream_ns = services.clock.now() - upstream_started;
   ex.bytes = relayed.bytes;
   if (relayed.failure == RelayFailure::read) {
@@ -456,26 +456,36 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
 // a body that fails on a reused connection before any response byte is retried once on a fresh
 // connection: the upstream may have closed it just as we picked it. Errors are answered here.
 asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
-    RequestParser& parser, Exchange& ex, std::optional<ResponseParser>& response) {
+    RequestParser& parser, Exchange& ex, std::span<char> piece,
+    std::optional<ResponseParser>& response) {
   const config::Config& config = *ex.runtime->config;
   const config::UpstreamTarget& target = *ex.upstream;
   const bool retryable = parser.is_done() && idempotent(parser.get().method());
+  const auto arm_deadline = [this](Nanos timeout) { arm(timeout); };
 
   for (int attempt = 0;; ++attempt) {
     error_code ec;
+    const auto reuse = attempt > 0 ? UpstreamPool::Reuse::never
+                       : retryable ? UpstreamPool::Reuse::any
+                                   : UpstreamPool::Reuse::checked;
+    deadline_ = kNoDeadline;  // the pool keeps its own connect deadline
     auto upstream =
-        co_await worker_.pool().acquire(target, config.timeouts.upstream_connect, attempt > 0, ec);
+        co_await worker_.pool().acquire(target, config.timeouts.upstream_connect, reuse, ec);
     if (!upstream) {
       ex.counters->count(UpstreamError::connect);
       co_await write_local(make_error(502, "upstream unreachable: " + ec.message(), ex.version),
                            false, &ex);
       co_return nullptr;
     }
-    http::serializer<true, http::buffer_body> serializer(parser.get());
-    const RelayResult sent =
-        co_await relay_body(stream_, buffer_, parser, upstream->stream, serializer,
-                            config.timeouts.client_idle, config.timeouts.upstream_response);
+    upstream_socket_ = &upstream->socket;
+    write_head(parser.get(), head_);
+    const Framing framing = parser.chunked() ? Framing::chunked : Framing::none;
+    RelayResult sent = co_await relay(socket_, buffer_, parser, upstream->socket, head_, framing,
+                                      piece, config.timeouts.client_idle,
+                                      config.timeouts.upstream_response, arm_deadline);
+    sent.ec = timeout_or(sent.ec);
     if (sent.failure == RelayFailure::read) {
+      upstream_socket_ = nullptr;
       // The client broke off its own request body (or sent too much of it).
       if (sent.ec == http::error::body_limit) {
         co_await write_local(make_error(413, "request body larger than max_body_bytes", ex.version),
@@ -495,21 +505,22 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     const bool head_request = parser.get().method() == http::verb::head;
     fresh_response_parser(response, config.http.max_header_bytes, head_request);
     if (sent.failure == RelayFailure::none) {
-      upstream->stream.expires_after(to_duration(config.timeouts.upstream_response));
-      auto [read_ec, n] = co_await http::async_read_header(upstream->stream, upstream->buffer,
+      arm(config.timeouts.upstream_response);
+      auto [read_ec, n] = co_await http::async_read_header(upstream->socket, upstream->buffer,
                                                            *response, use_tuple);
       // Interim 1xx responses (other than 101, whose Upgrade was stripped) are skipped.
       while (!read_ec && response->get().result_int() / 100 == 1 &&
              response->get().result_int() != 101) {
         fresh_response_parser(response, config.http.max_header_bytes, head_request);
-        std::tie(read_ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
+        std::tie(read_ec, n) = co_await http::async_read_header(upstream->socket, upstream->buffer,
                                                                 *response, use_tuple);
       }
       if (!read_ec) co_return upstream;
-      ec = read_ec;
+      ec = timeout_or(read_ec);
     } else {
       ec = sent.ec;
     }
+    upstream_socket_ = nullptr;
     const bool stale = upstream->reused && !response->got_some() && upstream->buffer.size() == 0;
     if (stale && retryable && attempt == 0) continue;
     unsigned status = 502;
@@ -536,13 +547,17 @@ asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_ali
   const unsigned status = response.result_int();
   services.count_local_response(status);
   const std::uint64_t bytes = response.body().size();
-  stream_.expires_after(to_duration(worker_.runtime()->config->timeouts.client_idle));
-  auto [ec, n] = co_await http::async_write(stream_, response, use_tuple);
+  write_head(response.base(), head_);
+  const std::array<asio::const_buffer, 2> message{asio::buffer(head_),
+                                                  asio::buffer(response.body())};
+  // Logged before it is written: whoever reads the answer finds the event already recorded.
   if (ex != nullptr) {
     ex->status = status;
     ex->bytes = bytes;
     finish(*ex);
   }
+  arm(worker_.runtime()->config->timeouts.client_idle);
+  auto [ec, n] = co_await asio::async_write(socket_, message, use_tuple);
   co_return !ec && keep_alive;
 }
 

@@ -24,6 +24,21 @@ Worker::~Worker() = default;
 void Worker::start(tcp::acceptor acceptor) {
   acceptor_ = std::make_unique<tcp::acceptor>(std::move(acceptor));
   asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, tick(), asio::detached);
+}
+
+// The one timer of the event loop: it enforces every session's deadline and sweeps the pool.
+asio::awaitable<void> Worker::tick() {
+  asio::steady_timer timer(io_);
+  for (unsigned n = 1;; ++n) {
+    timer.expires_after(kTick);
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec) co_return;
+    const Nanos now = services_.clock.now();
+    // Cancelling only queues completions: no session leaves the set during the loop.
+    for (Session* session : sessions_) session->check_deadline(now);
+    if (n % kTicksPerSweep == 0) pool_.sweep();
+  }
 }
 
 void Worker::set_runtime(std::shared_ptr<const Runtime> runtime) {

@@ -1,14 +1,24 @@
 #pragma once
-// Streams a message body from a parser to a serializer in bounded pieces (Beast's relay pattern,
-// made asynchronous): nothing is buffered beyond one piece, whatever the body's size.
+// Streams a message from a parser whose head has been read to another stream, in bounded pieces
+// (Beast's relay pattern, made asynchronous): nothing is buffered beyond one piece, whatever the
+// body's size. The head goes out in the same write as the first piece; chunked framing is
+// written here, so a body can be re-framed (an EOF-delimited response becomes chunked).
 
 #include <array>
+#include <span>
+#include <string_view>
 
 #include "sluice/proxy/beast.hpp"
 
 namespace sluice::proxy {
 
 inline constexpr std::size_t kRelayPiece = 16 * 1024;
+
+// How the body is delimited on the way out.
+enum class Framing {
+  none,    // no body, or a Content-Length the head already carries, or the close delimits it
+  chunked  // chunks written here, then the last chunk
+};
 
 enum class RelayFailure { none, read, write };
 
@@ -18,32 +28,43 @@ struct RelayResult {
   std::uint64_t bytes = 0;  // body bytes relayed
 };
 
-// Deadlines apply to streams that have them (tcp_stream); in-memory test streams have none.
-template <class Stream>
-void set_deadline(Stream& stream, Nanos timeout) {
-  if constexpr (requires { stream.expires_after(std::chrono::nanoseconds(1)); }) {
-    stream.expires_after(to_duration(timeout));
-  }
+namespace detail {
+
+// "1a2b\r\n": the chunk-size line of a chunk of `size` bytes.
+inline std::string_view chunk_size_line(std::size_t size, std::array<char, 20>& line) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto end = line.end();
+  *--end = '\n';
+  *--end = '\r';
+  auto begin = end;
+  do {
+    *--begin = kHex[size & 15];
+    size >>= 4;
+  } while (size != 0);
+  return {begin, static_cast<std::size_t>(line.end() - begin)};
 }
 
-// The parser's header has been read and the serializer wraps the parser's message (its header
-// possibly edited). Relays the body until the serializer is done; the header goes out with the
-// first write.
-template <class ReadStream, class WriteStream, bool isRequest>
-asio::awaitable<RelayResult> relay_body(ReadStream& in, beast::flat_buffer& in_buffer,
-                                        http::parser<isRequest, http::buffer_body>& parser,
-                                        WriteStream& out,
-                                        http::serializer<isRequest, http::buffer_body>& serializer,
-                                        Nanos read_timeout, Nanos write_timeout) {
-  std::array<char, kRelayPiece> piece;
+}  // namespace detail
+
+// `arm(timeout)` is called before every read and every write: the caller's deadline.
+template <class ReadStream, class WriteStream, bool isRequest, class Arm>
+asio::awaitable<RelayResult> relay(ReadStream& in, beast::flat_buffer& in_buffer,
+                                   http::parser<isRequest, http::buffer_body>& parser,
+                                   WriteStream& out, std::string_view head, Framing framing,
+                                   std::span<char> piece, Nanos read_timeout, Nanos write_timeout,
+                                   Arm arm) {
+  static constexpr std::string_view kCrlf = "\r\n";
+  static constexpr std::string_view kCrlfLastChunk = "\r\n0\r\n\r\n";
+  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
   RelayResult result;
   auto& body = parser.get().body();
-  do {
+  for (bool head_sent = false;;) {
+    std::size_t n = 0;
     if (!parser.is_done()) {
       body.data = piece.data();
       body.size = piece.size();
-      set_deadline(in, read_timeout);
-      auto [ec, n] = co_await http::async_read_some(in, in_buffer, parser, use_tuple);
+      arm(read_timeout);
+      auto [ec, unused] = co_await http::async_read_some(in, in_buffer, parser, use_tuple);
       if (ec == http::error::need_buffer ||
           (ec == http::error::end_of_stream && parser.is_done())) {
         ec = {};
@@ -53,28 +74,36 @@ asio::awaitable<RelayResult> relay_body(ReadStream& in, beast::flat_buffer& in_b
         result.ec = ec;
         co_return result;
       }
-      body.size = piece.size() - body.size;
-      body.data = piece.data();
-      body.more = !parser.is_done();
-      // Parsing only framing (a chunk header) yields no body bytes; an empty piece must not be
-      // written, as a chunked serializer would turn it into the last chunk.
-      if (body.size == 0 && body.more) continue;
-    } else {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
+      n = piece.size() - body.size;
+      // Parsing framing alone (a chunk header) yields no body bytes: read on.
+      if (n == 0 && !parser.is_done()) continue;
     }
-    result.bytes += body.size;
-    set_deadline(out, write_timeout);
-    auto [ec, n] = co_await http::async_write(out, serializer, use_tuple);
-    if (ec == http::error::need_buffer) ec = {};
+    const bool last = parser.is_done();
+    std::array<asio::const_buffer, 4> pieces;
+    std::size_t count = 0;
+    if (!head_sent) pieces[count++] = asio::buffer(head);
+    std::array<char, 20> size_line;
+    if (framing == Framing::chunked && n > 0) {
+      pieces[count++] = asio::buffer(detail::chunk_size_line(n, size_line));
+    }
+    if (n > 0) pieces[count++] = asio::buffer(piece.data(), n);
+    if (framing == Framing::chunked) {
+      if (n > 0)
+        pieces[count++] = asio::buffer(last ? kCrlfLastChunk : kCrlf);
+      else if (last)
+        pieces[count++] = asio::buffer(kLastChunk);
+    }
+    arm(write_timeout);
+    auto [ec, unused] = co_await asio::async_write(out, std::span(pieces.data(), count), use_tuple);
     if (ec) {
       result.failure = RelayFailure::write;
       result.ec = ec;
       co_return result;
     }
-  } while (!serializer.is_done());
-  co_return result;
+    head_sent = true;
+    result.bytes += n;
+    if (last) co_return result;
+  }
 }
 
 }  // namespace sluice::proxy

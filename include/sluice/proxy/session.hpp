@@ -2,8 +2,10 @@
 // One downstream connection: read a request, match its route, decide, wait, forward, relay the
 // response, log; repeat while the connection is kept alive.
 
+#include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "sluice/core/ip.hpp"
@@ -21,6 +23,8 @@ using ResponseParser = http::response_parser<http::buffer_body>;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
+  static constexpr Nanos kNoDeadline = std::numeric_limits<Nanos>::max();
+
   Session(Worker& worker, tcp::socket socket);
   ~Session();
 
@@ -28,6 +32,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Shutdown: a connection waiting for its next request is closed; one serving a request is not.
   void close_if_idle();
   void close();
+  // Called by the worker's tick: an operation past its deadline is cancelled.
+  void check_deadline(Nanos now);
 
  private:
   struct Exchange;  // one request's state
@@ -44,13 +50,26 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> hold(Nanos wait);
   asio::awaitable<bool> forward(RequestParser& parser, Exchange& ex);
   asio::awaitable<std::unique_ptr<UpstreamConnection>> send_upstream(
-      RequestParser& parser, Exchange& ex, std::optional<ResponseParser>& response);
+      RequestParser& parser, Exchange& ex, std::span<char> piece,
+      std::optional<ResponseParser>& response);
   asio::awaitable<bool> write_local(LocalResponse response, bool keep_alive, Exchange* ex);
   void finish(Exchange& ex);
 
+  // Every read and write is preceded by arming the deadline for it. A deadline is a number the
+  // worker's tick compares, not a timer per operation: timers cost more than a forwarded GET's
+  // whole parsing. An operation cancelled by it fails with `timed_out()` set.
+  void arm(Nanos timeout);
+  [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
+  // operation_aborted caused by the deadline becomes beast::error::timeout.
+  [[nodiscard]] error_code timeout_or(error_code ec) const;
+
   Worker& worker_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  tcp::socket* upstream_socket_ = nullptr;  // the upstream connection in use, also cancelled
+  Nanos deadline_;
+  bool timed_out_ = false;
   beast::flat_buffer buffer_;
+  std::string head_;  // the head being written
   IpAddress peer_;
   std::string peer_text_;
   bool idle_ = true;

@@ -1,5 +1,8 @@
 #pragma once
 // A worker's keep-alive connections to its upstreams. One pool per event loop, so no locks.
+// Idle connections are not watched (an Asio wait costs an epoll_ctl per request): the worker
+// sweeps out those the upstream closed, a request that cannot be retried checks its connection
+// first, and one that can is retried on a fresh connection if the reused one turns out stale.
 
 #include <deque>
 #include <memory>
@@ -14,12 +17,12 @@ namespace sluice::proxy {
 
 class UpstreamConnection {
  public:
-  UpstreamConnection(beast::tcp_stream stream, std::string pool_key, observe::Gauge& gauge);
+  UpstreamConnection(tcp::socket socket, std::string pool_key, observe::Gauge& gauge);
   ~UpstreamConnection();
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
-  beast::tcp_stream stream;
+  tcp::socket socket;
   beast::flat_buffer buffer;
   std::string pool_key;
   bool reused = false;
@@ -37,13 +40,20 @@ class UpstreamPool {
   UpstreamPool(asio::any_io_executor executor, observe::Gauge& connections, const Clock& clock)
       : executor_(std::move(executor)), connections_(connections), clock_(clock) {}
 
-  // An idle connection (reused = true) unless `fresh`, else a new one within `connect_timeout`.
+  enum class Reuse {
+    any,      // an idle connection as it is: the caller retries if it turns out stale
+    checked,  // an idle connection the upstream has not closed (one system call to ask)
+    never     // a new connection
+  };
+  // An idle connection (reused = true) as `reuse` allows, else a new one within `connect_timeout`.
   asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(const config::UpstreamTarget& target,
-                                                               Nanos connect_timeout, bool fresh,
+                                                               Nanos connect_timeout, Reuse reuse,
                                                                error_code& ec);
   // Back to the pool after a complete exchange on a keep-alive connection.
   void release(std::unique_ptr<UpstreamConnection> connection);
   void close_idle();
+  // Drops idle connections the upstream closed or that idled past kMaxIdle.
+  void sweep();
 
  private:
   asio::any_io_executor executor_;

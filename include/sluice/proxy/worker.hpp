@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/piece_pool.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/services.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
@@ -18,12 +19,18 @@ class Session;
 
 class Worker {
  public:
+  // How often deadlines are checked: timeouts fire up to this much late.
+  static constexpr auto kTick = std::chrono::milliseconds(25);
+  // Idle upstream connections are swept once per this many ticks.
+  static constexpr unsigned kTicksPerSweep = 40;
+
   Worker(Services& services, std::shared_ptr<const Runtime> runtime);
   ~Worker();
 
   asio::io_context& io() noexcept { return io_; }
   Services& services() noexcept { return services_; }
   UpstreamPool& pool() noexcept { return pool_; }
+  PiecePool& pieces() noexcept { return pieces_; }
   // The current config generation; read on this worker's thread only.
   [[nodiscard]] const std::shared_ptr<const Runtime>& runtime() const noexcept { return runtime_; }
 
@@ -51,6 +58,7 @@ class Worker {
  private:
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> refuse(tcp::socket socket);
+  asio::awaitable<void> tick();
 
   // Declared before io_ so that they outlive it: destroying io_ destroys suspended sessions.
   Services& services_;
@@ -58,6 +66,7 @@ class Worker {
   std::atomic<std::size_t> sessions_count_{0};
   std::uint32_t id_prefix_;
   std::uint64_t id_counter_ = 0;
+  PiecePool pieces_;  // suspended sessions hold leases
   asio::io_context io_{1};
   // Declared after io_ so that their sockets close while it still exists.
   std::shared_ptr<const Runtime> runtime_;
