@@ -27,6 +27,7 @@ nginx_conf peer "
     }
   }"
 start_nginx peer
+nginx_pid=${pids[-1]}
 
 cat > "$work/sluice.yaml" <<CONF
 version: 1
@@ -43,25 +44,42 @@ CONF
 start_sluice "$work/sluice.yaml"
 for port in $upstream_port $nginx_port $sluice_port; do wait_http "http://127.0.0.1:$port/"; done
 
-run_wrk() {  # $1 = port → "rps p50_ms p99_ms"
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1/" | awk '
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
-    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+# CPU time (user + system, clock ticks) of a process and its children: the proxy's cost per
+# request, which a shared, noisy machine disturbs far less than its throughput.
+cpu_ticks() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$total"
 }
 
-printf "%-6s %-8s %12s %10s %10s\n" round target "req/s" "p50 ms" "p99 ms"
-declare -a s_rps n_rps
+run_wrk() {  # $1 = port, $2 = proxy pid → "rps p50_ms p99_ms cpu_us_per_request"
+  local before after
+  before=$(cpu_ticks "$2")
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1/" > "$work/wrk.out"
+  after=$(cpu_ticks "$2")
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
+    /requests in/ { n = $1 }
+    END { printf "%.0f %.3f %.3f %.1f\n", rps, p50, p99, ticks / hz * 1e6 / n }' "$work/wrk.out"
+}
+
+printf "%-6s %-8s %12s %10s %10s %14s\n" round target "req/s" "p50 ms" "p99 ms" "CPU us/req"
+declare -a s_rps n_rps s_cpu n_cpu
 for r in $(seq "$ROUNDS"); do
-  read -r rps p50 p99 < <(run_wrk "$sluice_port"); s_rps+=("$rps")
-  printf "%-6s %-8s %12s %10s %10s\n" "$r" sluice "$rps" "$p50" "$p99"
-  read -r rps p50 p99 < <(run_wrk "$nginx_port"); n_rps+=("$rps")
-  printf "%-6s %-8s %12s %10s %10s\n" "$r" nginx "$rps" "$p50" "$p99"
+  read -r rps p50 p99 cpu < <(run_wrk "$sluice_port" "$sluice_pid"); s_rps+=("$rps"); s_cpu+=("$cpu")
+  printf "%-6s %-8s %12s %10s %10s %14s\n" "$r" sluice "$rps" "$p50" "$p99" "$cpu"
+  read -r rps p50 p99 cpu < <(run_wrk "$nginx_port" "$nginx_pid"); n_rps+=("$rps"); n_cpu+=("$cpu")
+  printf "%-6s %-8s %12s %10s %10s %14s\n" "$r" nginx "$rps" "$p50" "$p99" "$cpu"
 done
-python3 - "${s_rps[*]}" "${n_rps[*]}" <<'PY'
+python3 - "${s_rps[*]}" "${n_rps[*]}" "${s_cpu[*]}" "${n_cpu[*]}" <<'PY'
 import statistics, sys
-s = [float(x) for x in sys.argv[1].split()]
-n = [float(x) for x in sys.argv[2].split()]
-print(f"median req/s: sluice {statistics.median(s):.0f}, nginx {statistics.median(n):.0f}, "
-      f"ratio sluice/nginx {statistics.median(s) / statistics.median(n):.2f}")
+s, n, sc, nc = ([float(x) for x in arg.split()] for arg in sys.argv[1:5])
+med = statistics.median
+print(f"median req/s: sluice {med(s):.0f}, nginx {med(n):.0f}, "
+      f"ratio sluice/nginx {med(s) / med(n):.2f}")
+print(f"median CPU per request: sluice {med(sc):.1f} us, nginx {med(nc):.1f} us, "
+      f"ratio nginx/sluice {med(nc) / med(sc):.2f}")
 PY
