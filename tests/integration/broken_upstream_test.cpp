@@ -1,6 +1,7 @@
 // Upstreams that fail: 502/504 while nothing was sent, a closed client connection after that.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "support/proxy_harness.hpp"
@@ -92,6 +93,25 @@ TEST(BrokenUpstream, StalePooledConnectionIsRetriedOnAFreshOne) {
   EXPECT_EQ(client.request("GET", "/2").status, 200u);
   EXPECT_EQ(upstream.connections(), 2);
   EXPECT_EQ(client.request("GET", "/3").status, 200u);
+}
+
+TEST(BrokenUpstream, PooledConnectionClosedWhileIdleIsNotUsedForARequestThatCannotBeRetried) {
+  std::atomic<bool> first_closed{false};
+  RawUpstream upstream([&](Socket& s, int n) {
+    RawUpstream::read_request_head(s);
+    RawUpstream::write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    if (n == 1) {
+      s.close();  // keep-alive promised, then the upstream closes the idle connection
+      first_closed = true;
+    }
+  });
+  ProxyHarness proxy(config_for(upstream));
+  Client client(proxy.port());
+  EXPECT_EQ(client.request("GET", "/").status, 200u);
+  ASSERT_TRUE(wait_until([&] { return first_closed.load(); }));
+  // A POST is not retried on failure, so it must not be sent on the closed connection at all.
+  EXPECT_EQ(client.request("POST", "/submit", {}, "data").status, 200u);
+  EXPECT_EQ(upstream.connections(), 2);
 }
 
 }  // namespace

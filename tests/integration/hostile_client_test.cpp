@@ -1,9 +1,19 @@
 // Clients that send too much, too slowly, ambiguously or nonsense.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "support/proxy_harness.hpp"
+#include "support/raw_upstream.hpp"
 #include "support/test_upstream.hpp"
 
 namespace sluice::testing {
@@ -157,6 +167,95 @@ TEST(ConnectionFlood, ConnectionsAboveTheLimitAreAnswered503) {
     d.send("GET", "/");
     return d.receive().status == 200;
   }));
+}
+
+TEST(SlowReader, ClientThatStopsReadingIsClosedByTheWriteDeadlineWithoutBuffering) {
+  constexpr std::uint64_t kDeclared = std::uint64_t{1} << 30;  // a 1 GiB response
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<bool> cut_off{false};
+  RawUpstream upstream([&](RawUpstream::Socket& s, int) {
+    RawUpstream::read_request_head(s);
+    RawUpstream::write(
+        s, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kDeclared) + "\r\n\r\n");
+    const std::string block(64 * 1024, 'z');
+    boost::system::error_code ec;
+    while (!ec && sent < kDeclared) sent += boost::asio::write(s, boost::asio::buffer(block), ec);
+    cut_off = true;
+  });
+  ProxyHarness proxy("version: 1\nupstream: " + upstream.url() +
+                     "\ntimeouts: { client_idle: 300ms, upstream_response: 60s }\n");
+  Client client(proxy.port());
+  client.send("GET", "/big");
+  // The client reads nothing: sluice's write stalls, its deadline closes both connections.
+  ASSERT_TRUE(wait_until([&] { return cut_off.load(); }, std::chrono::seconds(30)));
+  // sluice read no more than the socket buffers on both sides hold (tens of MB at most with
+  // Linux's autotuning), not the body: an unbounded proxy would have taken the whole GiB.
+  EXPECT_LT(sent.load(), std::uint64_t{128} << 20);
+  // What the client can still read ends with the close, far short of the body.
+  EXPECT_LT(client.read_all().size(), std::uint64_t{128} << 20);
+}
+
+// Lowers the process's open-file limit to the highest descriptor in use and fills the gaps
+// below it, so that sluice's next accept fails with EMFILE; gives everything back when done.
+class FileDescriptorsExhausted {
+ public:
+  FileDescriptorsExhausted() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit low = saved_;
+    low.rlim_cur = highest_open() + 1;
+    ::setrlimit(RLIMIT_NOFILE, &low);
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) fillers_.push_back(fd);
+  }
+  ~FileDescriptorsExhausted() {
+    for (int fd : fillers_) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+  FileDescriptorsExhausted(const FileDescriptorsExhausted&) = delete;
+  FileDescriptorsExhausted& operator=(const FileDescriptorsExhausted&) = delete;
+
+ private:
+  static rlim_t highest_open() {
+    int highest = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      highest = std::max(highest, std::stoi(entry.path().filename().string()));
+    }
+    return static_cast<rlim_t>(highest);
+  }
+  rlimit saved_{};
+  std::vector<int> fillers_;
+};
+
+TEST(ConnectionFlood, RunningOutOfFileDescriptorsOnAcceptBacksOffAndRecovers) {
+  namespace asio = boost::asio;
+  TestUpstream upstream;
+  ProxyHarness proxy("version: 1\nupstream: " + upstream.url() + "\n");
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), proxy.port());
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> clients;
+  for (int i = 0; i < 3; ++i) clients.emplace_back(io).open(asio::ip::tcp::v4());
+  std::ifstream log(proxy.log_path());  // opened now: no descriptor to spare later
+  std::string logged;
+  {
+    FileDescriptorsExhausted exhausted;
+    // Connecting needs no new descriptor on this side; accepting one does on sluice's.
+    for (auto& c : clients) c.connect(endpoint);
+    ASSERT_TRUE(wait_until([&] {
+      log.clear();
+      logged.append(std::istreambuf_iterator<char>(log), {});
+      return logged.find("accept_failed") != std::string::npos;
+    }));
+  }
+  EXPECT_NE(logged.find("Too many open files"), std::string::npos) << logged;
+  // With descriptors back, the waiting connections are accepted and served.
+  for (auto& c : clients) {
+    asio::write(c, asio::buffer(
+                       std::string_view("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
+    std::string response;
+    boost::system::error_code ec;
+    asio::read(c, asio::dynamic_buffer(response), ec);
+    EXPECT_EQ(ec, asio::error::eof);
+    EXPECT_EQ(response.substr(0, response.find("\r\n")), "HTTP/1.1 200 OK");
+  }
 }
 
 }  // namespace

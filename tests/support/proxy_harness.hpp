@@ -27,6 +27,7 @@ class ProxyHarness {
   // Waits until `count` lines contain `needle` (the log is written on spdlog's thread).
   bool wait_for_log(const std::string& needle, std::uint64_t count = 1);
   std::uint64_t decisions(const std::string& route, const std::string& decision);
+  [[nodiscard]] const std::string& log_path() const { return log_path_; }
 
  private:
   std::string log_path_;
