@@ -191,7 +191,8 @@ void Server::shutdown() {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   // Workers' event loops end by themselves once their last session has finished.
   for (auto& worker : workers_) {
-    while (worker->sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (worker->sessions() > 0 && !aborted_.load() &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -200,6 +201,7 @@ void Server::shutdown() {
 }
 
 void Server::abort() {
+  aborted_.store(true);  // ends a drain's wait too
   services_.draining.store(true);
   for (auto& worker : workers_) worker->abort();
 }

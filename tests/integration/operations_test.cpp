@@ -285,5 +285,61 @@ TEST(Signals, SigusrOneReopensARenamedLogFile) {
   ::unlink(log_path.c_str());
 }
 
+TEST(Signals, SighupReloadsTheFileFromDisk) {
+  const std::string log_path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-hup.log";
+  ::unlink(log_path.c_str());
+  const std::string head =
+      "version: 1\nlisten: 127.0.0.1:0\nlog: { format: json, file: " + log_path +
+      " }\nroutes:\n  - { name: d, respond: { body: x }";
+  const std::string config = temp_file("hup.yaml", head + " }\n");
+  Daemon daemon(config, log_path);
+  const auto port = daemon.port();
+  ASSERT_NE(port, 0);
+  Client client(port);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client.request("GET", "/").status, 200u);  // unlimited
+  temp_file("hup.yaml", head + ", max_rate: 1, time_period: 60s }\n");
+  daemon.signal(SIGHUP);
+  EXPECT_TRUE(
+      wait_until([&] { return daemon.log().find("\"event\":\"reloaded\"") != std::string::npos; }));
+  EXPECT_EQ(client.request("GET", "/").status, 200u);
+  EXPECT_EQ(client.request("GET", "/").status, 429u);
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 0);
+  ::unlink(log_path.c_str());
+}
+
+TEST(Signals, ASecondSigtermEndsTheDrainAtOnce) {
+  TestUpstream upstream;
+  const std::string log_path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-abort.log";
+  ::unlink(log_path.c_str());
+  const std::string config =
+      temp_file("abort.yaml",
+                "version: 1\nlisten: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: " + upstream.url() +
+                    "\nlog: { format: json, file: " + log_path +
+                    " }\ntimeouts: { shutdown_grace: 60s }\nroutes:\n  - { name: r, "
+                    "max_rate: 1, time_period: 60s, action: delay, max_delay: 120s }\n");
+  Daemon daemon(config, log_path);
+  const auto port = daemon.port();
+  ASSERT_NE(port, 0);
+  const auto admin_port = daemon.port("admin");
+  Client first(port);
+  EXPECT_EQ(first.request("GET", "/one").status, 200u);
+  Client delayed(port);
+  delayed.send("GET", "/two");  // held for a minute: a drain waits for it
+  ASSERT_TRUE(wait_until([&] {
+    return metric(Client(admin_port).request("GET", "/metrics").body,
+                  "sluice_requests_total{route=\"r\",decision=\"delayed\"}") == 1;
+  }));
+  daemon.signal(SIGTERM);
+  ASSERT_TRUE(
+      wait_until([&] { return daemon.log().find("\"event\":\"draining\"") != std::string::npos; }));
+  daemon.signal(SIGTERM);
+  // Well within the 60 s grace the first signal would have waited.
+  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(20)), 0);
+  EXPECT_NE(daemon.log().find("\"event\":\"aborting\""), std::string::npos);
+  EXPECT_EQ(upstream.request_count(), 1u);  // the held request was never forwarded
+  ::unlink(log_path.c_str());
+}
+
 }  // namespace
 }  // namespace sluice::testing

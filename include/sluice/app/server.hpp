@@ -2,6 +2,7 @@
 // The whole daemon: workers on their threads, the shared bucket table and metrics, reload and
 // graceful shutdown. main() only parses argv (cli.cpp); tests start a Server in-process.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -71,6 +72,7 @@ class Server {
   std::vector<std::thread> threads_;
   std::unique_ptr<proxy::AdminServer> admin_;
   std::uint16_t port_ = 0;
+  std::atomic<bool> aborted_{false};
   mutable std::mutex config_mutex_;
 };
 
