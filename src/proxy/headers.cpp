@@ -14,7 +14,7 @@ void strip_hop_by_hop(http::fields& fields) {
     }
   }
   for (const std::string& name : named) {
-    // Framing fields cannot be dropped by a client's say-so: the serializer needs them.
+    // Framing fields cannot be dropped by a client's say-so: the relay needs them.
     if (beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding"))
       continue;
     fields.erase(name);

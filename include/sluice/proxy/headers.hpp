@@ -11,7 +11,7 @@ namespace sluice::proxy {
 
 // Removes Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization,
 // Proxy-Authenticate and every field named in Connection. Framing (Content-Length,
-// Transfer-Encoding) is left to the serializer and is not touched here.
+// Transfer-Encoding) is left to the relay and is not touched here.
 void strip_hop_by_hop(http::fields& fields);
 
 // X-Forwarded-For gains the peer, X-Forwarded-Proto is set, Via gains this hop.
