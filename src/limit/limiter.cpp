@@ -27,10 +27,12 @@ Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, 
 
   std::array<std::string, kMaxLimitsPerRoute> keys;
   std::array<Claim, kMaxLimitsPerRoute> claims;
+  thread_local std::string identity;  // namespace + key, hashed; reused, not reallocated
   for (std::size_t k = 0; k < n; ++k) {
     const LimitPolicy& limit = route.limits[k];
     keys[k] = render_key(limit.key, request);
-    d.ids[k] = make_bucket_id(hash_(limit.bucket_ns + keys[k]));
+    identity.assign(limit.bucket_ns).append(keys[k]);
+    d.ids[k] = make_bucket_id(hash_(identity));
     claims[k] = limit.claim();
   }
 

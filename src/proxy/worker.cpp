@@ -47,29 +47,31 @@ void Worker::set_runtime(std::shared_ptr<const Runtime> runtime) {
 }
 
 void Worker::drain() {
-  asio::post(io_, [this] {
-    if (acceptor_) {
-      error_code ec;
-      acceptor_->close(ec);
-    }
-    // Copy: closing a session may end it and remove it from the set.
-    const std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
-    for (Session* s : sessions) s->close_if_idle();
-    pool_.close_idle();
-  });
+  asio::post(io_, [this] { close_down(Closing::idle_sessions); });
 }
 
 void Worker::abort() {
   asio::post(io_, [this] {
-    if (acceptor_) {
-      error_code ec;
-      acceptor_->close(ec);
-    }
-    const std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
-    for (Session* s : sessions) s->close();
-    pool_.close_idle();
+    close_down(Closing::all_sessions);
     io_.stop();  // pending timers (held requests) end with the loop
   });
+}
+
+void Worker::close_down(Closing which) {
+  if (acceptor_) {
+    error_code ec;
+    acceptor_->close(ec);
+  }
+  // Copy: closing a session may end it and remove it from the set.
+  const std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+  for (Session* s : sessions) {
+    if (which == Closing::all_sessions) {
+      s->close();
+    } else {
+      s->close_if_idle();
+    }
+  }
+  pool_.close_idle();
 }
 
 std::string Worker::next_request_id() {

@@ -59,6 +59,9 @@ class Worker {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> refuse(tcp::socket socket);
   asio::awaitable<void> tick();
+  enum class Closing { idle_sessions, all_sessions };
+  // Stops accepting, closes sessions and the idle upstream connections.
+  void close_down(Closing which);
 
   // Declared before io_ so that they outlive it: destroying io_ destroys suspended sessions.
   Services& services_;
