@@ -206,6 +206,10 @@ void Server::abort() {
   for (auto& worker : workers_) worker->abort();
 }
 
+void Server::adopt(int fd) {
+  workers_.front()->adopt(fd);
+}
+
 void Server::join() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();

@@ -35,8 +35,10 @@ void append_via(http::fields& fields, unsigned version) {
 
 void add_forwarding(http::fields& fields, std::string_view peer, unsigned client_version) {
   const auto xff = fields["X-Forwarded-For"];
-  fields.set("X-Forwarded-For",
-             xff.empty() ? std::string(peer) : std::string(xff) + ", " + std::string(peer));
+  if (!peer.empty()) {  // empty for a connection that is not over IP (an adopted socketpair)
+    fields.set("X-Forwarded-For",
+               xff.empty() ? std::string(peer) : std::string(xff) + ", " + std::string(peer));
+  }
   fields.set("X-Forwarded-Proto", "http");
   append_via(fields, client_version);
 }

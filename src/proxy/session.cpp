@@ -1,5 +1,7 @@
 #include "sluice/proxy/session.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -107,11 +109,20 @@ struct Session::Exchange {
 
 Session::Session(Worker& worker, tcp::socket socket)
     : worker_(worker), socket_(std::move(socket)), deadline_(kNoDeadline) {
-  error_code ec;
-  const auto endpoint = socket_.remote_endpoint(ec);
-  if (!ec) {
-    peer_ = IpAddress::parse(endpoint.address().to_string()).value_or(IpAddress{});
-    peer_text_ = peer_.to_string();
+  // Asked of the descriptor, not through tcp::endpoint: an adopted socket may be no IP socket
+  // at all (a socketpair), and its address is then unknown rather than misread.
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (::getpeername(socket_.native_handle(), reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    const void* bytes = nullptr;
+    if (address.ss_family == AF_INET) bytes = &reinterpret_cast<sockaddr_in*>(&address)->sin_addr;
+    if (address.ss_family == AF_INET6)
+      bytes = &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr;
+    if (bytes != nullptr && ::inet_ntop(address.ss_family, bytes, text, sizeof text) != nullptr) {
+      peer_ = IpAddress::parse(text).value_or(IpAddress{});
+      peer_text_ = peer_.to_string();
+    }
   }
   worker_.add(this);
   worker_.services().downstream_connections.fetch_add(1, std::memory_order_relaxed);

@@ -1,5 +1,7 @@
 #include "sluice/proxy/worker.hpp"
 
+#include <unistd.h>
+
 #include <random>
 
 #include "sluice/proxy/local_response.hpp"
@@ -95,23 +97,40 @@ asio::awaitable<void> Worker::accept_loop() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    error_code opt_ec;
-    socket.set_option(tcp::no_delay(true), opt_ec);
-    const auto max = runtime_->config->http.max_connections;
-    if (static_cast<std::size_t>(services_.downstream_connections.load()) >= max) {
-      asio::co_spawn(io_, refuse(std::move(socket)), asio::detached);
-      continue;
-    }
-    auto session = std::make_shared<Session>(*this, std::move(socket));
-    asio::co_spawn(io_, session->run(), [this](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        services_.log.message(observe::Level::error, "session_failed", {{"error", ex.what()}});
-      }
-    });
+    serve(std::move(socket));
   }
+}
+
+void Worker::adopt(int fd) {
+  asio::post(io_, [this, fd] {
+    tcp::socket socket(io_);
+    error_code ec;
+    socket.assign(tcp::v6(), fd, ec);  // the family is not checked: any stream socket will do
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    serve(std::move(socket));
+  });
+}
+
+void Worker::serve(tcp::socket socket) {
+  error_code opt_ec;
+  socket.set_option(tcp::no_delay(true), opt_ec);
+  const auto max = runtime_->config->http.max_connections;
+  if (static_cast<std::size_t>(services_.downstream_connections.load()) >= max) {
+    asio::co_spawn(io_, refuse(std::move(socket)), asio::detached);
+    return;
+  }
+  auto session = std::make_shared<Session>(*this, std::move(socket));
+  asio::co_spawn(io_, session->run(), [this](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      services_.log.message(observe::Level::error, "session_failed", {{"error", ex.what()}});
+    }
+  });
 }
 
 // Over max_connections: a short 503 and close, bounded in time, instead of a silent drop.

@@ -1,24 +1,23 @@
-// libFuzzer: whole downstream sessions. Each input is written to a running sluice (in-process,
-// loopback, one worker) in front of an in-process upstream; sluice must answer or close, and stay
-// up for the next input. Real sockets stand in for an in-memory stream: the session is written
-// against tcp_stream, and this exercises exactly the code that runs in production.
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
+// libFuzzer: whole downstream sessions. Each input is written into one end of an in-memory
+// stream (a socketpair) whose other end an in-process sluice (one worker) serves as a client
+// connection, in front of an in-process fake upstream; sluice must answer or close, and stay up
+// for the next input. No ports and no TCP on the client side: only the session's code.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
 
 namespace {
 
-namespace asio = boost::asio;
-
 struct World {
   sluice::testing::TestUpstream upstream;
   std::unique_ptr<sluice::testing::ProxyHarness> proxy;
-  asio::io_context io;
 
   World() {
     proxy = std::make_unique<sluice::testing::ProxyHarness>(
@@ -42,25 +41,28 @@ World& world() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   World& w = world();
-  asio::ip::tcp::socket socket(w.io);
-  boost::system::error_code ec;
-  // libFuzzer's timer signal can interrupt a system call; that is not sluice's doing.
-  do {
-    socket.close(ec);
-    socket.connect({asio::ip::make_address("127.0.0.1"), w.proxy->port()}, ec);
-  } while (ec == asio::error::interrupted);
-  if (ec) __builtin_trap();  // sluice no longer accepts connections
-  asio::write(socket, asio::buffer(data, size), ec);
-  socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) __builtin_trap();
+  const int client = ends[0];
+  w.proxy->server().adopt(ends[1]);
+  // libFuzzer's timer signal can interrupt a system call (EINTR): that is not sluice's doing.
+  for (std::size_t sent = 0; sent < size;) {
+    const auto n = ::send(client, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;  // sluice closed early (it answered a bad head at once)
+    sent += static_cast<std::size_t>(n);
+  }
+  ::shutdown(client, SHUT_WR);
   // sluice must finish the exchange by itself (answer and close, or time out) within bounds.
   std::string response;
   char buf[4096];
   for (;;) {
-    const auto n = socket.read_some(asio::buffer(buf), ec);
-    response.append(buf, n);
-    if (ec == asio::error::interrupted) continue;
-    if (ec) break;
+    const auto n = ::read(client, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    response.append(buf, static_cast<std::size_t>(n));
   }
+  ::close(client);
   if (!response.empty() && response.rfind("HTTP/1.", 0) != 0) __builtin_trap();
   return 0;
 }

@@ -1,5 +1,7 @@
 // sluice in front of a real upstream: what arrives is what was sent.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
@@ -112,6 +114,24 @@ TEST(Forwarding, RespondRouteAnswersWithoutUpstream) {
   EXPECT_EQ(res.status, 201u);
   EXPECT_EQ(res.body, "hi\n");
   EXPECT_EQ(client.request("GET", "/other").status, 404u);
+}
+
+TEST(Forwarding, AdoptedConnectionIsServedLikeAnAcceptedOne) {
+  TestUpstream upstream;
+  ProxyHarness proxy(config_for(upstream));
+  int ends[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends), 0);
+  proxy.server().adopt(ends[1]);
+  const std::string request = "GET /adopted HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(ends[0], request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(ends[0], buf, sizeof buf)) > 0;) response.append(buf, n);
+  ::close(ends[0]);
+  EXPECT_EQ(response.substr(0, response.find("\r\n")), "HTTP/1.1 200 OK");
+  ASSERT_EQ(upstream.request_count(), 1u);
+  EXPECT_EQ(upstream.requests()[0].target, "/adopted");
 }
 
 }  // namespace

@@ -46,6 +46,8 @@ class Server {
   void shutdown();
   // Closes everything now (second signal).
   void abort();
+  // Serves a connected stream socket accepted elsewhere, on the first worker; takes `fd`.
+  void adopt(int fd);
   void join();
 
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }

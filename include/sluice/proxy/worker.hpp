@@ -36,6 +36,9 @@ class Worker {
 
   // Starts accepting on `acceptor` (already bound and listening).
   void start(tcp::acceptor acceptor);
+  // Thread-safe: serves a connected stream socket accepted elsewhere (inetd style; the session
+  // fuzzer hands in one end of a socketpair). Takes ownership of `fd`.
+  void adopt(int fd);
   // Thread-safe: the next requests on this worker use `runtime`.
   void set_runtime(std::shared_ptr<const Runtime> runtime);
   // Thread-safe: stop accepting and close connections waiting between requests; requests in
@@ -57,6 +60,7 @@ class Worker {
 
  private:
   asio::awaitable<void> accept_loop();
+  void serve(tcp::socket socket);
   asio::awaitable<void> refuse(tcp::socket socket);
   asio::awaitable<void> tick();
   enum class Closing { idle_sessions, all_sessions };
