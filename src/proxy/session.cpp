@@ -107,8 +107,7 @@ struct Session::Exchange {
   std::uint64_t bytes = 0;
 };
 
-Session::Session(Worker& worker, tcp::socket socket)
-    : worker_(worker), socket_(std::move(socket)), deadline_(kNoDeadline) {
+Session::Session(Worker& worker, tcp::socket socket) : worker_(worker), socket_(std::move(socket)) {
   // Asked of the descriptor, not through tcp::endpoint: an adopted socket may be no IP socket
   // at all (a socketpair), and its address is then unknown rather than misread.
   sockaddr_storage address{};

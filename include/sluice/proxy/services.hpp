@@ -2,6 +2,7 @@
 // What every worker shares: the limiter (bucket table), metrics, the event log, the clock.
 // All of it is safe to use from any thread.
 
+#include <array>
 #include <atomic>
 
 #include "sluice/core/clock.hpp"
@@ -23,9 +24,17 @@ class Services {
             metrics.gauge(observe::Family::connections, {{"side", "downstream"}})),
         upstream_connections(metrics.gauge(observe::Family::connections, {{"side", "upstream"}})) {}
 
+  // Lock-free after a status's first response: the series is looked up (under the registry's
+  // lock) once and remembered, since a 429 flood is exactly when this runs most.
   void count_local_response(unsigned status) {
-    metrics.counter(observe::Family::local_responses_total, {{"status", std::to_string(status)}})
-        .fetch_add(1, std::memory_order_relaxed);
+    if (status >= local_responses_.size()) status = 0;
+    observe::Counter* counter = local_responses_[status].load(std::memory_order_acquire);
+    if (counter == nullptr) {
+      counter = &metrics.counter(observe::Family::local_responses_total,
+                                 {{"status", std::to_string(status)}});
+      local_responses_[status].store(counter, std::memory_order_release);
+    }
+    counter->fetch_add(1, std::memory_order_relaxed);
   }
 
   limit::Limiter& limiter;
@@ -35,6 +44,9 @@ class Services {
   observe::Gauge& downstream_connections;
   observe::Gauge& upstream_connections;
   std::atomic<bool> draining{false};
+
+ private:
+  std::array<std::atomic<observe::Counter*>, 600> local_responses_{};  // by status code
 };
 
 }  // namespace sluice::proxy

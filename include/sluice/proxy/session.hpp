@@ -56,8 +56,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish(Exchange& ex);
 
   // Every read and write is preceded by arming the deadline for it. A deadline is a number the
-  // worker's tick compares, not a timer per operation: timers cost more than a forwarded GET's
-  // whole parsing. An operation cancelled by it fails with `timed_out()` set.
+  // worker's tick compares, not a timer per operation: per-operation timers cost 12 % of a
+  // forwarded request's CPU (docs/BENCHMARKS.md). An operation it cancels fails with
+  // `timed_out()` set.
   void arm(Nanos timeout);
   [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
   // operation_aborted caused by the deadline becomes beast::error::timeout.
@@ -66,7 +67,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Worker& worker_;
   tcp::socket socket_;
   tcp::socket* upstream_socket_ = nullptr;  // the upstream connection in use, also cancelled
-  Nanos deadline_;
+  Nanos deadline_ = kNoDeadline;
   bool timed_out_ = false;
   beast::flat_buffer buffer_;
   std::string head_;  // the head being written
