@@ -116,8 +116,9 @@ Session::Session(Worker& worker, tcp::socket socket) : worker_(worker), socket_(
   if (::getpeername(socket_.native_handle(), reinterpret_cast<sockaddr*>(&address), &length) == 0) {
     const void* bytes = nullptr;
     if (address.ss_family == AF_INET) bytes = &reinterpret_cast<sockaddr_in*>(&address)->sin_addr;
-    if (address.ss_family == AF_INET6)
+    if (address.ss_family == AF_INET6) {
       bytes = &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr;
+    }
     if (bytes != nullptr && ::inet_ntop(address.ss_family, bytes, text, sizeof text) != nullptr) {
       peer_ = IpAddress::parse(text).value_or(IpAddress{});
       peer_text_ = peer_.to_string();
@@ -237,10 +238,12 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
 
   const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
   for (std::size_t i = 0; i + 1 < head.size(); ++i) {
-    if (head[i] == '\r' && head[i + 1] != '\n')
+    if (head[i] == '\r' && head[i + 1] != '\n') {
       co_return HeadResult{400, "bare CR in the request head"};
-    if (head[i + 1] == '\n' && head[i] != '\r')
+    }
+    if (head[i + 1] == '\n' && head[i] != '\r') {
       co_return HeadResult{400, "bare LF in the request head"};
+    }
     if (head[i] == '\n' && (head[i + 1] == ' ' || head[i + 1] == '\t')) {
       co_return HeadResult{400, "obsolete line folding in a header field"};
     }
@@ -248,10 +251,12 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
   error_code ec;
   const std::size_t used = parser.put(asio::buffer(head.data(), head.size()), ec);
   if (!ec && !parser.is_header_done()) ec = http::error::partial_message;
-  if (ec == http::error::bad_version)
+  if (ec == http::error::bad_version) {
     co_return HeadResult{505, "only HTTP/1.0 and HTTP/1.1 are supported"};
-  if (ec == http::error::body_limit)
+  }
+  if (ec == http::error::body_limit) {
     co_return HeadResult{413, "request body larger than max_body_bytes"};
+  }
   if (ec) co_return HeadResult{400, "malformed request: " + ec.message()};
   buffer_.consume(used);
   co_return HeadResult{0, {}};

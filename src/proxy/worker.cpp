@@ -82,8 +82,9 @@ std::string Worker::next_request_id() {
   std::string id(20, '0');
   std::uint64_t counter = ++id_counter_;
   for (int i = 19; i >= 8; --i, counter >>= 4) id[i] = kHex[counter & 15];
-  for (int i = 7, prefix = 0; i >= 0; --i, ++prefix)
+  for (int i = 7, prefix = 0; i >= 0; --i, ++prefix) {
     id[i] = kHex[(id_prefix_ >> (4 * prefix)) & 15];
+  }
   return id;
 }
 
@@ -123,7 +124,7 @@ void Worker::serve(tcp::socket socket) {
     return;
   }
   auto session = std::make_shared<Session>(*this, std::move(socket));
-  asio::co_spawn(io_, session->run(), [this](std::exception_ptr e) {
+  asio::co_spawn(io_, session->run(), [this](const std::exception_ptr& e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -89,7 +89,8 @@ TEST(Forwarding, SequentialRequestsReuseUpstreamConnections) {
 }
 
 TEST(Forwarding, UnreachableUpstreamIs502) {
-  ProxyHarness proxy("version: 1\nupstream: http://127.0.0.1:" + std::to_string(closed_port()) +
+  const RefusingPort refusing;  // a port freed at once could become sluice's own listener
+  ProxyHarness proxy("version: 1\nupstream: http://127.0.0.1:" + std::to_string(refusing.port()) +
                      "\n");
   Client client(proxy.port());
   const Response res = client.request("GET", "/x");

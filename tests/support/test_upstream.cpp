@@ -128,10 +128,13 @@ std::size_t TestUpstream::request_count() const {
   return requests_.size();
 }
 
-std::uint16_t closed_port() {
-  asio::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();
+RefusingPort::RefusingPort() : socket_(io_) {
+  socket_.open(tcp::v4());
+  socket_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+}
+
+std::uint16_t RefusingPort::port() const {
+  return socket_.local_endpoint().port();
 }
 
 }  // namespace sluice::testing

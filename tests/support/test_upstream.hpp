@@ -58,7 +58,16 @@ class TestUpstream {
   std::atomic<bool> stopping_{false};
 };
 
-// A port nothing listens on (bound, then closed).
-std::uint16_t closed_port();
+// A loopback port that refuses connections: bound but not listening, and held for the lifetime
+// of this object, so nothing else (sluice's own listener, say) can be given it meanwhile.
+class RefusingPort {
+ public:
+  RefusingPort();
+  [[nodiscard]] std::uint16_t port() const;
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+};
 
 }  // namespace sluice::testing

@@ -12,7 +12,7 @@
 
 namespace sluice::proxy {
 
-inline constexpr std::size_t kRelayPiece = 16 * 1024;
+inline constexpr std::size_t kRelayPiece = std::size_t{16} * 1024;
 
 // How the body is delimited on the way out.
 enum class Framing {
@@ -88,10 +88,11 @@ asio::awaitable<RelayResult> relay(ReadStream& in, beast::flat_buffer& in_buffer
     }
     if (n > 0) pieces[count++] = asio::buffer(piece.data(), n);
     if (framing == Framing::chunked) {
-      if (n > 0)
+      if (n > 0) {
         pieces[count++] = asio::buffer(last ? kCrlfLastChunk : kCrlf);
-      else if (last)
+      } else if (last) {
         pieces[count++] = asio::buffer(kLastChunk);
+      }
     }
     arm(write_timeout);
     auto [ec, unused] = co_await asio::async_write(out, std::span(pieces.data(), count), use_tuple);
