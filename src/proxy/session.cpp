@@ -411,9 +411,8 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   std::optional<ResponseParser> parsed;
   const Nanos upstream_started = services.clock.now();
   auto upstream = co_await send_upstream(parser, ex, piece.get(), parsed);
-  if (!upstream) co_return false;  // answered (502/504/413) or the client is gone
-  ResponseParser& response = *parsed;
-  upstream_socket_ = &upstream->socket;
+  if (!upstream) co_return false;      // answered (502/504/413) or the client is gone
+  ResponseParser& response = *parsed;  // upstream_socket_ still points at `upstream`
 
   // The response header is in: from here on a failure can only close the client connection.
   auto& res = response.get();
@@ -446,10 +445,9 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   res.keep_alive(keep_alive);
   write_head(res, head_);
 
-  RelayResult relayed =
-      co_await relay(upstream->socket, upstream->buffer, response, socket_, head_, framing,
-                     piece.get(), config.timeouts.upstream_response, config.timeouts.client_idle,
-                     [this](Nanos timeout) { arm(timeout); });
+  RelayResult relayed = co_await relay(upstream->socket, upstream->buffer, response, socket_, head_,
+                                       framing, piece.get(), config.timeouts.upstream_response,
+                                       config.timeouts.client_idle, arming());
   upstream_socket_ = nullptr;
   relayed.ec = timeout_or(relayed.ec);
   ex.upstream_ns = services.clock.now() - upstream_started;
@@ -476,7 +474,6 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
   const config::Config& config = *ex.runtime->config;
   const config::UpstreamTarget& target = *ex.upstream;
   const bool retryable = parser.is_done() && idempotent(parser.get().method());
-  const auto arm_deadline = [this](Nanos timeout) { arm(timeout); };
 
   for (int attempt = 0;; ++attempt) {
     error_code ec;
@@ -495,9 +492,9 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     upstream_socket_ = &upstream->socket;
     write_head(parser.get(), head_);
     const Framing framing = parser.chunked() ? Framing::chunked : Framing::none;
-    RelayResult sent = co_await relay(socket_, buffer_, parser, upstream->socket, head_, framing,
-                                      piece, config.timeouts.client_idle,
-                                      config.timeouts.upstream_response, arm_deadline);
+    RelayResult sent =
+        co_await relay(socket_, buffer_, parser, upstream->socket, head_, framing, piece,
+                       config.timeouts.client_idle, config.timeouts.upstream_response, arming());
     sent.ec = timeout_or(sent.ec);
     if (sent.failure == RelayFailure::read) {
       upstream_socket_ = nullptr;

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <array>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 namespace sluice::proxy {
@@ -19,6 +21,16 @@ bool still_open(tcp::socket& socket) {
   char byte;
   const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// Connects to the first of `endpoints` that answers, unless `deadline` expires first.
+template <class Endpoints>
+asio::awaitable<error_code> connect_within(tcp::socket& socket, const Endpoints& endpoints,
+                                           asio::steady_timer& deadline) {
+  auto connected = co_await (asio::async_connect(socket, endpoints, use_tuple) ||
+                             deadline.async_wait(use_tuple));
+  co_return connected.index() == 0 ? std::get<0>(std::get<0>(connected))
+                                   : error_code(asio::error::timed_out);
 }
 
 }  // namespace
@@ -54,11 +66,8 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
   error_code addr_ec;
   const auto address = asio::ip::make_address(target.host, addr_ec);
   if (!addr_ec) {
-    auto connected =
-        co_await (socket.async_connect(tcp::endpoint(address, target.port), use_tuple) ||
-                  deadline.async_wait(use_tuple));
-    ec = connected.index() == 0 ? std::get<0>(std::get<0>(connected))
-                                : error_code(asio::error::timed_out);
+    const std::array endpoints{tcp::endpoint(address, target.port)};
+    ec = co_await connect_within(socket, endpoints, deadline);
   } else {
     tcp::resolver resolver(executor_);
     auto resolved =
@@ -69,14 +78,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
       co_return nullptr;
     }
     auto [resolve_ec, endpoints] = std::get<0>(std::move(resolved));
-    if (resolve_ec) {
-      ec = resolve_ec;
-      co_return nullptr;
-    }
-    auto connected = co_await (asio::async_connect(socket, endpoints, use_tuple) ||
-                               deadline.async_wait(use_tuple));
-    ec = connected.index() == 0 ? std::get<0>(std::get<0>(connected))
-                                : error_code(asio::error::timed_out);
+    ec = resolve_ec ? resolve_ec : co_await connect_within(socket, endpoints, deadline);
   }
   if (ec) co_return nullptr;
   socket.set_option(tcp::no_delay(true), addr_ec);

@@ -221,36 +221,51 @@ class Daemon {
   bool reaped_ = false;
 };
 
-TEST(Signals, SigtermLetsADelayedRequestFinishThenExitsZero) {
+// The daemon in front of a test upstream, with a delay route of 1 request per `period`: one
+// request has gone through and a second is held, as the metrics confirm.
+struct HeldRequest {
   TestUpstream upstream;
-  const std::string log_path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-term.log";
-  ::unlink(log_path.c_str());
-  const std::string config =
-      temp_file("term.yaml",
-                "version: 1\nlisten: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: " + upstream.url() +
-                    "\nlog: { format: json, file: " + log_path +
-                    " }\ntimeouts: { shutdown_grace: 10s }\n"
-                    "routes:\n  - { name: r, max_rate: 1, time_period: 1s, action: delay }\n");
-  Daemon daemon(config, log_path);
-  const auto port = daemon.port();
-  ASSERT_NE(port, 0);
-  const auto admin_port = daemon.port("admin");
-  Client first(port);
-  EXPECT_EQ(first.request("GET", "/one").status, 200u);
-  Client delayed(port);
-  delayed.send("GET", "/two");  // its slot is ~1 s away
-  auto scrape = [&](const std::string& target) {
+  std::string log_path;
+  std::unique_ptr<Daemon> daemon;
+  std::uint16_t admin_port = 0;
+  std::unique_ptr<Client> delayed;
+
+  [[nodiscard]] Response scrape(const std::string& target) const {
     return Client(admin_port).request("GET", target);
-  };
+  }
+};
+
+void hold_a_request(HeldRequest& held, const std::string& name, const std::string& period,
+                    const std::string& shutdown_grace) {
+  held.log_path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-" + name + ".log";
+  ::unlink(held.log_path.c_str());
+  const std::string config = temp_file(
+      name + ".yaml", "version: 1\nlisten: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: " +
+                          held.upstream.url() + "\nlog: { format: json, file: " + held.log_path +
+                          " }\ntimeouts: { shutdown_grace: " + shutdown_grace +
+                          " }\nroutes:\n  - { name: r, max_rate: 1, time_period: " + period +
+                          ", action: delay, max_delay: 120s }\n");
+  held.daemon = std::make_unique<Daemon>(config, held.log_path);
+  const auto port = held.daemon->port();
+  ASSERT_NE(port, 0);
+  held.admin_port = held.daemon->port("admin");
+  EXPECT_EQ(Client(port).request("GET", "/one").status, 200u);
+  held.delayed = std::make_unique<Client>(port);
+  held.delayed->send("GET", "/two");  // its slot is `period` away
   ASSERT_TRUE(wait_until([&] {
-    return metric(scrape("/metrics").body,
+    return metric(held.scrape("/metrics").body,
                   "sluice_requests_total{route=\"r\",decision=\"delayed\"}") == 1;
   }));
-  daemon.signal(SIGTERM);
-  EXPECT_TRUE(wait_until([&] { return scrape("/readyz").status == 503; }));
-  EXPECT_EQ(delayed.receive().status, 200u);
-  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 0);
-  EXPECT_EQ(upstream.request_count(), 2u);
+}
+
+TEST(Signals, SigtermLetsADelayedRequestFinishThenExitsZero) {
+  HeldRequest held;
+  ASSERT_NO_FATAL_FAILURE(hold_a_request(held, "term", "1s", "10s"));
+  held.daemon->signal(SIGTERM);
+  EXPECT_TRUE(wait_until([&] { return held.scrape("/readyz").status == 503; }));
+  EXPECT_EQ(held.delayed->receive().status, 200u);
+  EXPECT_EQ(held.daemon->wait_exit(std::chrono::seconds(10)), 0);
+  EXPECT_EQ(held.upstream.request_count(), 2u);
 }
 
 TEST(Signals, SigusrOneReopensARenamedLogFile) {
@@ -309,36 +324,18 @@ TEST(Signals, SighupReloadsTheFileFromDisk) {
 }
 
 TEST(Signals, ASecondSigtermEndsTheDrainAtOnce) {
-  TestUpstream upstream;
-  const std::string log_path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-abort.log";
-  ::unlink(log_path.c_str());
-  const std::string config =
-      temp_file("abort.yaml",
-                "version: 1\nlisten: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: " + upstream.url() +
-                    "\nlog: { format: json, file: " + log_path +
-                    " }\ntimeouts: { shutdown_grace: 60s }\nroutes:\n  - { name: r, "
-                    "max_rate: 1, time_period: 60s, action: delay, max_delay: 120s }\n");
-  Daemon daemon(config, log_path);
-  const auto port = daemon.port();
-  ASSERT_NE(port, 0);
-  const auto admin_port = daemon.port("admin");
-  Client first(port);
-  EXPECT_EQ(first.request("GET", "/one").status, 200u);
-  Client delayed(port);
-  delayed.send("GET", "/two");  // held for a minute: a drain waits for it
-  ASSERT_TRUE(wait_until([&] {
-    return metric(Client(admin_port).request("GET", "/metrics").body,
-                  "sluice_requests_total{route=\"r\",decision=\"delayed\"}") == 1;
-  }));
-  daemon.signal(SIGTERM);
-  ASSERT_TRUE(
-      wait_until([&] { return daemon.log().find("\"event\":\"draining\"") != std::string::npos; }));
-  daemon.signal(SIGTERM);
+  HeldRequest held;
+  // Held for a minute: a drain waits for it.
+  ASSERT_NO_FATAL_FAILURE(hold_a_request(held, "abort", "60s", "60s"));
+  held.daemon->signal(SIGTERM);
+  ASSERT_TRUE(wait_until(
+      [&] { return held.daemon->log().find("\"event\":\"draining\"") != std::string::npos; }));
+  held.daemon->signal(SIGTERM);
   // Well within the 60 s grace the first signal would have waited.
-  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(20)), 0);
-  EXPECT_NE(daemon.log().find("\"event\":\"aborting\""), std::string::npos);
-  EXPECT_EQ(upstream.request_count(), 1u);  // the held request was never forwarded
-  ::unlink(log_path.c_str());
+  EXPECT_EQ(held.daemon->wait_exit(std::chrono::seconds(20)), 0);
+  EXPECT_NE(held.daemon->log().find("\"event\":\"aborting\""), std::string::npos);
+  EXPECT_EQ(held.upstream.request_count(), 1u);  // the held request was never forwarded
+  ::unlink(held.log_path.c_str());
 }
 
 }  // namespace

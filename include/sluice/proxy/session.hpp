@@ -60,6 +60,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // forwarded request's CPU (docs/BENCHMARKS.md). An operation it cancels fails with
   // `timed_out()` set.
   void arm(Nanos timeout);
+  // arm() as a callable, for relay().
+  [[nodiscard]] auto arming() {
+    return [this](Nanos timeout) { arm(timeout); };
+  }
   [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
   // operation_aborted caused by the deadline becomes beast::error::timeout.
   [[nodiscard]] error_code timeout_or(error_code ec) const;
