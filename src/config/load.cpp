@@ -16,6 +16,10 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
+#include "sluice/core/token.hpp"
+
 namespace sluice::config {
 namespace {
 
@@ -128,12 +132,43 @@ std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& 
   return target;
 }
 
-bool valid_token(std::string_view s) {
-  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) ||
-           kSpecials.find(c) != std::string_view::npos;
-  });
+// RFC 9110 methods are case-sensitive tokens, and routes compare them as such: "post" would never
+// match a POST. The IANA HTTP Method Registry lists the ones clients send.
+std::optional<std::string> method_problem(const std::string& method) {
+  static constexpr std::string_view kRegistered[] = {
+      "ACL",        "BASELINE-CONTROL", "BIND",       "CHECKIN",    "CHECKOUT",      "CONNECT",
+      "COPY",       "DELETE",           "GET",        "HEAD",       "LABEL",         "LINK",
+      "LOCK",       "MERGE",            "MKACTIVITY", "MKCALENDAR", "MKCOL",         "MKREDIRECTREF",
+      "MKWORKSPACE", "MOVE",            "OPTIONS",    "ORDERPATCH", "PATCH",         "POST",
+      "PRI",        "PROPFIND",         "PROPPATCH",  "PUT",        "QUERY",         "REBIND",
+      "REPORT",     "SEARCH",           "TRACE",      "UNBIND",     "UNCHECKOUT",    "UNLINK",
+      "UNLOCK",     "UPDATE",           "UPDATEREDIRECTREF", "VERSION-CONTROL"};
+  const auto registered = [](std::string_view m) {
+    return std::find(std::begin(kRegistered), std::end(kRegistered), m) != std::end(kRegistered);
+  };
+  if (registered(method)) return std::nullopt;
+  std::string upper = method;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (registered(upper)) {
+    return "\"" + method + "\" is not a method; methods are upper-case: " + upper;
+  }
+  return "\"" + method + "\" is not an HTTP method (IANA registry: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, ...)";
+}
+
+// Start-up opens the log file for appending; --check must fail where start-up would.
+std::optional<std::string> unwritable_log_file(const std::string& file) {
+  if (file == "-") return std::nullopt;
+  if (::access(file.c_str(), F_OK) == 0) {
+    if (::access(file.c_str(), W_OK) != 0) return file + " is not writable: " + std::strerror(errno);
+    return std::nullopt;
+  }
+  const auto slash = file.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
+  if (::access(dir.c_str(), F_OK) != 0) return "directory " + dir + " does not exist";
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return "directory " + dir + " is not writable: " + std::strerror(errno);
+  }
+  return std::nullopt;
 }
 
 class Loader {
@@ -149,14 +184,18 @@ class Loader {
     }
     check_keys(root, "",
                {"version", "listen", "upstream", "admin", "workers", "trusted_proxies", "timeouts",
-                "http", "max_keys", "log", "buckets", "routes"});
+                "http", "max_keys", "ipv6_prefix", "log", "buckets", "routes"});
+    check_duplicate_keys(root, "", 0);
     if (auto v = required(root, "", "version"); v && integer(v, "version") != 1) {
       error(v, "version", "must be 1");
     }
     if (auto listen = required(root, "", "listen")) {
       if (auto e = endpoint(listen, "listen")) config->listen = *e;
     }
-    if (auto upstream = root["upstream"]) config->upstream = upstream_target(upstream, "upstream");
+    if (auto upstream = root["upstream"]) {
+      upstream_given_ = true;  // when it is invalid, routes are not told that none is set
+      config->upstream = upstream_target(upstream, "upstream");
+    }
     if (auto admin = root["admin"]) config->admin = endpoint(admin, "admin");
     if (auto workers = root["workers"]) {
       if (auto n = integer(workers, "workers")) {
@@ -177,6 +216,15 @@ class Loader {
           error(max_keys, "max_keys", "must be >= 1");
         } else {
           config->max_keys = static_cast<std::size_t>(*n);
+        }
+      }
+    }
+    if (auto prefix = root["ipv6_prefix"]) {
+      if (auto n = integer(prefix, "ipv6_prefix")) {
+        if (*n < 48 || *n > 128) {
+          error(prefix, "ipv6_prefix", "must be between 48 and 128");
+        } else {
+          config->ipv6_prefix = static_cast<int>(*n);
         }
       }
     }
@@ -303,7 +351,7 @@ class Loader {
         spec.parts.push_back({KeyKind::client_ip, {}});
       } else if (*text == "global") {
         spec.parts.push_back({KeyKind::global, {}});
-      } else if (text->starts_with("header:") && valid_token(text->substr(7))) {
+      } else if (text->starts_with("header:") && is_token(text->substr(7))) {
         spec.parts.push_back({KeyKind::header, text->substr(7)});
       } else if (text->starts_with("query:") && text->size() > 6) {
         spec.parts.push_back({KeyKind::query, text->substr(6)});
@@ -368,10 +416,28 @@ class Loader {
   void load_http(const YAML::Node& node, HttpLimits& h) {
     if (!node) return;
     if (!map_or_error(node, "http")) return;
-    check_keys(node, "http", {"max_header_bytes", "max_body_bytes", "max_connections"});
+    check_keys(node, "http",
+               {"max_header_bytes", "max_body_bytes", "max_connections", "merge_slashes",
+                "escaped_slashes"});
     set_size(node, "max_header_bytes", 512, h.max_header_bytes);
     set_size(node, "max_body_bytes", 0, h.max_body_bytes);
     set_size(node, "max_connections", 1, h.max_connections);
+    if (auto merge = node["merge_slashes"]) {
+      if (auto b = boolean(merge, "http.merge_slashes")) h.paths.merge_slashes = *b;
+    }
+    if (auto escaped = node["escaped_slashes"]) {
+      if (auto text = scalar(escaped, "http.escaped_slashes")) {
+        using uri::EscapedSlashes;
+        bool known = false;
+        for (EscapedSlashes e : {EscapedSlashes::keep, EscapedSlashes::reject, EscapedSlashes::decode}) {
+          if (*text == uri::to_string(e)) {
+            h.paths.escaped_slashes = e;
+            known = true;
+          }
+        }
+        if (!known) error(escaped, "http.escaped_slashes", "must be keep, reject or decode");
+      }
+    }
   }
 
   void set_size(const YAML::Node& map, const char* key, long long min, std::size_t& out) {
@@ -390,12 +456,12 @@ class Loader {
   void load_log(const YAML::Node& node, LogConfig& log) {
     if (!node) return;
     if (!map_or_error(node, "log")) return;
-    check_keys(node, "log", {"level", "format", "file", "access"});
+    check_keys(node, "log",
+               {"level", "format", "file", "access", "show_keys", "throttled_lines_per_key"});
     if (auto level = node["level"]) {
-      static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
       if (auto text = scalar(level, "log.level")) {
-        if (kLevels.count(*text)) {
-          log.level = *text;
+        if (auto parsed = parse_log_level(*text)) {
+          log.level = *parsed;
         } else {
           error(level, "log.level", "must be trace, debug, info, warn or error");
         }
@@ -418,11 +484,24 @@ class Loader {
           error(file, "log.file", "must be \"-\" (stderr) or a path");
         } else {
           log.file = *text;
+          if (auto why = unwritable_log_file(*text)) error(file, "log.file", *why);
         }
       }
     }
     if (auto access = node["access"]) {
       if (auto b = boolean(access, "log.access")) log.access = *b;
+    }
+    if (auto show = node["show_keys"]) {
+      if (auto b = boolean(show, "log.show_keys")) log.show_keys = *b;
+    }
+    if (auto lines = node["throttled_lines_per_key"]) {
+      if (auto n = integer(lines, "log.throttled_lines_per_key")) {
+        if (*n < 0 || *n > 1000000) {
+          error(lines, "log.throttled_lines_per_key", "must be between 0 (no limit) and 1000000");
+        } else {
+          log.throttled_lines_per_key = static_cast<unsigned>(*n);
+        }
+      }
     }
   }
 
@@ -537,7 +616,7 @@ class Loader {
         route.name = *text;
       }
     }
-    load_match(node["match"], join_path(path, "match"), route.match);
+    load_match(node["match"], join_path(path, "match"), config.http.paths, route.match);
     load_limits(node, path, config, route.policy);
     route.policy.route = route.name;
     load_action(node, path, route);
@@ -550,7 +629,7 @@ class Loader {
     }
     if (!route.respond && !route.upstream) {
       route.upstream = config.upstream;
-      if (!route.upstream && !config.upstream.has_value() && !node["upstream"]) {
+      if (!route.upstream && !upstream_given_ && !node["upstream"]) {
         error(node, path, "forwards but no upstream is set, neither here nor at the top level");
       }
     }
@@ -558,10 +637,14 @@ class Loader {
     return route;
   }
 
-  void load_match(const YAML::Node& node, const std::string& path, Match& match) {
+  void load_match(const YAML::Node& node, const std::string& path,
+                  const uri::PathOptions& path_options, Match& match) {
     if (!node) return;
     if (!map_or_error(node, path)) return;
-    check_keys(node, path, {"path", "path_prefix", "path_regex", "methods", "host"});
+    check_keys(node, path, {"path", "path_prefix", "path_regex", "methods", "host", "ignore_case"});
+    if (auto ignore_case = node["ignore_case"]) {
+      if (auto b = boolean(ignore_case, join_path(path, "ignore_case"))) match.ignore_case = *b;
+    }
     int kinds = 0;
     auto path_field = [&](const char* key, PathKind kind) {
       if (auto p = node[key]) {
@@ -571,10 +654,20 @@ class Loader {
           match.path = *text;
           if (kind != PathKind::regex && !text->starts_with("/")) {
             error(p, join_path(path, key), "must start with /");
+          } else if (kind != PathKind::regex) {
+            // Requests are matched in canonical form: any other spelling could never match.
+            std::string why;
+            const auto canonical = uri::normalize_path(*text, path_options, why);
+            if (!canonical) {
+              error(p, join_path(path, key), why);
+            } else if (*canonical != *text) {
+              error(p, join_path(path, key),
+                    "requests are matched in canonical form, write it " + *canonical);
+            }
           }
           if (kind == PathKind::regex) {
             std::string why;
-            match.regex = PathRegex::compile(*text, why);
+            match.regex = PathRegex::compile(*text, match.ignore_case, why);
             if (!match.regex) error(p, join_path(path, key), "invalid regex: " + why);
           }
         }
@@ -592,8 +685,8 @@ class Loader {
         for (std::size_t i = 0; i < methods.size(); ++i) {
           auto text = scalar(methods[i], index_path(mpath, i));
           if (!text) continue;
-          if (!valid_token(*text)) {
-            error(methods[i], index_path(mpath, i), "is not an HTTP method");
+          if (auto why = method_problem(*text)) {
+            error(methods[i], index_path(mpath, i), *why);
           } else {
             match.methods.push_back(*text);
           }
@@ -601,7 +694,16 @@ class Loader {
       }
     }
     if (auto host = node["host"]) {
-      if (auto text = scalar(host, join_path(path, "host"))) match.host = *text;
+      if (auto text = scalar(host, join_path(path, "host"))) {
+        match.host = uri::canonical_host(*text);
+        const bool has_port = !text->starts_with('[') && text->find(':') != std::string::npos;
+        if (match.host.empty() || has_port) {
+          error(host, join_path(path, "host"), "must be a host name without port, e.g. api.example.com");
+        }
+      }
+    }
+    if (match.ignore_case && match.kind != PathKind::regex) {
+      for (char& c : match.path) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
   }
 
@@ -779,8 +881,35 @@ class Loader {
     return respond;
   }
 
+  // Duplicate keys in any mapping: yaml-cpp keeps both and `node[key]` finds the first, while
+  // most YAML tools keep the last, so a repeated `routes:` would silently load the wrong list.
+  void check_duplicate_keys(const YAML::Node& node, const std::string& path, int depth) {
+    // Aliases can make the tree a graph (or a cycle): each node is walked once, and not deep.
+    if (depth > 64 || !walked_.insert({node.Mark().line, node.Mark().column}).second) return;
+    if (node.IsSequence()) {
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        check_duplicate_keys(node[i], index_path(path, i), depth + 1);
+      }
+    }
+    if (!node.IsMap()) return;
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& item : node) {
+      if (!item.first.IsScalar()) continue;
+      const std::string key = item.first.Scalar();
+      const auto [it, fresh] = seen.emplace(key, item.first.Mark());
+      if (!fresh) {
+        error(item.first, join_path(path, key),
+              "duplicate key; first at line " + std::to_string(it->second.line + 1) + ", column " +
+                  std::to_string(it->second.column + 1));
+      }
+      check_duplicate_keys(item.second, join_path(path, key), depth + 1);
+    }
+  }
+
   std::string file_;
   std::vector<std::string> errors_;
+  std::set<std::pair<int, int>> walked_;
+  bool upstream_given_ = false;
 };
 
 LoadResult parse(const std::string& text, const std::string& name) {

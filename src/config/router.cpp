@@ -1,6 +1,5 @@
 #include "sluice/config/router.hpp"
 
-#include <strings.h>
 #include <algorithm>
 #include <boost/regex.hpp>
 
@@ -13,10 +12,11 @@ struct PathRegex::Impl {
 PathRegex::PathRegex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PathRegex::~PathRegex() = default;
 
-std::shared_ptr<const PathRegex> PathRegex::compile(const std::string& pattern,
+std::shared_ptr<const PathRegex> PathRegex::compile(const std::string& pattern, bool ignore_case,
                                                     std::string& error) {
   try {
-    auto impl = std::make_unique<Impl>(Impl{boost::regex(pattern, boost::regex::ECMAScript)});
+    auto impl = std::make_unique<Impl>(Impl{boost::regex(pattern, boost::regex::ECMAScript |
+                                                                  (ignore_case ? boost::regex::icase : 0))});
     return std::shared_ptr<const PathRegex>(new PathRegex(std::move(impl)));
   } catch (const boost::regex_error& e) {
     error = e.what();
@@ -47,8 +47,7 @@ bool path_matches(const Match& m, std::string_view path) {
 }
 
 bool host_matches(const Match& m, std::string_view host) {
-  return m.host.empty() || (host.size() == m.host.size() &&
-                            ::strncasecmp(host.data(), m.host.data(), host.size()) == 0);
+  return m.host.empty() || host == m.host;
 }
 
 bool method_matches(const Match& m, std::string_view method) {
@@ -56,15 +55,23 @@ bool method_matches(const Match& m, std::string_view method) {
          std::find(m.methods.begin(), m.methods.end(), method) != m.methods.end();
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 }  // namespace
 
 const Route* match_route(const Config& config, std::string_view method, std::string_view path,
                          std::string_view host) noexcept {
+  std::string lowered;  // made once, for the first route that ignores case
   for (const Route& route : config.routes) {
-    if (method_matches(route.match, method) && host_matches(route.match, host) &&
-        path_matches(route.match, path)) {
-      return &route;
-    }
+    if (!method_matches(route.match, method) || !host_matches(route.match, host)) continue;
+    if (route.match.ignore_case && lowered.empty()) lowered = lower(path);
+    if (path_matches(route.match, route.match.ignore_case ? lowered : path)) return &route;
   }
   return nullptr;
 }

@@ -137,13 +137,18 @@ std::string to_json(const Config& c) {
   w.key("max_header_bytes").number(static_cast<double>(c.http.max_header_bytes));
   w.key("max_body_bytes").number(static_cast<double>(c.http.max_body_bytes));
   w.key("max_connections").number(static_cast<double>(c.http.max_connections));
+  w.key("merge_slashes").boolean(c.http.paths.merge_slashes);
+  w.key("escaped_slashes").string(std::string(uri::to_string(c.http.paths.escaped_slashes)));
   w.close('}');
   w.key("max_keys").number(static_cast<double>(c.max_keys));
+  w.key("ipv6_prefix").number(c.ipv6_prefix);
   w.key("log").open('{');
-  w.key("level").string(c.log.level);
+  w.key("level").string(std::string(to_string(c.log.level)));
   w.key("format").string(c.log.format == LogFormat::json ? "json" : "text");
   w.key("file").string(c.log.file);
   w.key("access").boolean(c.log.access);
+  w.key("show_keys").boolean(c.log.show_keys);
+  w.key("throttled_lines_per_key").number(c.log.throttled_lines_per_key);
   w.close('}');
   w.key("buckets").open('{');
   for (const auto& b : c.buckets) {

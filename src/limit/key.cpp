@@ -4,10 +4,14 @@
 #include <cstdio>
 #include <functional>
 
+#include "sluice/core/digest.hpp"
 #include "sluice/core/hash.hpp"
 
 namespace sluice::limit {
 namespace {
+
+// Digits of a logged key digest: 48 bits tell clients apart in any log, yet are no secret.
+constexpr std::size_t kDigestHexDigits = 12;
 
 void append_value(std::string& out, std::string_view value) {
   if (value.size() <= kMaxKeyValueBytes) {
@@ -70,11 +74,11 @@ std::string LimitPolicy::bucket_namespace() const {
   return owner + '\x1f' + key.to_string() + '\x1f' + rate_text + '\x1f';
 }
 
-std::string render_key(const KeySpec& spec, const RequestFacts& request) {
+std::string render_key(const KeySpec& spec, const RequestFacts& request, KeyText text) {
   std::string out;
   for (const KeyPart& part : spec.parts) {
     if (!out.empty()) out += '|';
-    std::optional<std::string_view> value;
+    uri::Lookup value;
     if (part.kind == KeyKind::header) value = request.header(part.name);
     if (part.kind == KeyKind::query) value = request.query(part.name);
     switch (part.kind) {
@@ -83,11 +87,16 @@ std::string render_key(const KeySpec& spec, const RequestFacts& request) {
         continue;
       case KeyKind::header:
       case KeyKind::query:
-        if (value) {
+        if (value.state == uri::Lookup::State::found) {
           out += part.kind == KeyKind::header ? "header:" : "query:";
           out += part.name;
           out += '=';
-          append_value(out, *value);
+          if (text == KeyText::digest) {
+            out += "sha256:";
+            out += sha256_hex(value.value).substr(0, kDigestHexDigits);
+          } else {
+            append_value(out, value.value);
+          }
           continue;
         }
         [[fallthrough]];  // a missing value is no way around the limit
@@ -98,6 +107,45 @@ std::string render_key(const KeySpec& spec, const RequestFacts& request) {
     }
   }
   return out;
+}
+
+std::string key_input_problem(const RoutePolicy& route, const RequestFacts& request) {
+  for (const LimitPolicy& limit : route.limits) {
+    for (const KeyPart& part : limit.key.parts) {
+      if (part.kind != KeyKind::header && part.kind != KeyKind::query) continue;
+      const bool header = part.kind == KeyKind::header;
+      const uri::Lookup value = header ? request.header(part.name) : request.query(part.name);
+      if (value.state == uri::Lookup::State::ambiguous) {
+        return std::string(header ? "the key header " : "the key parameter ") + part.name +
+               " appears more than once";
+      }
+      if (value.state == uri::Lookup::State::malformed) {
+        return "malformed percent-encoding in the query string (key parameter " + part.name + ")";
+      }
+    }
+  }
+  return {};
+}
+
+std::string masked_target(const RoutePolicy& route, std::string_view target) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string query(target.substr(q + 1));
+  for (const LimitPolicy& limit : route.limits) {
+    for (const KeyPart& part : limit.key.parts) {
+      if (part.kind == KeyKind::query) query = uri::mask_query_param(query, part.name);
+    }
+  }
+  return std::string(target.substr(0, q + 1)) + query;
+}
+
+std::string client_key_text(const IpAddress& ip, int ipv6_prefix) {
+  if (ip.v4 || ipv6_prefix >= 128) return ip.to_string();
+  IpAddress network = ip;
+  for (int i = ipv6_prefix; i < 128; ++i) {
+    network.bytes[i / 8] &= static_cast<std::uint8_t>(~(0x80u >> (i % 8)));
+  }
+  return network.to_string() + "/" + std::to_string(ipv6_prefix);
 }
 
 IpAddress client_address(const IpAddress& peer, std::string_view x_forwarded_for,
@@ -116,20 +164,6 @@ IpAddress client_address(const IpAddress& peer, std::string_view x_forwarded_for
     if (!trusted(client, trusted_proxies)) break;
   }
   return client;
-}
-
-std::optional<std::string_view> query_param(std::string_view query, std::string_view param) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) == param) {
-      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
 }
 
 }  // namespace sluice::limit

@@ -15,14 +15,6 @@ namespace {
 
 constexpr std::size_t kQueueLines = 8192;
 
-Level parse_level(const std::string& name) {
-  if (name == "trace") return Level::trace;
-  if (name == "debug") return Level::debug;
-  if (name == "warn") return Level::warn;
-  if (name == "error") return Level::error;
-  return Level::info;
-}
-
 }  // namespace
 
 // Lines are rendered by EventLog; the sink writes them whole and flushes, on spdlog's thread.
@@ -86,7 +78,7 @@ EventLog::~EventLog() {
 }
 
 void EventLog::apply(const config::LogConfig& config) {
-  level_.store(static_cast<int>(parse_level(config.level)), std::memory_order_relaxed);
+  level_.store(static_cast<int>(config.level), std::memory_order_relaxed);
   json_.store(config.format == config::LogFormat::json, std::memory_order_relaxed);
   access_.store(config.access, std::memory_order_relaxed);
 }

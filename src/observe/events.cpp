@@ -44,21 +44,6 @@ std::string number(double v) {
 
 }  // namespace
 
-std::string_view to_string(Level level) noexcept {
-  switch (level) {
-    case Level::trace:
-      return "trace";
-    case Level::debug:
-      return "debug";
-    case Level::info:
-      return "info";
-    case Level::warn:
-      return "warn";
-    case Level::error:
-      return "error";
-  }
-  return "info";
-}
 
 std::string sanitize(std::string_view value) {
   std::string out;

@@ -3,7 +3,8 @@
 #include <charconv>
 
 #include "sluice/config/to_json.hpp"
-#include "sluice/limit/key.hpp"
+#include "sluice/core/uri.hpp"
+#include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/headers.hpp"
 
 namespace sluice::proxy {
@@ -14,9 +15,11 @@ constexpr std::size_t kMaxThrottled = 1000;
 constexpr auto kAdminTimeout = std::chrono::seconds(10);
 
 std::size_t throttled_limit(std::string_view query) {
-  const auto text = limit::query_param(query, "limit");
+  const auto text = uri::find_query_param(query, "limit");
   std::size_t n = kDefaultThrottled;
-  if (text) std::from_chars(text->data(), text->data() + text->size(), n);
+  if (text.state == uri::Lookup::State::found) {
+    std::from_chars(text.value.data(), text.value.data() + text.value.size(), n);
+  }
   return std::min(n, kMaxThrottled);
 }
 
@@ -25,28 +28,28 @@ std::size_t throttled_limit(std::string_view query) {
 LocalResponse admin_response(std::string_view method, std::string_view target,
                              const AdminSources& sources) {
   if (method != "GET" && method != "HEAD") {
-    auto res = make_error(405, "the admin endpoints answer GET", 11);
+    auto res = make_error(405, "the admin endpoints answer GET", kHttp11);
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
   const auto [path, query] = split_target(target);
-  if (path == "/healthz") return make_text(200, "ok\n", "text/plain; charset=utf-8", 11);
+  if (path == "/healthz") return make_text(200, "ok\n", "text/plain; charset=utf-8", kHttp11);
   if (path == "/readyz") {
     return sources.draining.load()
-               ? make_text(503, "shutting down\n", "text/plain; charset=utf-8", 11)
-               : make_text(200, "ready\n", "text/plain; charset=utf-8", 11);
+               ? make_text(503, "shutting down\n", "text/plain; charset=utf-8", kHttp11)
+               : make_text(200, "ready\n", "text/plain; charset=utf-8", kHttp11);
   }
   if (path == "/metrics") {
-    return make_text(200, sources.metrics.render(), "text/plain; version=0.0.4; charset=utf-8", 11);
+    return make_text(200, sources.metrics.render(), "text/plain; version=0.0.4; charset=utf-8", kHttp11);
   }
   if (path == "/throttled") {
     return make_text(200, sources.log.ring().newest(throttled_limit(query)) + "\n",
-                     "application/json", 11);
+                     "application/json", kHttp11);
   }
   if (path == "/config") {
-    return make_text(200, config::to_json(*sources.config()) + "\n", "application/json", 11);
+    return make_text(200, config::to_json(*sources.config()) + "\n", "application/json", kHttp11);
   }
-  return make_error(404, "admin endpoints: /healthz /readyz /metrics /throttled /config", 11);
+  return make_error(404, "admin endpoints: /healthz /readyz /metrics /throttled /config", kHttp11);
 }
 
 AdminServer::AdminServer(std::unique_ptr<asio::io_context> io, tcp::acceptor acceptor,

@@ -43,14 +43,6 @@ void add_forwarding(http::fields& fields, std::string_view peer, unsigned client
   append_via(fields, client_version);
 }
 
-std::string_view host_without_port(std::string_view host) noexcept {
-  if (host.starts_with('[')) {
-    const auto end = host.find(']');
-    return end == std::string_view::npos ? host : host.substr(0, end + 1);
-  }
-  return host.substr(0, host.find(':'));
-}
-
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept {
   const auto q = target.find('?');
   if (q == std::string_view::npos) return {target, {}};

@@ -7,9 +7,11 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "sluice/config/router.hpp"
+#include "sluice/core/token.hpp"
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/wire.hpp"
 #include "sluice/proxy/worker.hpp"
 
@@ -19,30 +21,9 @@ namespace {
 using namespace boost::asio::experimental::awaitable_operators;
 
 constexpr std::size_t kMaxRequestIdBytes = 128;
-constexpr std::ptrdiff_t kMaxHeaderFields = 100;
 constexpr unsigned kClientClosedRequest = 499;  // nginx's status for a client that left
-constexpr unsigned kNoAnswer = 1;  // read_head: the client left or sent nothing; close quietly
-
-// The request as the limiter sees it.
-class Facts final : public limit::RequestFacts {
- public:
-  Facts(const http::fields& fields, std::string_view query, std::string_view client)
-      : fields_(fields), query_(query), client_(client) {}
-  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const override {
-    const auto it = fields_.find(name);
-    if (it == fields_.end()) return std::nullopt;
-    return std::string_view(it->value().data(), it->value().size());
-  }
-  [[nodiscard]] std::optional<std::string_view> query(std::string_view param) const override {
-    return limit::query_param(query_, param);
-  }
-  [[nodiscard]] std::string_view client_ip() const override { return client_; }
-
- private:
-  const http::fields& fields_;
-  std::string_view query_;
-  std::string_view client_;
-};
+constexpr unsigned kNoAnswer = 1;
+constexpr const char* kAllowedMethods = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";  // read_head: the client left or sent nothing; close quietly
 
 std::string_view view(beast::string_view s) {
   return {s.data(), s.size()};
@@ -53,11 +34,6 @@ bool peer_gone(tcp::socket& socket) {
   char byte;
   const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
-bool is_tchar(char c) {
-  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-  return std::isalnum(static_cast<unsigned char>(c)) || kSpecials.find(c) != std::string_view::npos;
 }
 
 bool idempotent(http::verb method) {
@@ -97,10 +73,12 @@ struct Session::Exchange {
   limit::Decision decision;
   std::string ratelimit;  // RateLimit value; empty when the route is unlimited
   std::string method;
-  std::string target;
+  std::string target;        // as forwarded: the canonical form
+  std::string logged_path;   // the target with key parameter values masked
+  std::string logged_key;    // the deciding key as logs show it (digests unless show_keys)
   std::string client;
   std::string request_id;
-  unsigned version = 11;
+  unsigned version = kHttp11;
   Nanos started = 0;
   Nanos upstream_ns = 0;
   unsigned status = 0;
@@ -174,7 +152,7 @@ asio::awaitable<void> Session::run() {
     const HeadResult head = co_await read_head(parser);
     if (head.status != 0) {
       if (head.status != kNoAnswer) {
-        co_await write_local(make_error(head.status, head.detail, 11), false, nullptr);
+        co_await write_local(make_error(head.status, head.detail, kHttp11), false, nullptr);
       }
       break;
     }
@@ -208,11 +186,7 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
     const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     // Whatever is not a method token before the first space is not HTTP (a TLS hello, say):
     // refused at once rather than waited on.
-    const auto method_end = std::min(data.find(' '), data.size());
-    if (!std::all_of(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(method_end),
-                     is_tchar)) {
-      co_return HeadResult{400, "malformed request line"};
-    }
+    if (!starts_like_http(data)) co_return HeadResult{400, "malformed request line"};
     const auto end = data.find("\r\n\r\n", scanned);
     if (end != std::string_view::npos) head_size = end + 4;
     if ((head_size == 0 && data.size() >= max_bytes) || head_size > max_bytes) {
@@ -237,16 +211,8 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
   }
 
   const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
-  for (std::size_t i = 0; i + 1 < head.size(); ++i) {
-    if (head[i] == '\r' && head[i + 1] != '\n') {
-      co_return HeadResult{400, "bare CR in the request head"};
-    }
-    if (head[i + 1] == '\n' && head[i] != '\r') {
-      co_return HeadResult{400, "bare LF in the request head"};
-    }
-    if (head[i] == '\n' && (head[i + 1] == ' ' || head[i + 1] == '\t')) {
-      co_return HeadResult{400, "obsolete line folding in a header field"};
-    }
+  if (auto refusal = check_head_bytes(head)) {
+    co_return HeadResult{refusal->status, std::move(refusal->detail)};
   }
   error_code ec;
   const std::size_t used = parser.put(asio::buffer(head.data(), head.size()), ec);
@@ -269,54 +235,38 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
   ex.runtime = worker_.runtime();
   const config::Config& config = *ex.runtime->config;
   auto& request = parser.get();
-  ex.version = request.version();
+  ex.version = request.version() == kHttp10 ? kHttp10 : kHttp11;
   ex.method = std::string(view(request.method_string()));
-  ex.target = std::string(view(request.target()));
+  ex.target = ex.logged_path = std::string(view(request.target()));
   ex.client = peer_text_;
   ex.counters = &ex.runtime->unmatched;
-
-  // Framing a proxy cannot be sure of is refused, never forwarded (request smuggling).
-  std::string_view malformed;
-  if (ex.version != 10 && ex.version != 11) {
-    co_await write_local(make_error(505, "only HTTP/1.0 and HTTP/1.1 are supported", 11), false,
-                         &ex);
-    co_return false;
-  }
-  if (request.count(http::field::content_length) > 0 &&
-      request.count(http::field::transfer_encoding) > 0) {
-    malformed = "both Content-Length and Transfer-Encoding";
-  } else if (request.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
-    malformed = "Transfer-Encoding other than chunked";
-  } else if (request.count(http::field::transfer_encoding) > 1 ||
-             (parser.chunked() &&
-              !beast::iequals(request[http::field::transfer_encoding], "chunked"))) {
-    malformed = "Transfer-Encoding must be exactly chunked";
-  } else if (ex.version == 10 && parser.chunked()) {
-    malformed = "chunked encoding in an HTTP/1.0 request";
-  } else if (ex.target.empty() || ex.target.front() != '/') {
-    malformed = "the request target must be a path (origin-form)";
-  } else if (request.count(http::field::host) > 1 ||
-             (ex.version == 11 && request.count(http::field::host) == 0)) {
-    malformed = "exactly one Host header is required";
-  }
-  if (std::distance(request.begin(), request.end()) > kMaxHeaderFields) {
-    co_await write_local(make_error(431, "too many header fields", ex.version), false, &ex);
-    co_return false;
-  }
-  if (!malformed.empty()) {
-    co_await write_local(make_error(400, malformed, ex.version), false, &ex);
-    co_return false;
-  }
-
   const auto incoming_id = view(request["X-Request-Id"]);
-  ex.request_id = !incoming_id.empty() && incoming_id.size() <= kMaxRequestIdBytes
+  ex.request_id = incoming_id.size() <= kMaxRequestIdBytes && is_token(incoming_id)
                       ? std::string(incoming_id)
                       : worker_.next_request_id();
-  ex.client = limit::client_address(peer_, view(request["X-Forwarded-For"]), config.trusted_proxies)
-                  .to_string();
-  const auto [path, query] = split_target(ex.target);
-  ex.route = config::match_route(config, ex.method, path,
-                                 host_without_port(view(request[http::field::host])));
+
+  if (auto refusal = check_framing(request, parser.chunked())) {
+    co_await write_local(make_error(refusal->status, refusal->detail, ex.version), false, &ex);
+    co_return false;
+  }
+  auto resolved = resolve_target(request.method(), ex.target,
+                                 view(request[http::field::host]), config.http.paths);
+  if (auto* refusal = std::get_if<Refusal>(&resolved)) {
+    auto res = make_error(refusal->status, refusal->detail, ex.version);
+    if (refusal->status == 405) res.set(http::field::allow, kAllowedMethods);
+    co_await write_local(std::move(res), false, &ex);
+    co_return false;
+  }
+  const Target& target = std::get<Target>(resolved);
+  ex.target = ex.logged_path = target.forwarded;
+  request.target(target.forwarded);
+  if (!target.authority.empty()) request.set(http::field::host, target.authority);
+
+  const IpAddress client =
+      limit::client_address(peer_, view(request["X-Forwarded-For"]), config.trusted_proxies);
+  ex.client = client.to_string();
+  const std::string client_key = limit::client_key_text(client, config.ipv6_prefix);
+  ex.route = config::match_route(config, ex.method, target.path, target.host);
   ex.counters = &ex.runtime->of(ex.route);
   if (ex.route != nullptr && ex.route->upstream) {
     ex.upstream = &*ex.route->upstream;
@@ -325,9 +275,20 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
   }
 
   if (ex.route != nullptr && !ex.route->policy.limits.empty()) {
-    const Facts facts(request, query, ex.client);
-    ex.decision = services.limiter.decide(ex.route->policy, facts, services.clock.now());
-    ex.ratelimit = ratelimit_value(ex.route->policy, ex.decision);
+    const limit::RoutePolicy& policy = ex.route->policy;
+    const HeadFacts facts(request, target.query, client_key);
+    ex.logged_path = limit::masked_target(policy, ex.target);
+    if (auto problem = limit::key_input_problem(policy, facts); !problem.empty()) {
+      co_return co_await refuse_ambiguous(ex, problem, parser.is_done() && request.keep_alive());
+    }
+    ex.decision = services.limiter.decide(policy, facts, services.clock.now());
+    ex.ratelimit = ratelimit_value(policy, ex.decision);
+    if (ex.decision.throttled()) {
+      ex.logged_key = config.log.show_keys
+                          ? ex.decision.key
+                          : limit::render_key(policy.limits[ex.decision.deciding].key, facts,
+                                              limit::KeyText::digest);
+    }
   }
   ex.counters->count(ex.decision.outcome);
 
@@ -370,6 +331,21 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
   co_return co_await forward(parser, ex);
 }
 
+// A key header or parameter sent twice (or undecodable): which one counts depends on the upstream's
+// framework, so neither does. Logged, so operators see the attempts.
+asio::awaitable<bool> Session::refuse_ambiguous(Exchange& ex, const std::string& problem,
+                                                bool keep_alive) {
+  worker_.services().log.message(observe::Level::warn, "rejected_request",
+                                 {{"route", ex.route->name},
+                                  {"reason", problem},
+                                  {"status", "400", true},
+                                  {"method", observe::sanitize(ex.method)},
+                                  {"path", observe::sanitize(ex.logged_path)},
+                                  {"client", ex.client},
+                                  {"request_id", observe::sanitize(ex.request_id)}});
+  co_return co_await write_local(make_error(400, problem, ex.version), keep_alive, &ex);
+}
+
 // Holds a delayed request until its slot, watching the client: if it hangs up, the wait ends and
 // the caller refunds the slot.
 asio::awaitable<bool> Session::hold(Nanos wait) {
@@ -404,7 +380,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   strip_hop_by_hop(request);
   add_forwarding(request, peer_text_, ex.version);
   request.set("X-Request-Id", ex.request_id);
-  request.version(11);
+  request.version(kHttp11);
   request.keep_alive(true);
 
   const auto piece = worker_.pieces().borrow();
@@ -426,6 +402,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     res.set("RateLimit-Policy", ex.counters->policy_header);
     res.set("RateLimit", ex.ratelimit);
   }
+  res.set("X-Request-Id", ex.request_id);
   bool keep_alive = client_keep_alive && request_complete && !services.draining.load();
   const bool has_body = !response.is_done();
   Framing framing = has_body && response.chunked() ? Framing::chunked : Framing::none;
@@ -556,6 +533,7 @@ asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_ali
   Services& services = worker_.services();
   keep_alive = keep_alive && !services.draining.load();
   response.keep_alive(keep_alive);
+  response.set("X-Request-Id", ex != nullptr ? ex->request_id : worker_.next_request_id());
   const unsigned status = response.result_int();
   services.count_local_response(status);
   const std::uint64_t bytes = response.body().size();
@@ -581,7 +559,7 @@ void Session::finish(Exchange& ex) {
   if (ex.decision.throttled()) {
     const auto& limit = ex.route->policy.limits[ex.decision.deciding];
     services.log.throttled({.route = route,
-                            .key = ex.decision.key,
+                            .key = ex.logged_key,
                             .decision = decision,
                             .limit = limit.describe(),
                             .weight = limit.weight,
@@ -589,7 +567,7 @@ void Session::finish(Exchange& ex) {
                             .retry_after_s = ceil_seconds(ex.decision.retry_after),
                             .status = ex.status,
                             .method = ex.method,
-                            .path = ex.target,
+                            .path = ex.logged_path,
                             .client = ex.client,
                             .request_id = ex.request_id});
   }
@@ -597,7 +575,7 @@ void Session::finish(Exchange& ex) {
     services.log.access({.route = route,
                          .decision = decision,
                          .method = ex.method,
-                         .path = ex.target,
+                         .path = ex.logged_path,
                          .client = ex.client,
                          .request_id = ex.request_id,
                          .status = ex.status,

@@ -1,5 +1,7 @@
 #include "sluice/proxy/worker.hpp"
 
+#include "sluice/proxy/request_checks.hpp"
+
 #include <unistd.h>
 
 #include <random>
@@ -137,7 +139,7 @@ void Worker::serve(tcp::socket socket) {
 // Over max_connections: a short 503 and close, bounded in time, instead of a silent drop.
 asio::awaitable<void> Worker::refuse(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
-  auto res = make_error(503, "too many connections", 11);
+  auto res = make_error(503, "too many connections", kHttp11);
   res.keep_alive(false);
   services_.count_local_response(503);
   stream.expires_after(std::chrono::seconds(1));

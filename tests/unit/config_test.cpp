@@ -32,9 +32,10 @@ TEST(ConfigLoad, DesignExampleLoadsWithEveryFeature) {
 workers: 2
 trusted_proxies: [127.0.0.1/32, "::1"]
 timeouts: { client_header: 10s, client_idle: 60s, upstream_connect: 2s, upstream_response: 60s, shutdown_grace: 10s }
-http: { max_header_bytes: 16384, max_body_bytes: 10485760, max_connections: 10000 }
+http: { max_header_bytes: 16384, max_body_bytes: 10485760, max_connections: 10000, merge_slashes: true, escaped_slashes: keep }
 max_keys: 1000000
-log: { level: info, format: json, file: "-", access: false }
+ipv6_prefix: 64
+log: { level: info, format: json, file: "-", access: false, show_keys: false, throttled_lines_per_key: 1 }
 buckets:
   api-quota: { key: header:X-Api-Key, max_rate: 100, time_period: 1m }
 routes:
@@ -312,8 +313,112 @@ TEST(Router, FirstMatchWinsOnPathMethodAndHost) {
   EXPECT_EQ(name("GET", "/login", "x"), "-");
   EXPECT_EQ(name("GET", "/items/42", "x"), "regex");
   EXPECT_EQ(name("GET", "/items/42/more", "x"), "-");
-  EXPECT_EQ(name("GET", "/api/x", "API.example.com"), "hosted");
+  EXPECT_EQ(name("GET", "/api/x", uri::canonical_host("API.example.com.:8080")), "hosted");
   EXPECT_EQ(name("GET", "/api/x", "other"), "prefix");
+}
+
+TEST(ConfigMethods, LowerCaseMethodIsAnErrorThatSuggestsTheFix) {
+  EXPECT_EQ(error_of("routes:\n  - { name: a, match: { methods: [GET, post] } }\n"),
+            "sluice.yaml:5:40: routes[0].match.methods[1]: \"post\" is not a method; methods are "
+            "upper-case: POST");
+}
+
+TEST(ConfigMethods, UnknownMethodIsAnError) {
+  EXPECT_NE(error_of("routes:\n  - { name: a, match: { methods: [GTE] } }\n")
+                .find("routes[0].match.methods[0]: \"GTE\" is not an HTTP method"),
+            std::string::npos);
+}
+
+TEST(ConfigMethods, RegisteredMethodsLoad) {
+  const auto c = ok("routes:\n  - { name: a, match: { methods: [GET, PATCH, PROPFIND, QUERY] } }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->routes[0].match.methods.size(), 4u);
+}
+
+TEST(ConfigDuplicates, RepeatedTopLevelKeyIsAnErrorNamingBothPositions) {
+  EXPECT_EQ(error_of("routes: []\nroutes:\n  - { name: a }\n"),
+            "sluice.yaml:5:1: routes: duplicate key; first at line 4, column 1");
+}
+
+TEST(ConfigDuplicates, RepeatedKeyInARouteIsAnError) {
+  EXPECT_EQ(error_of("routes:\n  - name: a\n    action: delay\n    max_delay: 3s\n    max_delay: 1s\n"
+                     "    max_rate: 1\n    time_period: 1s\n"),
+            "sluice.yaml:8:5: routes[0].max_delay: duplicate key; first at line 7, column 5");
+}
+
+TEST(ConfigDuplicates, RepeatedKeyInAFlowMappingDeepDownIsAnError) {
+  EXPECT_EQ(error_of("routes:\n  - { name: a, limits: [ { max_rate: 1, time_period: 1s, "
+                     "max_rate: 2 } ] }\n"),
+            "sluice.yaml:5:58: routes[0].limits[0].max_rate: duplicate key; first at line 5, "
+            "column 28");
+}
+
+TEST(ConfigDuplicates, AliasesAreNotDuplicates) {
+  EXPECT_NE(ok("buckets:\n  a: &rate { max_rate: 1, time_period: 1s }\n  b: *rate\n"), nullptr);
+}
+
+TEST(ConfigLogFile, MissingDirectoryIsAnError) {
+  EXPECT_EQ(error_of("log: { file: /nonexistent-sluice-dir/sluice.log }\n"),
+            "sluice.yaml:4:14: log.file: directory /nonexistent-sluice-dir does not exist");
+}
+
+TEST(ConfigLogFile, WritableDirectoryLoads) {
+  EXPECT_NE(ok("log: { file: " + ::testing::TempDir() + "sluice-config-test.log }\n"), nullptr);
+}
+
+TEST(ConfigUpstream, UpstreamWithoutSchemeIsOneErrorNotACascade) {
+  const LoadResult r = load_string(
+      "version: 1\nlisten: 127.0.0.1:8080\nupstream: 127.0.0.1:9100\nroutes:\n"
+      "  - { name: a }\n  - { name: b }\n",
+      "sluice.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("upstream: must start with http://"), std::string::npos);
+}
+
+TEST(ConfigPaths, EscapedSlashesMustBeAMode) {
+  EXPECT_NE(error_of("http: { escaped_slashes: drop }\n")
+                .find("http.escaped_slashes: must be keep, reject or decode"),
+            std::string::npos);
+}
+
+TEST(ConfigPaths, MatchPathsMustBeCanonical) {
+  EXPECT_NE(error_of("routes:\n  - { name: a, match: { path_prefix: /api//v1 } }\n")
+                .find("routes[0].match.path_prefix: requests are matched in canonical form, "
+                      "write it /api/v1"),
+            std::string::npos);
+  EXPECT_NE(error_of("routes:\n  - { name: a, match: { path: /%61dmin } }\n").find("write it /admin"),
+            std::string::npos);
+}
+
+TEST(ConfigPaths, Ipv6PrefixIsBounded) {
+  EXPECT_NE(error_of("ipv6_prefix: 32\n").find("ipv6_prefix: must be between 48 and 128"),
+            std::string::npos);
+}
+
+TEST(ConfigLog, ThrottledLinesPerKeyIsANonNegativeCount) {
+  EXPECT_NE(error_of("log: { throttled_lines_per_key: -1 }\n")
+                .find("log.throttled_lines_per_key: must be between 0"),
+            std::string::npos);
+  const auto c = ok("log: { throttled_lines_per_key: 0, show_keys: true }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->log.throttled_lines_per_key, 0u);
+  EXPECT_TRUE(c->log.show_keys);
+}
+
+TEST(Router, HostsMatchCanonicallyAndPathsMayIgnoreCase) {
+  const auto c = ok(R"(routes:
+  - { name: admin, match: { path_prefix: /Admin, ignore_case: true, host: API.Example.com. } }
+  - { name: rest, match: { path_prefix: / } }
+)");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->routes[0].match.host, "api.example.com");
+  auto name = [&](std::string_view path, std::string_view host) {
+    const Route* r = match_route(*c, "GET", path, uri::canonical_host(host));
+    return r ? r->name : std::string("-");
+  };
+  EXPECT_EQ(name("/ADMIN/x", "api.example.com."), "admin");
+  EXPECT_EQ(name("/admin", "Api.Example.Com:80"), "admin");
+  EXPECT_EQ(name("/admin", "other.example.com"), "rest");
 }
 
 }  // namespace

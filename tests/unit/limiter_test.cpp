@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/fake_request.hpp"
 #include "support/manual_clock.hpp"
 
 namespace sluice::limit {
@@ -10,12 +11,7 @@ namespace {
 
 using testing::seconds;
 
-class Request final : public RequestFacts {
- public:
-  std::optional<std::string_view> header(std::string_view) const override { return std::nullopt; }
-  std::optional<std::string_view> query(std::string_view) const override { return std::nullopt; }
-  std::string_view client_ip() const override { return "192.0.2.1"; }
-};
+using Request = testing::FakeRequest;
 
 RoutePolicy route(Action action, bool dry_run = false, Nanos max_delay = seconds(10)) {
   LimitPolicy l{"r", "route:r#0", KeySpec{{{KeyKind::client_ip, {}}}}, Rate{2, seconds(2)}, 1, {}};
@@ -40,7 +36,7 @@ TEST_F(LimiterTest, RejectModeAllowsTheBurstThenRejectsWithRetryAfter) {
   const Decision third = limiter.decide(p, request, seconds(0.25));
   EXPECT_EQ(third.outcome, Outcome::rejected);
   EXPECT_EQ(third.retry_after, seconds(0.75));
-  EXPECT_EQ(third.key, "ip:192.0.2.1");
+  EXPECT_EQ(third.key, "ip:203.0.113.7");
 }
 
 TEST_F(LimiterTest, DelayModeReportsTheWait) {

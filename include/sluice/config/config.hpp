@@ -11,6 +11,8 @@
 
 #include "sluice/core/clock.hpp"
 #include "sluice/core/ip.hpp"
+#include "sluice/core/log_level.hpp"
+#include "sluice/core/uri.hpp"
 #include "sluice/limit/policy.hpp"
 
 namespace sluice::config {
@@ -20,7 +22,8 @@ namespace sluice::config {
 class PathRegex {
  public:
   // Null with `error` set when the pattern does not compile.
-  static std::shared_ptr<const PathRegex> compile(const std::string& pattern, std::string& error);
+  static std::shared_ptr<const PathRegex> compile(const std::string& pattern, bool ignore_case,
+                                                  std::string& error);
   [[nodiscard]] bool matches(std::string_view path) const noexcept;
   ~PathRegex();
 
@@ -54,16 +57,21 @@ struct HttpLimits {
   std::size_t max_header_bytes = 16384;
   std::size_t max_body_bytes = 10485760;
   std::size_t max_connections = 10000;
+  uri::PathOptions paths;  // merge_slashes, escaped_slashes
 };
 
 enum class LogFormat { text, json };
 
 struct LogConfig {
-  std::string level = "info";
+  LogLevel level = LogLevel::info;
   LogFormat format = LogFormat::text;
   std::string file = "-";
   bool access = false;
+  bool show_keys = false;  // header and query key values in clear instead of digests
+  // `throttled` lines per (route, key, decision) per second; 0 = every one.
+  unsigned throttled_lines_per_key = 1;
 };
+
 
 enum class PathKind { prefix, exact, regex };
 
@@ -72,7 +80,8 @@ struct Match {
   std::string path = "/";
   std::shared_ptr<const PathRegex> regex;  // kind == regex
   std::vector<std::string> methods;        // empty: any
-  std::string host;                        // empty: any
+  std::string host;                        // empty: any; canonical (uri::canonical_host)
+  bool ignore_case = false;                // path compared case-insensitively
 };
 
 struct Respond {
@@ -107,6 +116,7 @@ struct Config {
   Timeouts timeouts;
   HttpLimits http;
   std::size_t max_keys = 1000000;
+  int ipv6_prefix = 64;  // client_ip keys an IPv6 client by this prefix
   LogConfig log;
   std::vector<NamedBucket> buckets;
   std::vector<Route> routes;

@@ -7,7 +7,8 @@
 
 namespace sluice::config {
 
-// `path` is the request target without its query; `host` the Host header without its port.
+// `path` is the canonical path (uri::normalize_path); `host` the canonical Host
+// (uri::canonical_host).
 const Route* match_route(const Config& config, std::string_view method, std::string_view path,
                          std::string_view host) noexcept;
 

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "sluice/core/ip.hpp"
+#include "sluice/core/uri.hpp"
 #include "sluice/limit/policy.hpp"
 
 namespace sluice::limit {
@@ -15,26 +16,42 @@ namespace sluice::limit {
 class RequestFacts {
  public:
   virtual ~RequestFacts() = default;
-  [[nodiscard]] virtual std::optional<std::string_view> header(std::string_view name) const = 0;
-  [[nodiscard]] virtual std::optional<std::string_view> query(std::string_view param) const = 0;
-  // The client address after the trusted_proxies / X-Forwarded-For walk.
+  // The trimmed value of a header, or why there is none (missing, or sent more than once).
+  [[nodiscard]] virtual uri::Lookup header(std::string_view name) const = 0;
+  // A query parameter, name and value decoded (uri::find_query_param).
+  [[nodiscard]] virtual uri::Lookup query(std::string_view param) const = 0;
+  // The client as keys render it: after the trusted_proxies / X-Forwarded-For walk, an IPv6
+  // address cut to its ipv6_prefix (client_key_text).
   [[nodiscard]] virtual std::string_view client_ip() const = 0;
 };
 
 // Key values longer than this are replaced by a hash in their rendering.
 inline constexpr std::size_t kMaxKeyValueBytes = 256;
 
+// How header and query values appear: as sent (bucket identities, log.show_keys), or as a
+// digest "sha256:<12 hex digits>" so that logs and admin pages do not hold clients' secrets.
+enum class KeyText { raw, digest };
+
 // Renders `ip:<addr>`, `global`, `header:<Name>=<value>`, `query:<p>=<value>`, joined by `|`.
 // A missing header or parameter falls back to the client address.
-std::string render_key(const KeySpec& spec, const RequestFacts& request);
+std::string render_key(const KeySpec& spec, const RequestFacts& request,
+                       KeyText text = KeyText::raw);
+
+// Why the request's key cannot be decided, naming the header or parameter: it appears more than
+// once, or its query string is malformed. Empty when every key part is unambiguous.
+std::string key_input_problem(const RoutePolicy& route, const RequestFacts& request);
+
+// The target as logs show it: the values of query parameters used as keys become "***".
+std::string masked_target(const RoutePolicy& route, std::string_view target);
+
+// The client IP as a key renders it: IPv4 as is, IPv6 cut to its first `ipv6_prefix` bits
+// ("2001:db8:1:2::/64"; 128 keeps the whole address): one subscriber holds a whole /64.
+std::string client_key_text(const IpAddress& ip, int ipv6_prefix);
 
 // The client behind a chain of proxies: the peer, unless it is trusted; then X-Forwarded-For
 // walked from the right, skipping trusted addresses, up to the first untrusted one. A malformed
 // entry stops the walk at the last good address.
 IpAddress client_address(const IpAddress& peer, std::string_view x_forwarded_for,
                          std::span<const Cidr> trusted_proxies);
-
-// The first value of `param` in a query string ("a=1&b=2"), not percent-decoded.
-std::optional<std::string_view> query_param(std::string_view query, std::string_view param);
 
 }  // namespace sluice::limit

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/core/log_level.hpp"
+
 namespace sluice::observe {
 
 // Longest client-supplied value kept in a log line.
@@ -41,9 +43,7 @@ struct AccessEvent {
   std::uint64_t bytes = 0;  // response body bytes sent to the client
 };
 
-enum class Level { trace, debug, info, warn, error };
-
-std::string_view to_string(Level level) noexcept;
+using Level = LogLevel;
 
 // One field of a line: the value is already a JSON literal when `raw` (numbers).
 struct Field {

@@ -19,9 +19,6 @@ void add_forwarding(http::fields& fields, std::string_view peer, unsigned client
 
 void append_via(http::fields& fields, unsigned version);
 
-// The Host header without its port ("[::1]:8080" → "[::1]"); route matching ignores case.
-std::string_view host_without_port(std::string_view host) noexcept;
-
 // Path and query of an origin-form target: "/a/b?x=1" → "/a/b", "x=1".
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept;
 

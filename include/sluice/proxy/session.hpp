@@ -47,6 +47,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> await_request(bool first);
   asio::awaitable<HeadResult> read_head(RequestParser& parser);
   asio::awaitable<bool> serve(RequestParser& parser);
+  asio::awaitable<bool> refuse_ambiguous(Exchange& ex, const std::string& problem, bool keep_alive);
   asio::awaitable<bool> hold(Nanos wait);
   asio::awaitable<bool> forward(RequestParser& parser, Exchange& ex);
   asio::awaitable<std::unique_ptr<UpstreamConnection>> send_upstream(

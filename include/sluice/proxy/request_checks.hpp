@@ -1,0 +1,66 @@
+#pragma once
+// What a request must be before sluice serves it, as pure functions over its bytes and parsed
+// head: the session calls them in order, and so do the unit tests and the fuzzers.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "sluice/core/ip.hpp"
+#include "sluice/core/uri.hpp"
+#include "sluice/limit/key.hpp"
+#include "sluice/proxy/beast.hpp"
+
+namespace sluice::proxy {
+
+// HTTP/1.1 as Beast numbers it.
+inline constexpr unsigned kHttp11 = 11;
+inline constexpr unsigned kHttp10 = 10;
+
+// A request sluice answers itself instead of serving: the status and why.
+struct Refusal {
+  unsigned status = 400;
+  std::string detail;
+};
+
+// The raw head, before Beast parses it: Beast accepts obs-fold (unfolding it) and bare LF line
+// ends, and a proxy must refuse what its upstream might read differently.
+std::optional<Refusal> check_head_bytes(std::string_view head);
+
+// Whether `data` (the start of a request) can still be HTTP: a method token up to the first
+// space. A TLS hello, say, is refused at once rather than waited on.
+bool starts_like_http(std::string_view data);
+
+// Framing a proxy cannot be sure of is refused, never forwarded (request smuggling); so are
+// versions other than 1.0 and 1.1 and heads with too many fields.
+std::optional<Refusal> check_framing(const http::request_header<>& request, bool chunked);
+
+// The request target as sluice matches and forwards it (DESIGN §3a).
+struct Target {
+  std::string path;       // canonical; what routes match
+  std::string query;      // as sent
+  std::string forwarded;  // the origin-form target sent upstream ("*" for OPTIONS *)
+  std::string host;       // canonical, what `match.host` compares
+  std::string authority;  // absolute-form only: the URI's host[:port], forwarded as Host
+};
+std::variant<Target, Refusal> resolve_target(http::verb method, std::string_view target,
+                                             std::string_view host_header,
+                                             const uri::PathOptions& options);
+
+// A request's key inputs as the limiter reads them, from the parsed head.
+class HeadFacts final : public limit::RequestFacts {
+ public:
+  HeadFacts(const http::fields& fields, std::string_view query, std::string_view client_key)
+      : fields_(fields), query_(query), client_key_(client_key) {}
+  [[nodiscard]] uri::Lookup header(std::string_view name) const override;
+  [[nodiscard]] uri::Lookup query(std::string_view param) const override;
+  [[nodiscard]] std::string_view client_ip() const override { return client_key_; }
+
+ private:
+  const http::fields& fields_;
+  std::string_view query_;
+  std::string_view client_key_;
+};
+
+}  // namespace sluice::proxy
