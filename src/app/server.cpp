@@ -6,6 +6,7 @@
 
 #include <boost/asio/socket_base.hpp>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 
 #include "sluice/config/load.hpp"
@@ -14,9 +15,6 @@ namespace sluice::app {
 namespace {
 
 using proxy::asio::ip::tcp;
-
-// SO_REUSEPORT as an Asio socket option.
-using reuse_port = proxy::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 std::int64_t open_fds() {
   std::int64_t n = 0;
@@ -48,10 +46,23 @@ tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint&
   const tcp::endpoint ep(address, port);
   acceptor.open(ep.protocol(), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.set_option(reuse_port(true), ec);
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(proxy::asio::socket_base::max_listen_connections, ec);
   if (ec) throw StartError("cannot listen on " + where + ": " + ec.message());
+  return acceptor;
+}
+
+tcp::acceptor share_listener(proxy::asio::io_context& io, tcp::acceptor& listener) {
+  proxy::error_code ec;
+  const auto endpoint = listener.local_endpoint(ec);
+  const int fd = ec ? -1 : ::dup(listener.native_handle());
+  tcp::acceptor acceptor(io);
+  if (fd >= 0) acceptor.assign(endpoint.protocol(), fd, ec);
+  if (fd < 0 || ec) {
+    if (fd >= 0) ::close(fd);
+    throw StartError("cannot share the listener with a worker: " +
+                     (ec ? ec.message() : std::string(std::strerror(errno))));
+  }
   return acceptor;
 }
 
@@ -62,6 +73,7 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
       limiter_(table_, KeyedHash::random()),
       services_(limiter_, metrics_, *log_, clock_) {
   const auto runtime = proxy::Runtime::build(config_, metrics_);
+  declare_series(*config_);
   metrics_.gauge(observe::Family::start_time_seconds, {})
       .store(std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
@@ -70,11 +82,15 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
   for (unsigned i = 0; i < config_->workers; ++i) {
     workers_.push_back(std::make_unique<proxy::Worker>(services_, runtime));
   }
-  // The first worker binds (port 0 picks a port); the others share that port via SO_REUSEPORT.
-  for (auto& worker : workers_) {
-    acceptors_.push_back(
-        bind_listener(worker->io(), config_->listen, port_ ? port_ : config_->listen.port));
-    port_ = acceptors_.back().local_endpoint().port();
+  // One listening socket for the process, which every worker accepts from through its own
+  // duplicate of the descriptor. Not SO_REUSEPORT: with it, a second sluice started by mistake
+  // on the same address joins the port, the kernel splits the clients between the two, and each
+  // enforces the full limit. Without it, the second one fails with "Address already in use".
+  acceptors_.push_back(
+      bind_listener(workers_.front()->io(), config_->listen, config_->listen.port));
+  port_ = acceptors_.front().local_endpoint().port();
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    acceptors_.push_back(share_listener(workers_[i]->io(), acceptors_.front()));
   }
   if (config_->admin) {
     auto io = std::make_unique<proxy::asio::io_context>(1);
@@ -89,6 +105,20 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
 Server::~Server() {
   abort();
   join();
+}
+
+void Server::declare_series(const config::Config& config) {
+  for (const char* result : {"success", "failure"}) {
+    metrics_.counter(observe::Family::config_reloads_total, {{"result", result}});
+  }
+  // Every status sluice answers by itself, and those the config adds.
+  for (unsigned status : {400, 404, 405, 408, 413, 414, 431, 502, 503, 504, 505}) {
+    services_.local_response_counter(status);
+  }
+  for (const config::Route& route : config.routes) {
+    if (!route.policy.limits.empty()) services_.local_response_counter(route.status);
+    if (route.respond) services_.local_response_counter(route.respond->status);
+  }
 }
 
 void Server::refresh_gauges(observe::Metrics& m) {
@@ -138,6 +168,7 @@ void Server::reload(std::shared_ptr<const config::Config> next) {
   }
   std::shared_ptr<const config::Config> config = std::move(merged);
   const auto runtime = proxy::Runtime::build(config, metrics_);
+  declare_series(*config);
   log_->apply(config->log);
   for (auto& worker : workers_) worker->set_runtime(runtime);
   std::lock_guard guard(config_mutex_);

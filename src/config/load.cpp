@@ -135,14 +135,46 @@ std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& 
 // RFC 9110 methods are case-sensitive tokens, and routes compare them as such: "post" would never
 // match a POST. The IANA HTTP Method Registry lists the ones clients send.
 std::optional<std::string> method_problem(const std::string& method) {
-  static constexpr std::string_view kRegistered[] = {
-      "ACL",        "BASELINE-CONTROL", "BIND",       "CHECKIN",    "CHECKOUT",      "CONNECT",
-      "COPY",       "DELETE",           "GET",        "HEAD",       "LABEL",         "LINK",
-      "LOCK",       "MERGE",            "MKACTIVITY", "MKCALENDAR", "MKCOL",         "MKREDIRECTREF",
-      "MKWORKSPACE", "MOVE",            "OPTIONS",    "ORDERPATCH", "PATCH",         "POST",
-      "PRI",        "PROPFIND",         "PROPPATCH",  "PUT",        "QUERY",         "REBIND",
-      "REPORT",     "SEARCH",           "TRACE",      "UNBIND",     "UNCHECKOUT",    "UNLINK",
-      "UNLOCK",     "UPDATE",           "UPDATEREDIRECTREF", "VERSION-CONTROL"};
+  static constexpr std::string_view kRegistered[] = {"ACL",
+                                                     "BASELINE-CONTROL",
+                                                     "BIND",
+                                                     "CHECKIN",
+                                                     "CHECKOUT",
+                                                     "CONNECT",
+                                                     "COPY",
+                                                     "DELETE",
+                                                     "GET",
+                                                     "HEAD",
+                                                     "LABEL",
+                                                     "LINK",
+                                                     "LOCK",
+                                                     "MERGE",
+                                                     "MKACTIVITY",
+                                                     "MKCALENDAR",
+                                                     "MKCOL",
+                                                     "MKREDIRECTREF",
+                                                     "MKWORKSPACE",
+                                                     "MOVE",
+                                                     "OPTIONS",
+                                                     "ORDERPATCH",
+                                                     "PATCH",
+                                                     "POST",
+                                                     "PRI",
+                                                     "PROPFIND",
+                                                     "PROPPATCH",
+                                                     "PUT",
+                                                     "QUERY",
+                                                     "REBIND",
+                                                     "REPORT",
+                                                     "SEARCH",
+                                                     "TRACE",
+                                                     "UNBIND",
+                                                     "UNCHECKOUT",
+                                                     "UNLINK",
+                                                     "UNLOCK",
+                                                     "UPDATE",
+                                                     "UPDATEREDIRECTREF",
+                                                     "VERSION-CONTROL"};
   const auto registered = [](std::string_view m) {
     return std::find(std::begin(kRegistered), std::end(kRegistered), m) != std::end(kRegistered);
   };
@@ -152,18 +184,23 @@ std::optional<std::string> method_problem(const std::string& method) {
   if (registered(upper)) {
     return "\"" + method + "\" is not a method; methods are upper-case: " + upper;
   }
-  return "\"" + method + "\" is not an HTTP method (IANA registry: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, ...)";
+  return "\"" + method +
+         "\" is not an HTTP method (IANA registry: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, "
+         "...)";
 }
 
 // Start-up opens the log file for appending; --check must fail where start-up would.
 std::optional<std::string> unwritable_log_file(const std::string& file) {
   if (file == "-") return std::nullopt;
   if (::access(file.c_str(), F_OK) == 0) {
-    if (::access(file.c_str(), W_OK) != 0) return file + " is not writable: " + std::strerror(errno);
+    if (::access(file.c_str(), W_OK) != 0)
+      return file + " is not writable: " + std::strerror(errno);
     return std::nullopt;
   }
   const auto slash = file.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : file.substr(0, slash);
   if (::access(dir.c_str(), F_OK) != 0) return "directory " + dir + " does not exist";
   if (::access(dir.c_str(), W_OK) != 0) {
     return "directory " + dir + " is not writable: " + std::strerror(errno);
@@ -429,7 +466,8 @@ class Loader {
       if (auto text = scalar(escaped, "http.escaped_slashes")) {
         using uri::EscapedSlashes;
         bool known = false;
-        for (EscapedSlashes e : {EscapedSlashes::keep, EscapedSlashes::reject, EscapedSlashes::decode}) {
+        for (EscapedSlashes e :
+             {EscapedSlashes::keep, EscapedSlashes::reject, EscapedSlashes::decode}) {
           if (*text == uri::to_string(e)) {
             h.paths.escaped_slashes = e;
             known = true;
@@ -698,7 +736,8 @@ class Loader {
         match.host = uri::canonical_host(*text);
         const bool has_port = !text->starts_with('[') && text->find(':') != std::string::npos;
         if (match.host.empty() || has_port) {
-          error(host, join_path(path, "host"), "must be a host name without port, e.g. api.example.com");
+          error(host, join_path(path, "host"),
+                "must be a host name without port, e.g. api.example.com");
         }
       }
     }

@@ -15,8 +15,8 @@ PathRegex::~PathRegex() = default;
 std::shared_ptr<const PathRegex> PathRegex::compile(const std::string& pattern, bool ignore_case,
                                                     std::string& error) {
   try {
-    auto impl = std::make_unique<Impl>(Impl{boost::regex(pattern, boost::regex::ECMAScript |
-                                                                  (ignore_case ? boost::regex::icase : 0))});
+    auto impl = std::make_unique<Impl>(Impl{
+        boost::regex(pattern, boost::regex::ECMAScript | (ignore_case ? boost::regex::icase : 0))});
     return std::shared_ptr<const PathRegex>(new PathRegex(std::move(impl)));
   } catch (const boost::regex_error& e) {
     error = e.what();

@@ -6,14 +6,23 @@
 #include <spdlog/sinks/base_sink.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <mutex>
 
 namespace sluice::observe {
 namespace {
 
 constexpr std::size_t kQueueLines = 8192;
+constexpr auto kSummaryInterval = std::chrono::milliseconds(500);
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -66,10 +75,19 @@ std::unique_ptr<EventLog> EventLog::open(const config::LogConfig& config, std::s
   log->logger_->set_level(spdlog::level::trace);  // EventLog filters before rendering
   log->thread_pool_ = pool;
   log->apply(config);
+  log->summariser_ = std::thread([raw = log.get()] { raw->summarise_floods(); });
   return log;
 }
 
 EventLog::~EventLog() {
+  if (summariser_.joinable()) {
+    {
+      std::lock_guard guard(summary_mutex_);
+      stopping_ = true;
+    }
+    summary_wake_.notify_all();
+    summariser_.join();
+  }
   if (logger_) logger_->flush();
   // Join spdlog's thread first (it drains the queue, whose messages hold references to the
   // logger), so the logger is freed here, after the join, and not on spdlog's thread.
@@ -81,6 +99,26 @@ void EventLog::apply(const config::LogConfig& config) {
   level_.store(static_cast<int>(config.level), std::memory_order_relaxed);
   json_.store(config.format == config::LogFormat::json, std::memory_order_relaxed);
   access_.store(config.access, std::memory_order_relaxed);
+  budget_.set_lines_per_second(config.throttled_lines_per_key);
+}
+
+void EventLog::summarise_floods() {
+  std::unique_lock lock(summary_mutex_);
+  for (bool last = false; !last;) {
+    summary_wake_.wait_for(lock, kSummaryInterval, [this] { return stopping_; });
+    last = stopping_;
+    // On the way out every held-back count is written, whatever its window.
+    const std::int64_t now = last ? std::numeric_limits<std::int64_t>::max() / 2 : steady_ms();
+    for (const LogBudget::Summary& s : budget_.drain(now)) {
+      if (s.last.route.empty() && s.last.key.empty()) {
+        message(Level::warn, "throttled_suppressed",
+                {{"suppressed", std::to_string(s.suppressed), true},
+                 {"reason", "too many throttled clients at once to summarise each"}});
+      } else {
+        write_throttled(s.last, s.suppressed);
+      }
+    }
+  }
 }
 
 bool EventLog::enabled(Level level) const noexcept {
@@ -95,17 +133,20 @@ void EventLog::write(Level level, std::string_view event, const std::vector<Fiel
   logger_->log(spdlog::level::info, "{}", line);
 }
 
-void EventLog::throttled(const ThrottledEvent& e) {
+void EventLog::throttled(ThrottledEvent e) {
   const Level level = e.decision == "rejected" ? Level::warn : Level::info;
-  const auto fields = fields_of(e);
   const std::string ts = utc_timestamp();
-  std::string json = render_json(ts, level, "throttled", fields);
-  if (enabled(level)) {
-    logger_->log(
-        spdlog::level::info, "{}",
-        json_.load(std::memory_order_relaxed) ? json : render_text(ts, level, "throttled", fields));
-  }
-  ring_.push(std::move(json));
+  ring_.push(render_json(ts, level, "throttled", fields_of(e)));
+  if (!enabled(level)) return;
+  const LogBudget::Verdict verdict = budget_.admit(e, steady_ms());
+  if (verdict.write) write_throttled(e, verdict.suppressed);
+}
+
+void EventLog::write_throttled(const ThrottledEvent& e, std::uint64_t suppressed) {
+  const Level level = e.decision == "rejected" ? Level::warn : Level::info;
+  auto fields = fields_of(e);
+  if (suppressed > 0) fields.push_back({"suppressed", std::to_string(suppressed), true});
+  write(level, "throttled", fields);
 }
 
 void EventLog::access(const AccessEvent& e) {

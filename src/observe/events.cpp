@@ -44,7 +44,6 @@ std::string number(double v) {
 
 }  // namespace
 
-
 std::string sanitize(std::string_view value) {
   std::string out;
   const bool cut = value.size() > kMaxLoggedValue;

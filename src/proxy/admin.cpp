@@ -4,8 +4,8 @@
 
 #include "sluice/config/to_json.hpp"
 #include "sluice/core/uri.hpp"
-#include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/request_checks.hpp"
 
 namespace sluice::proxy {
 namespace {
@@ -40,7 +40,8 @@ LocalResponse admin_response(std::string_view method, std::string_view target,
                : make_text(200, "ready\n", "text/plain; charset=utf-8", kHttp11);
   }
   if (path == "/metrics") {
-    return make_text(200, sources.metrics.render(), "text/plain; version=0.0.4; charset=utf-8", kHttp11);
+    return make_text(200, sources.metrics.render(), "text/plain; version=0.0.4; charset=utf-8",
+                     kHttp11);
   }
   if (path == "/throttled") {
     return make_text(200, sources.log.ring().newest(throttled_limit(query)) + "\n",

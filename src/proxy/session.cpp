@@ -23,7 +23,9 @@ using namespace boost::asio::experimental::awaitable_operators;
 constexpr std::size_t kMaxRequestIdBytes = 128;
 constexpr unsigned kClientClosedRequest = 499;  // nginx's status for a client that left
 constexpr unsigned kNoAnswer = 1;
-constexpr const char* kAllowedMethods = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";  // read_head: the client left or sent nothing; close quietly
+constexpr const char* kAllowedMethods =
+    "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";  // read_head: the client left or sent
+                                                            // nothing; close quietly
 
 std::string_view view(beast::string_view s) {
   return {s.data(), s.size()};
@@ -73,9 +75,9 @@ struct Session::Exchange {
   limit::Decision decision;
   std::string ratelimit;  // RateLimit value; empty when the route is unlimited
   std::string method;
-  std::string target;        // as forwarded: the canonical form
-  std::string logged_path;   // the target with key parameter values masked
-  std::string logged_key;    // the deciding key as logs show it (digests unless show_keys)
+  std::string target;       // as forwarded: the canonical form
+  std::string logged_path;  // the target with key parameter values masked
+  std::string logged_key;   // the deciding key as logs show it (digests unless show_keys)
   std::string client;
   std::string request_id;
   unsigned version = kHttp11;
@@ -249,8 +251,8 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
     co_await write_local(make_error(refusal->status, refusal->detail, ex.version), false, &ex);
     co_return false;
   }
-  auto resolved = resolve_target(request.method(), ex.target,
-                                 view(request[http::field::host]), config.http.paths);
+  auto resolved = resolve_target(request.method(), ex.target, view(request[http::field::host]),
+                                 config.http.paths);
   if (auto* refusal = std::get_if<Refusal>(&resolved)) {
     auto res = make_error(refusal->status, refusal->detail, ex.version);
     if (refusal->status == 405) res.set(http::field::allow, kAllowedMethods);

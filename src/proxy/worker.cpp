@@ -141,6 +141,7 @@ asio::awaitable<void> Worker::refuse(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   auto res = make_error(503, "too many connections", kHttp11);
   res.keep_alive(false);
+  res.set("X-Request-Id", next_request_id());
   services_.count_local_response(503);
   stream.expires_after(std::chrono::seconds(1));
   co_await http::async_write(stream, res, use_tuple);

@@ -1,5 +1,5 @@
-// libFuzzer: a request head through Beast's parser, the router and key extraction, as a session
-// uses them.
+// libFuzzer: a request head through the checks, the target normaliser, the router and key
+// extraction, as a session calls them, with the normaliser's invariants asserted on every input.
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <string>
@@ -8,10 +8,12 @@
 #include "sluice/config/router.hpp"
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/request_checks.hpp"
 
 namespace {
 
 namespace http = boost::beast::http;
+namespace uri = sluice::uri;
 
 const sluice::config::Config& config() {
   static const auto loaded = sluice::config::load_string(R"(version: 1
@@ -21,34 +23,41 @@ trusted_proxies: [127.0.0.0/8, "::1"]
 routes:
   - { name: a, match: { path_regex: "/items/[0-9]+(/.*)?" }, key: [client_ip, "header:X-Api-Key"], max_rate: 1, time_period: 1s }
   - { name: b, match: { path_prefix: /api, methods: [GET, POST], host: api.example.com }, key: "query:k", max_rate: 1, time_period: 1s }
-  - { name: c, match: { path: /login }, key: global, max_rate: 1, time_period: 1s }
+  - { name: c, match: { path: /login, ignore_case: true }, key: global, max_rate: 1, time_period: 1s }
 )",
                                                          "fuzz.yaml");
   return *loaded.config;
 }
 
-class Facts final : public sluice::limit::RequestFacts {
- public:
-  Facts(const http::fields& f, std::string_view q, std::string_view ip) : f_(f), q_(q), ip_(ip) {}
-  std::optional<std::string_view> header(std::string_view name) const override {
-    const auto it = f_.find(name);
-    if (it == f_.end()) return std::nullopt;
-    return std::string_view(it->value().data(), it->value().size());
+// Normalising twice changes nothing; with merging on, no "//", and never "/./", "/../" or NUL.
+void check_normalizer(std::string_view path) {
+  for (const auto slashes :
+       {uri::EscapedSlashes::keep, uri::EscapedSlashes::reject, uri::EscapedSlashes::decode}) {
+    for (const bool merge : {true, false}) {
+      const uri::PathOptions options{.merge_slashes = merge, .escaped_slashes = slashes};
+      std::string error;
+      const auto once = uri::normalize_path(path, options, error);
+      if (!once) continue;
+      const auto twice = uri::normalize_path(*once, options, error);
+      if (!twice || *twice != *once) __builtin_trap();
+      if (once->find('\0') != std::string::npos) __builtin_trap();
+      if (once->find("/./") != std::string::npos || once->find("/../") != std::string::npos ||
+          once->ends_with("/.") || once->ends_with("/..")) {
+        __builtin_trap();
+      }
+      if (merge && once->find("//") != std::string::npos) __builtin_trap();
+    }
   }
-  std::optional<std::string_view> query(std::string_view p) const override {
-    return sluice::limit::query_param(q_, p);
-  }
-  std::string_view client_ip() const override { return ip_; }
-
- private:
-  const http::fields& f_;
-  std::string_view q_;
-  std::string_view ip_;
-};
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  // The normaliser sees every input as a path, whatever the parser would make of it.
+  check_normalizer(std::string("/") + std::string(bytes.substr(0, bytes.find('\n'))));
+  if (!sluice::proxy::starts_like_http(bytes)) return 0;
+  if (sluice::proxy::check_head_bytes(bytes)) return 0;
   http::request_parser<http::empty_body> parser;
   parser.header_limit(16384);
   parser.eager(false);
@@ -56,27 +65,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   parser.put(boost::asio::buffer(data, size), ec);
   if (ec || !parser.is_header_done()) return 0;
   auto& req = parser.get();
-  const std::string target(req.target());
-  const auto [path, query] = sluice::proxy::split_target(target);
-  const auto host = sluice::proxy::host_without_port(
-      std::string_view(req[http::field::host].data(), req[http::field::host].size()));
+  if (sluice::proxy::check_framing(req, parser.chunked())) return 0;
+  const std::string raw_target(req.target());
+  const auto host_header = req[http::field::host];
+  auto resolved = sluice::proxy::resolve_target(
+      req.method(), raw_target, std::string_view(host_header.data(), host_header.size()),
+      config().http.paths);
+  const auto* target = std::get_if<sluice::proxy::Target>(&resolved);
+  if (target == nullptr) return 0;
+  if (target->path != "*") check_normalizer(target->path);
   const auto* route = sluice::config::match_route(
-      config(), std::string_view(req.method_string().data(), req.method_string().size()), path,
-      host);
+      config(), std::string_view(req.method_string().data(), req.method_string().size()),
+      target->path, target->host);
   const auto xff = req["X-Forwarded-For"];
   const auto peer = *sluice::IpAddress::parse("127.0.0.1");
-  const std::string client =
-      sluice::limit::client_address(peer, std::string_view(xff.data(), xff.size()),
-                                    config().trusted_proxies)
-          .to_string();
+  const auto client = sluice::limit::client_address(peer, std::string_view(xff.data(), xff.size()),
+                                                    config().trusted_proxies);
+  const std::string client_key = sluice::limit::client_key_text(client, config().ipv6_prefix);
   if (route != nullptr) {
-    const Facts facts(req, query, client);
+    const sluice::proxy::HeadFacts facts(req, target->query, client_key);
+    if (!sluice::limit::key_input_problem(route->policy, facts).empty()) return 0;
     for (const auto& limit : route->policy.limits) {
       const std::string key = sluice::limit::render_key(limit.key, facts);
       if (key.size() > 4 * 1024) __builtin_trap();  // key length must stay bounded
+      (void)sluice::limit::render_key(limit.key, facts, sluice::limit::KeyText::digest);
     }
+    (void)sluice::limit::masked_target(route->policy, target->forwarded);
   }
   sluice::proxy::strip_hop_by_hop(req);
-  sluice::proxy::add_forwarding(req, client, req.version());
+  sluice::proxy::add_forwarding(req, client.to_string(), req.version());
   return 0;
 }

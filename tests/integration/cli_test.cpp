@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
 
 namespace {
@@ -71,6 +72,34 @@ TEST(Cli, TakenPortExitsOneNamingTheAddress) {
   const CliRun r = run("-c " + path);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << r.output;
+}
+
+TEST(Cli, SecondInstanceOnTheSameAddressIsRefusedWhileWorkersShareIt) {
+  sluice::testing::ProxyHarness running(
+      "version: 1\nworkers: 2\nroutes:\n  - { name: d, respond: { body: hi } }\n");
+  const std::string port = std::to_string(running.port());
+  const std::string path = write_temp("second.yaml", "version: 1\nlisten: 127.0.0.1:" + port +
+                                                         "\nroutes:\n  - { name: d, respond: "
+                                                         "{ body: second } }\n");
+  const CliRun r = run("-c " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + port + ": Address already in use"),
+            std::string::npos)
+      << r.output;
+  // Both workers of the running instance still answer, on many connections.
+  for (int i = 0; i < 20; ++i) {
+    sluice::testing::Client client(running.port());
+    EXPECT_EQ(client.request("GET", "/").body, "hi");
+  }
+}
+
+TEST(Cli, CheckFailsWhereStartWouldOnALogFileItCannotCreate) {
+  const std::string path = write_temp(
+      "logdir.yaml",
+      "version: 1\nlisten: 127.0.0.1:8080\nlog: { file: /nonexistent-dir/sluice.log }\n");
+  const CliRun r = run("--check -c " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, path + ":3:14: log.file: directory /nonexistent-dir does not exist\n");
 }
 
 TEST(Cli, VersionAndHelp) {

@@ -23,7 +23,7 @@ class FakeRequest final : public limit::RequestFacts {
     for (const auto& [n, v] : headers) {
       if (n.size() != name.size() || ::strncasecmp(n.data(), name.data(), n.size()) != 0) continue;
       found.state = found.state == uri::Lookup::State::missing ? uri::Lookup::State::found
-                                                                : uri::Lookup::State::ambiguous;
+                                                               : uri::Lookup::State::ambiguous;
       found.value = v;
     }
     return found;

@@ -17,12 +17,14 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-ProxyHarness::ProxyHarness(const std::string& yaml) {
+ProxyHarness::ProxyHarness(const std::string& yaml, const std::string& log_options) {
   static std::atomic<int> counter{0};
   log_path_ =
       "/tmp/sluice-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ".log";
   const std::string full =
-      "listen: 127.0.0.1:0\nlog: { format: json, file: " + log_path_ + ", level: debug }\n" + yaml;
+      "listen: 127.0.0.1:0\nlog: { file: " + log_path_ + ", level: debug" +
+      (log_options.find("format:") == std::string::npos ? ", format: json" : "") +
+      (log_options.empty() ? "" : ", " + log_options) + " }\n" + yaml;
   auto loaded = config::load_string(full, "test.yaml");
   if (!loaded.config) {
     std::string all;

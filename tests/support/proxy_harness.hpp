@@ -16,8 +16,9 @@ namespace sluice::testing {
 
 class ProxyHarness {
  public:
-  // `yaml` is a config without `listen` and `log`; the harness adds both.
-  explicit ProxyHarness(const std::string& yaml);
+  // `yaml` is a config without `listen` and `log`; the harness adds both, the log with
+  // `log_options` (flow-mapping items, e.g. "show_keys: true").
+  explicit ProxyHarness(const std::string& yaml, const std::string& log_options = "");
   ~ProxyHarness();
 
   [[nodiscard]] std::uint16_t port() const { return server_->port(); }

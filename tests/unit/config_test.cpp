@@ -330,7 +330,8 @@ TEST(ConfigMethods, UnknownMethodIsAnError) {
 }
 
 TEST(ConfigMethods, RegisteredMethodsLoad) {
-  const auto c = ok("routes:\n  - { name: a, match: { methods: [GET, PATCH, PROPFIND, QUERY] } }\n");
+  const auto c =
+      ok("routes:\n  - { name: a, match: { methods: [GET, PATCH, PROPFIND, QUERY] } }\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->routes[0].match.methods.size(), 4u);
 }
@@ -341,9 +342,10 @@ TEST(ConfigDuplicates, RepeatedTopLevelKeyIsAnErrorNamingBothPositions) {
 }
 
 TEST(ConfigDuplicates, RepeatedKeyInARouteIsAnError) {
-  EXPECT_EQ(error_of("routes:\n  - name: a\n    action: delay\n    max_delay: 3s\n    max_delay: 1s\n"
-                     "    max_rate: 1\n    time_period: 1s\n"),
-            "sluice.yaml:8:5: routes[0].max_delay: duplicate key; first at line 7, column 5");
+  EXPECT_EQ(
+      error_of("routes:\n  - name: a\n    action: delay\n    max_delay: 3s\n    max_delay: 1s\n"
+               "    max_rate: 1\n    time_period: 1s\n"),
+      "sluice.yaml:8:5: routes[0].max_delay: duplicate key; first at line 7, column 5");
 }
 
 TEST(ConfigDuplicates, RepeatedKeyInAFlowMappingDeepDownIsAnError) {
@@ -386,8 +388,9 @@ TEST(ConfigPaths, MatchPathsMustBeCanonical) {
                 .find("routes[0].match.path_prefix: requests are matched in canonical form, "
                       "write it /api/v1"),
             std::string::npos);
-  EXPECT_NE(error_of("routes:\n  - { name: a, match: { path: /%61dmin } }\n").find("write it /admin"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("routes:\n  - { name: a, match: { path: /%61dmin } }\n").find("write it /admin"),
+      std::string::npos);
 }
 
 TEST(ConfigPaths, Ipv6PrefixIsBounded) {

@@ -24,22 +24,22 @@ TEST(NormalizePath, Rfc3986DotSegmentExamples) {
 
 TEST(NormalizePath, Rfc3986NormalExamplesMergedWithBase) {
   // §5.4.1 with base "http://a/b/c/d;p?q": the merged paths before dot removal.
-  EXPECT_EQ(normalized("/b/c/g"), "/b/c/g");         // "g"
-  EXPECT_EQ(normalized("/b/c/./g"), "/b/c/g");       // "./g"
-  EXPECT_EQ(normalized("/b/c/g/"), "/b/c/g/");       // "g/"
-  EXPECT_EQ(normalized("/b/c/."), "/b/c/");          // "."
-  EXPECT_EQ(normalized("/b/c/./"), "/b/c/");         // "./"
-  EXPECT_EQ(normalized("/b/c/.."), "/b/");           // ".."
-  EXPECT_EQ(normalized("/b/c/../"), "/b/");          // "../"
-  EXPECT_EQ(normalized("/b/c/../g"), "/b/g");        // "../g"
-  EXPECT_EQ(normalized("/b/c/../.."), "/");          // "../.."
-  EXPECT_EQ(normalized("/b/c/../../"), "/");         // "../../"
-  EXPECT_EQ(normalized("/b/c/../../g"), "/g");       // "../../g"
-  EXPECT_EQ(normalized("/b/c/g."), "/b/c/g.");       // §5.4.2 "g."
-  EXPECT_EQ(normalized("/b/c/..g"), "/b/c/..g");     // "..g"
-  EXPECT_EQ(normalized("/b/c/./../g"), "/b/g");      // "./../g"
-  EXPECT_EQ(normalized("/b/c/g/./h"), "/b/c/g/h");   // "g/./h"
-  EXPECT_EQ(normalized("/b/c/g/../h"), "/b/c/h");    // "g/../h"
+  EXPECT_EQ(normalized("/b/c/g"), "/b/c/g");        // "g"
+  EXPECT_EQ(normalized("/b/c/./g"), "/b/c/g");      // "./g"
+  EXPECT_EQ(normalized("/b/c/g/"), "/b/c/g/");      // "g/"
+  EXPECT_EQ(normalized("/b/c/."), "/b/c/");         // "."
+  EXPECT_EQ(normalized("/b/c/./"), "/b/c/");        // "./"
+  EXPECT_EQ(normalized("/b/c/.."), "/b/");          // ".."
+  EXPECT_EQ(normalized("/b/c/../"), "/b/");         // "../"
+  EXPECT_EQ(normalized("/b/c/../g"), "/b/g");       // "../g"
+  EXPECT_EQ(normalized("/b/c/../.."), "/");         // "../.."
+  EXPECT_EQ(normalized("/b/c/../../"), "/");        // "../../"
+  EXPECT_EQ(normalized("/b/c/../../g"), "/g");      // "../../g"
+  EXPECT_EQ(normalized("/b/c/g."), "/b/c/g.");      // §5.4.2 "g."
+  EXPECT_EQ(normalized("/b/c/..g"), "/b/c/..g");    // "..g"
+  EXPECT_EQ(normalized("/b/c/./../g"), "/b/g");     // "./../g"
+  EXPECT_EQ(normalized("/b/c/g/./h"), "/b/c/g/h");  // "g/./h"
+  EXPECT_EQ(normalized("/b/c/g/../h"), "/b/c/h");   // "g/../h"
 }
 
 TEST(NormalizePath, ClimbingAboveTheRootIsRefused) {

@@ -61,6 +61,8 @@ class Server {
 
  private:
   void refresh_gauges(observe::Metrics& metrics);
+  // Creates at 0 the counter series a config can produce.
+  void declare_series(const config::Config& config);
 
   SteadyClock clock_;
   std::shared_ptr<const config::Config> config_;
@@ -78,7 +80,7 @@ class Server {
   mutable std::mutex config_mutex_;
 };
 
-// Binds a listening socket with SO_REUSEPORT (so several workers can share the port); throws
+// Binds a listening socket, exclusively (no SO_REUSEPORT: see the Server constructor); throws
 // StartError naming the address.
 proxy::tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,
                                    std::uint16_t port);

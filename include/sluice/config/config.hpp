@@ -72,7 +72,6 @@ struct LogConfig {
   unsigned throttled_lines_per_key = 1;
 };
 
-
 enum class PathKind { prefix, exact, regex };
 
 struct Match {

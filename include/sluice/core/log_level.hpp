@@ -25,8 +25,8 @@ constexpr std::string_view to_string(LogLevel level) noexcept {
 }
 
 constexpr std::optional<LogLevel> parse_log_level(std::string_view text) noexcept {
-  for (LogLevel level : {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn,
-                         LogLevel::error}) {
+  for (LogLevel level :
+       {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error}) {
     if (to_string(level) == text) return level;
   }
   return std::nullopt;

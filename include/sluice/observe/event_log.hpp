@@ -4,13 +4,17 @@
 // SIGUSR1 reopens. This is the only place that sets up spdlog sinks.
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "sluice/config/config.hpp"
 #include "sluice/observe/events.hpp"
+#include "sluice/observe/log_budget.hpp"
 #include "sluice/observe/throttle_ring.hpp"
 
 namespace spdlog {
@@ -25,7 +29,8 @@ class EventLog {
   static std::unique_ptr<EventLog> open(const config::LogConfig& config, std::string& error);
   ~EventLog();
 
-  void throttled(const ThrottledEvent& e);
+  // Recorded in the ring always; written within the log budget (log.throttled_lines_per_key).
+  void throttled(ThrottledEvent e);
   void access(const AccessEvent& e);
   void message(Level level, std::string_view event, const std::vector<Field>& fields = {});
 
@@ -45,6 +50,9 @@ class EventLog {
   EventLog() = default;
   void write(Level level, std::string_view event, const std::vector<Field>& fields);
   [[nodiscard]] bool enabled(Level level) const noexcept;
+  void write_throttled(const ThrottledEvent& e, std::uint64_t suppressed);
+  // Writes the final counts of floods that ended, every half second, on its own thread.
+  void summarise_floods();
 
   std::shared_ptr<Sink> sink_;
   std::shared_ptr<spdlog::logger> logger_;
@@ -53,6 +61,11 @@ class EventLog {
   std::atomic<bool> json_{false};
   std::atomic<bool> access_{false};
   ThrottleRing ring_;
+  LogBudget budget_{1};
+  std::mutex summary_mutex_;
+  std::condition_variable summary_wake_;
+  bool stopping_ = false;
+  std::thread summariser_;
 };
 
 }  // namespace sluice::observe

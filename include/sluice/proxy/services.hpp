@@ -27,6 +27,12 @@ class Services {
   // Lock-free after a status's first response: the series is looked up (under the registry's
   // lock) once and remembered, since a 429 flood is exactly when this runs most.
   void count_local_response(unsigned status) {
+    local_response_counter(status).fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // The series of `status` exists from now on, at 0 until counted: alerts on increase() and
+  // rate() then see the first one (a series that appears at 1 shows no increase).
+  observe::Counter& local_response_counter(unsigned status) {
     if (status >= local_responses_.size()) status = 0;
     observe::Counter* counter = local_responses_[status].load(std::memory_order_acquire);
     if (counter == nullptr) {
@@ -34,7 +40,7 @@ class Services {
                                  {{"status", std::to_string(status)}});
       local_responses_[status].store(counter, std::memory_order_release);
     }
-    counter->fetch_add(1, std::memory_order_relaxed);
+    return *counter;
   }
 
   limit::Limiter& limiter;
