@@ -1,5 +1,5 @@
 # Multi-stage build: compile and test on Debian bookworm, ship a slim runtime.
-#   ../shared/tools/container-build . sluice:latest   (no Docker engine needed)
+#   docker build -t sluice .   (or: podman build -t sluice .)
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY scripts/install-deps scripts/install-deps
