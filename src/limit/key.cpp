@@ -67,11 +67,19 @@ std::string LimitPolicy::describe() const {
   return buf;
 }
 
-std::string LimitPolicy::bucket_namespace() const {
+LimitPolicy LimitPolicy::make(std::string policy_name, std::string owner, KeySpec key, Rate rate,
+                              double weight) {
+  LimitPolicy l;
+  l.policy_name = std::move(policy_name);
+  l.owner = std::move(owner);
+  l.key = std::move(key);
+  l.rate = rate;
+  l.weight = weight;
   char rate_text[64];
   std::snprintf(rate_text, sizeof rate_text, "%.17g/%lld", rate.max_rate,
                 static_cast<long long>(rate.period));
-  return owner + '\x1f' + key.to_string() + '\x1f' + rate_text + '\x1f';
+  l.bucket_ns_ = l.owner + '\x1f' + l.key.to_string() + '\x1f' + rate_text + '\x1f';
+  return l;
 }
 
 std::string render_key(const KeySpec& spec, const RequestFacts& request, KeyText text) {

@@ -31,7 +31,7 @@ Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, 
   for (std::size_t k = 0; k < n; ++k) {
     const LimitPolicy& limit = route.limits[k];
     keys[k] = render_key(limit.key, request);
-    identity.assign(limit.bucket_ns).append(keys[k]);
+    identity.assign(limit.bucket_namespace()).append(keys[k]);
     d.ids[k] = make_bucket_id(hash_(identity));
     claims[k] = limit.claim();
   }

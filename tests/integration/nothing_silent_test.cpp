@@ -83,7 +83,9 @@ std::uint64_t sum_of_suppressed(const std::string& log) {
 
 TEST(Floods, ThrottledLinesAreBoundedAndTheSuppressedCountsAddUp) {
   TestUpstream upstream;
-  ProxyHarness proxy(with_admin(upstream, R"(  - { name: r, match: { path_prefix: / }, key: global, max_rate: 1, time_period: 60s }
+  ProxyHarness proxy(with_admin(
+      upstream,
+      R"(  - { name: r, match: { path_prefix: / }, key: global, max_rate: 1, time_period: 60s }
 )"));
   Client client(proxy.port());
   ASSERT_EQ(client.request("GET", "/").status, 200u);
@@ -115,18 +117,19 @@ TEST(Floods, ThrottledLinesAreBoundedAndTheSuppressedCountsAddUp) {
 
 TEST(Metrics, CounterSeriesExistAtZeroFromTheStart) {
   TestUpstream upstream;
-  ProxyHarness proxy(with_admin(upstream, R"(  - { name: r, match: { path_prefix: / }, max_rate: 1, time_period: 60s, status: 503 }
+  ProxyHarness proxy(with_admin(
+      upstream,
+      R"(  - { name: r, match: { path_prefix: / }, max_rate: 1, time_period: 60s, status: 503 }
 )"));
   const std::string m = admin_get(proxy, "/metrics");
-  for (const char* series :
-       {"sluice_config_reloads_total{result=\"failure\"} 0",
-        "sluice_config_reloads_total{result=\"success\"} 0",
-        "sluice_requests_total{route=\"r\",decision=\"rejected\"} 0",
-        "sluice_requests_total{route=\"r\",decision=\"dry_run_delayed\"} 0",
-        "sluice_upstream_errors_total{route=\"r\",kind=\"connect\"} 0",
-        "sluice_local_responses_total{status=\"503\"} 0",
-        "sluice_local_responses_total{status=\"400\"} 0",
-        "sluice_local_responses_total{status=\"502\"} 0"}) {
+  for (const char* series : {"sluice_config_reloads_total{result=\"failure\"} 0",
+                             "sluice_config_reloads_total{result=\"success\"} 0",
+                             "sluice_requests_total{route=\"r\",decision=\"rejected\"} 0",
+                             "sluice_requests_total{route=\"r\",decision=\"dry_run_delayed\"} 0",
+                             "sluice_upstream_errors_total{route=\"r\",kind=\"connect\"} 0",
+                             "sluice_local_responses_total{status=\"503\"} 0",
+                             "sluice_local_responses_total{status=\"400\"} 0",
+                             "sluice_local_responses_total{status=\"502\"} 0"}) {
     EXPECT_NE(m.find(std::string(series) + "\n"), std::string::npos) << series << "\n" << m;
   }
 }

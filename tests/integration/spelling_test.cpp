@@ -13,7 +13,8 @@ std::string config(const TestUpstream& upstream, const std::string& routes) {
          "\ntrusted_proxies: [127.0.0.1/32]\nroutes:\n" + routes;
 }
 
-const std::string kAdminRoute = R"(  - { name: admin, match: { path_prefix: /admin }, key: global, max_rate: 1, time_period: 60s }
+const std::string kAdminRoute =
+    R"(  - { name: admin, match: { path_prefix: /admin }, key: global, max_rate: 1, time_period: 60s }
   - { name: rest, match: { path_prefix: / } }
 )";
 
@@ -62,7 +63,9 @@ TEST(Spelling, EscapedSlashesCanBeRefused) {
 
 TEST(Spelling, EveryQueryKeySpellingIsOneBucketAndRepeatsAreRefused) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, R"(  - { name: api, match: { path_prefix: /api }, key: "query:api_key", max_rate: 1, time_period: 60s }
+  ProxyHarness proxy(config(
+      upstream,
+      R"(  - { name: api, match: { path_prefix: /api }, key: "query:api_key", max_rate: 1, time_period: 60s }
 )"));
   Client client(proxy.port());
   EXPECT_EQ(client.request("GET", "/api?api_key=A").status, 200u);
@@ -82,7 +85,9 @@ TEST(Spelling, EveryQueryKeySpellingIsOneBucketAndRepeatsAreRefused) {
 
 TEST(Spelling, RepeatedKeyHeaderIsRefused) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, R"(  - { name: api, match: { path_prefix: /api }, key: "header:X-Api-Key", max_rate: 5, time_period: 60s }
+  ProxyHarness proxy(config(
+      upstream,
+      R"(  - { name: api, match: { path_prefix: /api }, key: "header:X-Api-Key", max_rate: 5, time_period: 60s }
 )"));
   Client client(proxy.port());
   client.write_raw("GET /api HTTP/1.1\r\nHost: x\r\nX-Api-Key: r1\r\nX-Api-Key: A\r\n\r\n");
@@ -95,7 +100,9 @@ TEST(Spelling, RepeatedKeyHeaderIsRefused) {
 
 TEST(Spelling, HostWithTrailingDotOrOtherCaseIsTheSameHost) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, R"(  - { name: api, match: { host: api.example.com }, key: global, max_rate: 1, time_period: 60s }
+  ProxyHarness proxy(config(
+      upstream,
+      R"(  - { name: api, match: { host: api.example.com }, key: global, max_rate: 1, time_period: 60s }
 )"));
   Client client(proxy.port());
   EXPECT_EQ(client.request("GET", "/", {{"Host", "api.example.com"}}).status, 200u);
@@ -106,12 +113,12 @@ TEST(Spelling, HostWithTrailingDotOrOtherCaseIsTheSameHost) {
 
 TEST(Spelling, TwoAddressesOfOneIpv6SubnetShareABucket) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, R"(  - { name: api, match: { path_prefix: / }, max_rate: 1, time_period: 60s }
+  ProxyHarness proxy(config(
+      upstream, R"(  - { name: api, match: { path_prefix: / }, max_rate: 1, time_period: 60s }
 )"));
   Client client(proxy.port());
   EXPECT_EQ(client.request("GET", "/", {{"X-Forwarded-For", "2001:db8:1:2::a"}}).status, 200u);
-  EXPECT_EQ(client.request("GET", "/", {{"X-Forwarded-For", "2001:db8:1:2:ffff::b"}}).status,
-            429u);
+  EXPECT_EQ(client.request("GET", "/", {{"X-Forwarded-For", "2001:db8:1:2:ffff::b"}}).status, 429u);
   EXPECT_EQ(client.request("GET", "/", {{"X-Forwarded-For", "2001:db8:1:3::a"}}).status, 200u);
   // An IPv4-mapped address is its IPv4 address.
   EXPECT_EQ(client.request("GET", "/", {{"X-Forwarded-For", "192.0.2.1"}}).status, 200u);

@@ -14,8 +14,8 @@ using testing::seconds;
 using Request = testing::FakeRequest;
 
 RoutePolicy route(Action action, bool dry_run = false, Nanos max_delay = seconds(10)) {
-  LimitPolicy l{"r", "route:r#0", KeySpec{{{KeyKind::client_ip, {}}}}, Rate{2, seconds(2)}, 1, {}};
-  l.bucket_ns = l.bucket_namespace();
+  const auto l = LimitPolicy::make("r", "route:r#0", KeySpec{{{KeyKind::client_ip, {}}}},
+                                   Rate{2, seconds(2)}, 1);
   return RoutePolicy{"r", {l}, action, max_delay, dry_run};
 }
 

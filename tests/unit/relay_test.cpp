@@ -46,9 +46,13 @@ Relayed relay_message(const std::string& input, Framing framing, std::size_t pie
         std::string head;
         write_head(parser.get().base(), head);
         std::vector<char> piece(piece_size);
-        relayed.result =
-            co_await relay(in, buffer, parser, out, head, framing, std::span(piece),
-                           kNanosPerSecond, kNanosPerSecond, [&](Nanos) { ++relayed.arms; });
+        relayed.result = co_await relay(in, buffer, parser, out,
+                                        {.head = head,
+                                         .framing = framing,
+                                         .piece = std::span(piece),
+                                         .read_timeout = kNanosPerSecond,
+                                         .write_timeout = kNanosPerSecond},
+                                        [&](Nanos) { ++relayed.arms; });
       },
       asio::detached);
   io.run();

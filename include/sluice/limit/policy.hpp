@@ -22,7 +22,14 @@ struct KeySpec {
   [[nodiscard]] std::string to_string() const;
 };
 
-struct LimitPolicy {
+class LimitPolicy {
+ public:
+  LimitPolicy() = default;
+  // The only way to a limit with a bucket namespace: derived here from the owner, key kind and
+  // rate, never by hand, so two limits can share buckets only by sharing all three.
+  static LimitPolicy make(std::string policy_name, std::string owner, KeySpec key, Rate rate,
+                          double weight);
+
   std::string policy_name;  // RateLimit header item: route name, or "<route>-<n>" with several
   // Who owns the bucket: "route:<name>#<n>" for a route's own limit, "bucket:<name>" for a named
   // one. With the key kind and rate it forms the bucket namespace, so a reload that keeps those
@@ -31,12 +38,15 @@ struct LimitPolicy {
   KeySpec key;
   Rate rate;
   double weight = 1;
-  std::string bucket_ns;  // bucket_namespace(), computed once when the config is built
 
   [[nodiscard]] Claim claim() const noexcept { return {rate.cost(weight), rate.tau()}; }
   // "5/10s": how logs name the limit.
   [[nodiscard]] std::string describe() const;
-  [[nodiscard]] std::string bucket_namespace() const;
+  // Prefix of every bucket identity of this limit.
+  [[nodiscard]] const std::string& bucket_namespace() const noexcept { return bucket_ns_; }
+
+ private:
+  std::string bucket_ns_;
 };
 
 enum class Action { reject, delay };

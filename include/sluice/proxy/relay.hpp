@@ -46,13 +46,22 @@ inline std::string_view chunk_size_line(std::size_t size, std::array<char, 20>& 
 
 }  // namespace detail
 
+// How a message goes out: written by name at the call sites, since two adjacent timeouts are
+// easily swapped.
+struct RelayOptions {
+  std::string_view head;  // sent with the first piece of the body
+  Framing framing = Framing::none;
+  std::span<char> piece;  // the one buffer the body passes through
+  Nanos read_timeout = 0;
+  Nanos write_timeout = 0;
+};
+
 // `arm(timeout)` is called before every read and every write: the caller's deadline.
 template <class ReadStream, class WriteStream, bool isRequest, class Arm>
 asio::awaitable<RelayResult> relay(ReadStream& in, beast::flat_buffer& in_buffer,
                                    http::parser<isRequest, http::buffer_body>& parser,
-                                   WriteStream& out, std::string_view head, Framing framing,
-                                   std::span<char> piece, Nanos read_timeout, Nanos write_timeout,
-                                   Arm arm) {
+                                   WriteStream& out, RelayOptions options, Arm arm) {
+  const auto [head, framing, piece, read_timeout, write_timeout] = options;
   static constexpr std::string_view kCrlf = "\r\n";
   static constexpr std::string_view kCrlfLastChunk = "\r\n0\r\n\r\n";
   static constexpr std::string_view kLastChunk = "0\r\n\r\n";

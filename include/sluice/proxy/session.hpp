@@ -17,6 +17,7 @@ namespace sluice::proxy {
 
 class Worker;
 class UpstreamConnection;
+struct Exchange;
 
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
@@ -36,8 +37,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void check_deadline(Nanos now);
 
  private:
-  struct Exchange;  // one request's state
-
   // A request head that could not be read: the status to answer (0: none needed), and why.
   struct HeadResult {
     unsigned status = 0;

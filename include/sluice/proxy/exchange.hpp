@@ -1,0 +1,40 @@
+#pragma once
+// One request's state on its way through a session, and the log lines it ends with.
+
+#include <memory>
+#include <string>
+
+#include "sluice/config/config.hpp"
+#include "sluice/limit/limiter.hpp"
+#include "sluice/proxy/request_checks.hpp"
+#include "sluice/proxy/runtime.hpp"
+#include "sluice/proxy/services.hpp"
+
+namespace sluice::proxy {
+
+inline constexpr unsigned kClientClosedRequest = 499;  // nginx's status for a client that left
+
+struct Exchange {
+  std::shared_ptr<const Runtime> runtime;
+  const config::Route* route = nullptr;
+  const config::UpstreamTarget* upstream = nullptr;
+  const RouteRuntime* counters = nullptr;
+  limit::Decision decision;
+  std::string ratelimit;  // RateLimit value; empty when the route is unlimited
+  std::string method;
+  std::string target;       // as forwarded: the canonical form
+  std::string logged_path;  // the target with key parameter values masked
+  std::string logged_key;   // the deciding key as logs show it (digests unless show_keys)
+  std::string client;
+  std::string request_id;
+  unsigned version = kHttp11;
+  Nanos started = 0;
+  Nanos upstream_ns = 0;
+  unsigned status = 0;
+  std::uint64_t bytes = 0;
+};
+
+// The `throttled` event of a throttled request and, with log.access, its `access` event.
+void log_exchange(Services& services, const Exchange& ex);
+
+}  // namespace sluice::proxy

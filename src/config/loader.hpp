@@ -1,0 +1,52 @@
+#pragma once
+// The schema's sections, read from the YAML tree into a Config: load.cpp has the document and
+// the process-wide sections, load_routes.cpp the routes and their limits.
+
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/reader.hpp"
+#include "sluice/config/load.hpp"
+
+namespace sluice::config {
+
+class Loader : public Reader {
+ public:
+  using Reader::Reader;
+  LoadResult load(const Node& root);
+
+ private:
+  static constexpr long long kNoMaximum = std::numeric_limits<long long>::max();
+
+  LoadResult finish(std::shared_ptr<Config> config);
+  void load_trusted_proxies(const Node& node, Config& config);
+  void load_timeouts(const Node& node, Timeouts& t);
+  void set_duration(const Node& map, const std::string& path, const char* key, Nanos& out);
+  void load_http(const Node& node, HttpLimits& h);
+  void set_size(const Node& map, const char* key, long long min, std::size_t& out);
+  void load_log(const Node& node, LogConfig& log);
+  void load_buckets(const Node& node, Config& config);
+
+  void load_routes(const Node& node, Config& config);
+  std::optional<Route> load_route(const Node& node, const std::string& path, const Config& config);
+  void load_match(const Node& node, const std::string& path, const uri::PathOptions& path_options,
+                  Match& match);
+  void load_limits(const Node& node, const std::string& path, const Config& config,
+                   limit::RoutePolicy& policy);
+  std::optional<limit::LimitPolicy> named_bucket_limit(const Node& node, const std::string& path,
+                                                       const Config& config, double weight);
+  // max_rate and time_period from `map`, each falling back to `inherited`.
+  std::optional<limit::Rate> rate_of(const Node& map, const std::string& path,
+                                     std::optional<limit::Rate> inherited);
+  std::optional<double> weight_of(const Node& map, const std::string& path, double fallback);
+  void check_weight(const Node& at, const std::string& path, double weight,
+                    const limit::Rate& rate);
+  void load_action(const Node& node, const std::string& path, Route& route);
+  std::optional<Respond> load_respond(const Node& node, const std::string& path);
+
+  bool upstream_given_ = false;  // set even when invalid: routes are then not told none is set
+};
+
+}  // namespace sluice::config

@@ -1,0 +1,168 @@
+#include "config/reader.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <sstream>
+
+#include "config/text_parsers.hpp"
+#include "sluice/core/token.hpp"
+
+namespace sluice::config {
+
+using limit::KeyKind;
+using limit::KeySpec;
+
+void Reader::error(const Node& node, std::string_view path, std::string_view message) {
+  error_at(node.mark(), path, message);
+}
+
+void Reader::error_at(const Mark& mark, std::string_view path, std::string_view message) {
+  std::ostringstream out;
+  out << file_;
+  if (mark.line >= 0) out << ':' << mark.line + 1 << ':' << mark.column + 1;
+  out << ": ";
+  if (!path.empty()) out << path << ": ";
+  out << message;
+  errors_.push_back(out.str());
+}
+
+void Reader::check_keys(const Node& map, const std::string& path,
+                std::initializer_list<std::string_view> allowed) {
+  for (const auto& item : map) {
+    const std::string key = item.first.scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      error(item.first, join_path(path, key), "unknown key");
+    }
+  }
+}
+
+const Node& Reader::required(const Node& map, const std::string& path, std::string_view key) {
+  const Node& node = map[key];
+  if (!node) error(map, join_path(path, key), "is required");
+  return node;
+}
+
+std::optional<std::string> Reader::scalar(const Node& node, const std::string& path) {
+  if (!node.is_scalar()) {
+    error(node, path, "must be a scalar");
+    return std::nullopt;
+  }
+  return node.scalar();
+}
+
+std::optional<double> Reader::number(const Node& node, const std::string& path) {
+  auto text = scalar(node, path);
+  if (!text) return std::nullopt;
+  auto value = parse_number(*text);
+  if (!value) error(node, path, "must be a number");
+  return value;
+}
+
+std::optional<long long> Reader::integer(const Node& node, const std::string& path) {
+  auto text = scalar(node, path);
+  if (!text) return std::nullopt;
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size()) {
+    error(node, path, "must be an integer");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<long long> Reader::bounded_integer(const Node& node, const std::string& path,
+                                                 long long min, long long max) {
+  auto n = integer(node, path);
+  if (!n) return std::nullopt;
+  if (*n < min || *n > max) {
+    error(node, path,
+          max == std::numeric_limits<long long>::max()
+              ? "must be >= " + std::to_string(min)
+              : "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return std::nullopt;
+  }
+  return n;
+}
+
+std::optional<bool> Reader::boolean(const Node& node, const std::string& path) {
+  auto text = scalar(node, path);
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  error(node, path, "must be true or false");
+  return std::nullopt;
+}
+
+std::optional<Nanos> Reader::duration(const Node& node, const std::string& path) {
+  auto text = scalar(node, path);
+  if (!text) return std::nullopt;
+  auto value = parse_duration(*text);
+  if (!value) error(node, path, "must be a duration: seconds (10, 0.5) or 250ms, 10s, 1m, 1h");
+  return value;
+}
+
+std::optional<Nanos> Reader::positive_duration(const Node& node, const std::string& path) {
+  auto value = duration(node, path);
+  if (value && *value <= 0) {
+    error(node, path, "must be > 0");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<Endpoint> Reader::endpoint(const Node& node, const std::string& path) {
+  auto text = scalar(node, path);
+  if (!text) return std::nullopt;
+  auto e = parse_endpoint(*text);
+  if (!e) error(node, path, "must be ip:port, e.g. 127.0.0.1:8080 or [::1]:8080");
+  return e;
+}
+
+std::optional<UpstreamTarget> Reader::upstream_target(const Node& node, const std::string& path) {
+  auto text = scalar(node, path);
+  if (!text) return std::nullopt;
+  std::string why;
+  auto target = parse_upstream(*text, why);
+  if (!target) error(node, path, why);
+  return target;
+}
+
+std::optional<KeySpec> Reader::key_spec(const Node& node, const std::string& path) {
+  KeySpec spec;
+  auto add = [&](const Node& item, const std::string& item_path) {
+    auto text = scalar(item, item_path);
+    if (!text) return false;
+    if (*text == "client_ip") {
+      spec.parts.push_back({KeyKind::client_ip, {}});
+    } else if (*text == "global") {
+      spec.parts.push_back({KeyKind::global, {}});
+    } else if (text->starts_with("header:") && is_token(text->substr(7))) {
+      spec.parts.push_back({KeyKind::header, text->substr(7)});
+    } else if (text->starts_with("query:") && text->size() > 6) {
+      spec.parts.push_back({KeyKind::query, text->substr(6)});
+    } else {
+      error(item, item_path, "must be client_ip, global, header:<Name> or query:<param>");
+      return false;
+    }
+    return true;
+  };
+  if (node.is_sequence()) {
+    if (node.size() == 0) error(node, path, "must not be empty");
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      if (!add(node[i], index_path(path, i))) return std::nullopt;
+    }
+  } else if (!add(node, path)) {
+    return std::nullopt;
+  }
+  if (spec.parts.empty()) return std::nullopt;
+  return spec;
+}
+
+bool Reader::map_or_error(const Node& node, const std::string& path) {
+  if (node.is_map()) return true;
+  error(node, path, "must be a mapping");
+  return false;
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,28 @@
+#pragma once
+// The scalar forms of the schema, parsed from text: numbers, durations, addresses, upstream
+// URLs, methods. No YAML here: these are the rules, reader.cpp says where they were broken.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sluice/config/config.hpp"
+
+namespace sluice::config {
+
+std::optional<double> parse_number(std::string_view text);
+// Seconds ("10", "0.5") or a number with a unit: "250ms", "10s", "1m", "1h".
+std::optional<Nanos> parse_duration(std::string_view text);
+// A TCP port, 1..65535 (0 too when `allow_zero`: "pick one").
+std::optional<std::uint16_t> parse_port(std::string_view text, bool allow_zero);
+// "127.0.0.1:8080", "[::1]:8080", "localhost:8080".
+std::optional<Endpoint> parse_endpoint(std::string_view text);
+// "http://host[:port][/]", or nullopt with `why`.
+std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& why);
+// Why `method` is not one a route can match, with the fix when it is a matter of case.
+std::optional<std::string> method_problem(const std::string& method);
+// Why start-up could not open `file` for appending ("-" is stderr and always fine).
+std::optional<std::string> unwritable_log_file(const std::string& file);
+
+}  // namespace sluice::config

@@ -1,0 +1,38 @@
+#include "sluice/proxy/exchange.hpp"
+
+namespace sluice::proxy {
+
+void log_exchange(Services& services, const Exchange& ex) {
+  const Nanos now = services.clock.now();
+  const std::string route = ex.route != nullptr ? ex.route->name : "";
+  const std::string decision(limit::to_string(ex.decision.outcome));
+  if (ex.decision.throttled()) {
+    const auto& limit = ex.route->policy.limits[ex.decision.deciding];
+    services.log.throttled({.route = route,
+                            .key = ex.logged_key,
+                            .decision = decision,
+                            .limit = limit.describe(),
+                            .weight = limit.weight,
+                            .delay_ms = ex.decision.wait / kNanosPerMilli,
+                            .retry_after_s = ceil_seconds(ex.decision.retry_after),
+                            .status = ex.status,
+                            .method = ex.method,
+                            .path = ex.logged_path,
+                            .client = ex.client,
+                            .request_id = ex.request_id});
+  }
+  if (services.log.access_enabled()) {
+    services.log.access({.route = route,
+                         .decision = decision,
+                         .method = ex.method,
+                         .path = ex.logged_path,
+                         .client = ex.client,
+                         .request_id = ex.request_id,
+                         .status = ex.status,
+                         .duration_ms = (now - ex.started) / kNanosPerMilli,
+                         .upstream_ms = ex.upstream_ns / kNanosPerMilli,
+                         .bytes = ex.bytes});
+  }
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,228 @@
+// The forwarding half of a session: the request to the upstream (with one retry on a stale pooled
+// connection), the response head back, and the body relayed to the client.
+#include <boost/asio/write.hpp>
+
+#include "sluice/proxy/exchange.hpp"
+#include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/session.hpp"
+#include "sluice/proxy/upstream_pool.hpp"
+#include "sluice/proxy/wire.hpp"
+#include "sluice/proxy/worker.hpp"
+
+namespace sluice::proxy {
+namespace {
+
+bool idempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::put:
+    case http::verb::delete_:
+    case http::verb::trace:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Response parsers are not reusable: each response (an interim 1xx included) gets a fresh one.
+void fresh_response_parser(std::optional<ResponseParser>& parser, std::size_t max_header_bytes,
+                           bool head_request) {
+  parser.emplace();
+  parser->header_limit(static_cast<std::uint32_t>(max_header_bytes));
+  parser->body_limit(boost::none);
+  parser->skip(head_request);
+}
+
+bool expects_continue(const http::fields& fields) {
+  return beast::iequals(fields[http::field::expect], "100-continue");
+}
+
+// What a client is told when the upstream exchange broke before a response head arrived.
+struct UpstreamFailure {
+  unsigned status = 502;
+  std::string detail;
+  UpstreamError kind = UpstreamError::reset;
+};
+
+UpstreamFailure classify_upstream_failure(const error_code& ec) {
+  if (ec == beast::error::timeout) {
+    return {504, "upstream did not answer within upstream_response", UpstreamError::timeout};
+  }
+  if (&ec.category() == &http::make_error_code(http::error::bad_target).category()) {
+    return {502, "upstream sent a malformed response: " + ec.message(), UpstreamError::protocol};
+  }
+  return {502, "upstream connection failed: " + ec.message(), UpstreamError::reset};
+}
+
+}  // namespace
+
+asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
+  Services& services = worker_.services();
+  const config::Config& config = *ex.runtime->config;
+  auto& request = parser.get();
+  const bool client_keep_alive = request.keep_alive();
+
+  if (expects_continue(request) && !parser.is_done()) {
+    // sluice answers the expectation itself once the request is admitted: the upstream sees a
+    // plain request, and a rejected client never sent its body.
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    arm(config.timeouts.client_idle);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), use_tuple);
+    if (ec) co_return false;
+  }
+  request.erase(http::field::expect);
+  strip_hop_by_hop(request);
+  add_forwarding(request, peer_text_, ex.version);
+  request.set("X-Request-Id", ex.request_id);
+  request.version(kHttp11);
+  request.keep_alive(true);
+
+  const auto piece = worker_.pieces().borrow();
+  std::optional<ResponseParser> parsed;
+  const Nanos upstream_started = services.clock.now();
+  auto upstream = co_await send_upstream(parser, ex, piece.get(), parsed);
+  if (!upstream) co_return false;      // answered (502/504/413) or the client is gone
+  ResponseParser& response = *parsed;  // upstream_socket_ still points at `upstream`
+
+  // The response header is in: from here on a failure can only close the client connection.
+  auto& res = response.get();
+  ex.status = res.result_int();
+  ex.counters->count_response(ex.status);
+  const bool upstream_keep_alive = response.keep_alive();
+  const bool request_complete = parser.is_done();
+  strip_hop_by_hop(res);
+  append_via(res, res.version());
+  if (!ex.ratelimit.empty()) {
+    res.set("RateLimit-Policy", ex.counters->policy_header);
+    res.set("RateLimit", ex.ratelimit);
+  }
+  res.set("X-Request-Id", ex.request_id);
+  bool keep_alive = client_keep_alive && request_complete && !services.draining.load();
+  const bool has_body = !response.is_done();
+  Framing framing = has_body && response.chunked() ? Framing::chunked : Framing::none;
+  if (has_body && !response.content_length() && (ex.version == 10 || !response.chunked())) {
+    // Delimited by the upstream closing: re-framed as chunked for HTTP/1.1 clients. An HTTP/1.0
+    // client cannot read chunks: it gets the bare body and learns its end by the close.
+    if (ex.version == 11) {
+      res.chunked(true);
+      framing = Framing::chunked;
+    } else {
+      res.erase(http::field::transfer_encoding);
+      framing = Framing::none;
+      keep_alive = false;
+    }
+  }
+  res.version(ex.version);
+  res.keep_alive(keep_alive);
+  write_head(res, head_);
+
+  RelayResult relayed = co_await relay(upstream->socket, upstream->buffer, response, socket_,
+                                       {.head = head_,
+                                        .framing = framing,
+                                        .piece = piece.get(),
+                                        .read_timeout = config.timeouts.upstream_response,
+                                        .write_timeout = config.timeouts.client_idle},
+                                       arming());
+  upstream_socket_ = nullptr;
+  relayed.ec = timeout_or(relayed.ec);
+  ex.upstream_ns = services.clock.now() - upstream_started;
+  ex.bytes = relayed.bytes;
+  if (relayed.failure == RelayFailure::read) {
+    ex.counters->count(relayed.ec == beast::error::timeout ? UpstreamError::timeout
+                                                           : UpstreamError::reset);
+  }
+  if (relayed.failure == RelayFailure::none && upstream_keep_alive && request_complete &&
+      upstream->buffer.size() == 0) {
+    worker_.pool().release(std::move(upstream));
+  }
+  finish(ex);
+  // A truncated body is never passed off as complete: on any failure the client connection closes.
+  co_return relayed.failure == RelayFailure::none&& keep_alive;
+}
+
+// Sends the request (header and streamed body) and reads the response header. A request without
+// a body that fails on a reused connection before any response byte is retried once on a fresh
+// connection: the upstream may have closed it just as we picked it. Errors are answered here.
+asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
+    RequestParser& parser, Exchange& ex, std::span<char> piece,
+    std::optional<ResponseParser>& response) {
+  const config::Config& config = *ex.runtime->config;
+  const config::UpstreamTarget& target = *ex.upstream;
+  const bool retryable = parser.is_done() && idempotent(parser.get().method());
+
+  for (int attempt = 0;; ++attempt) {
+    error_code ec;
+    const auto reuse = attempt > 0 ? UpstreamPool::Reuse::never
+                       : retryable ? UpstreamPool::Reuse::any
+                                   : UpstreamPool::Reuse::checked;
+    deadline_ = kNoDeadline;  // the pool keeps its own connect deadline
+    auto upstream =
+        co_await worker_.pool().acquire(target, config.timeouts.upstream_connect, reuse, ec);
+    if (!upstream) {
+      ex.counters->count(UpstreamError::connect);
+      co_await write_local(make_error(502, "upstream unreachable: " + ec.message(), ex.version),
+                           false, &ex);
+      co_return nullptr;
+    }
+    upstream_socket_ = &upstream->socket;
+    write_head(parser.get(), head_);
+    const Framing framing = parser.chunked() ? Framing::chunked : Framing::none;
+    RelayResult sent =
+        co_await relay(socket_, buffer_, parser, upstream->socket,
+                       {.head = head_,
+                        .framing = framing,
+                        .piece = piece,
+                        .read_timeout = config.timeouts.client_idle,
+                        .write_timeout = config.timeouts.upstream_response},
+                       arming());
+    sent.ec = timeout_or(sent.ec);
+    if (sent.failure == RelayFailure::read) {
+      upstream_socket_ = nullptr;
+      // The client broke off its own request body (or sent too much of it).
+      if (sent.ec == http::error::body_limit) {
+        co_await write_local(make_error(413, "request body larger than max_body_bytes", ex.version),
+                             false, &ex);
+      } else if (&sent.ec.category() == &http::make_error_code(http::error::bad_chunk).category()) {
+        // Broken framing in the body: the upstream connection is dropped mid-request, so the
+        // upstream never sees a complete message.
+        co_await write_local(
+            make_error(400, "malformed request body: " + sent.ec.message(), ex.version), false,
+            &ex);
+      } else {
+        ex.status = kClientClosedRequest;
+        finish(ex);
+      }
+      co_return nullptr;
+    }
+    const bool head_request = parser.get().method() == http::verb::head;
+    fresh_response_parser(response, config.http.max_header_bytes, head_request);
+    if (sent.failure == RelayFailure::none) {
+      arm(config.timeouts.upstream_response);
+      auto [read_ec, n] = co_await http::async_read_header(upstream->socket, upstream->buffer,
+                                                           *response, use_tuple);
+      // Interim 1xx responses (other than 101, whose Upgrade was stripped) are skipped.
+      while (!read_ec && response->get().result_int() / 100 == 1 &&
+             response->get().result_int() != 101) {
+        fresh_response_parser(response, config.http.max_header_bytes, head_request);
+        std::tie(read_ec, n) = co_await http::async_read_header(upstream->socket, upstream->buffer,
+                                                                *response, use_tuple);
+      }
+      if (!read_ec) co_return upstream;
+      ec = timeout_or(read_ec);
+    } else {
+      ec = sent.ec;
+    }
+    upstream_socket_ = nullptr;
+    const bool stale = upstream->reused && !response->got_some() && upstream->buffer.size() == 0;
+    if (stale && retryable && attempt == 0) continue;
+    const UpstreamFailure failure = classify_upstream_failure(ec);
+    ex.counters->count(failure.kind);
+    co_await write_local(make_error(failure.status, failure.detail, ex.version), false, &ex);
+    co_return nullptr;
+  }
+}
+
+}  // namespace sluice::proxy
