@@ -155,17 +155,32 @@ std::shared_ptr<const config::Config> Server::config() const {
   return config_;
 }
 
-void Server::reload(std::shared_ptr<const config::Config> next) {
-  // Process-wide settings stay as they started (see restart_only_changes).
+namespace {
+
+// Settings that belong to the process, not to a config generation: a reload keeps the running
+// values (copied into `next`) and names those the new file tried to change.
+std::vector<std::string> keep_process_settings(const config::Config& running,
+                                               config::Config& next) {
+  std::vector<std::string> changed;
+  auto keep = [&](const char* name, auto& next_value, const auto& running_value, bool same) {
+    if (!same) changed.emplace_back(name);
+    next_value = running_value;
+  };
+  const auto admin = [](const config::Config& c) { return c.admin ? c.admin->to_string() : ""; };
+  keep("listen", next.listen, running.listen,
+       next.listen.to_string() == running.listen.to_string());
+  keep("admin", next.admin, running.admin, admin(next) == admin(running));
+  keep("workers", next.workers, running.workers, next.workers == running.workers);
+  keep("max_keys", next.max_keys, running.max_keys, next.max_keys == running.max_keys);
+  keep("log.file", next.log.file, running.log.file, next.log.file == running.log.file);
+  return changed;
+}
+
+}  // namespace
+
+std::vector<std::string> Server::reload(std::shared_ptr<const config::Config> next) {
   auto merged = std::make_shared<config::Config>(*next);
-  {
-    const auto running = config();
-    merged->listen = running->listen;
-    merged->admin = running->admin;
-    merged->workers = running->workers;
-    merged->max_keys = running->max_keys;
-    merged->log.file = running->log.file;
-  }
+  const std::vector<std::string> kept = keep_process_settings(*config(), *merged);
   std::shared_ptr<const config::Config> config = std::move(merged);
   const auto runtime = proxy::Runtime::build(config, metrics_);
   declare_series(*config);
@@ -173,24 +188,8 @@ void Server::reload(std::shared_ptr<const config::Config> next) {
   for (auto& worker : workers_) worker->set_runtime(runtime);
   std::lock_guard guard(config_mutex_);
   config_ = std::move(config);
+  return kept;
 }
-
-namespace {
-
-// Settings that belong to the process, not to a config generation: a reload keeps them.
-std::vector<std::string> restart_only_changes(const config::Config& running,
-                                              const config::Config& next) {
-  std::vector<std::string> changed;
-  if (running.listen.to_string() != next.listen.to_string()) changed.push_back("listen");
-  const auto admin = [](const config::Config& c) { return c.admin ? c.admin->to_string() : ""; };
-  if (admin(running) != admin(next)) changed.push_back("admin");
-  if (running.workers != next.workers) changed.push_back("workers");
-  if (running.max_keys != next.max_keys) changed.push_back("max_keys");
-  if (running.log.file != next.log.file) changed.push_back("log.file");
-  return changed;
-}
-
-}  // namespace
 
 bool Server::reload_from_file(const std::string& path) {
   auto count = [&](const char* result) {
@@ -204,12 +203,11 @@ bool Server::reload_from_file(const std::string& path) {
     count("failure");
     return false;
   }
-  for (const std::string& field : restart_only_changes(*config(), *loaded.config)) {
+  for (const std::string& field : reload(std::move(loaded.config))) {
     log_->message(
         observe::Level::warn, "reload_kept_setting",
         {{"field", field}, {"reason", "changing it needs a restart; the running value stays"}});
   }
-  reload(std::move(loaded.config));
   count("success");
   log_->message(observe::Level::info, "reloaded", {{"config", path}});
   return true;

@@ -17,7 +17,7 @@ using limit::Rate;
 
 // max_rate and time_period from `map`, each falling back to `inherited`.
 std::optional<Rate> Loader::rate_of(const Node& map, const std::string& path,
-                            std::optional<Rate> inherited) {
+                                    std::optional<Rate> inherited) {
   Rate rate = inherited.value_or(Rate{0, 0});
   bool ok = true;
   if (const auto& node = map["max_rate"]) {
@@ -53,7 +53,7 @@ std::optional<double> Loader::weight_of(const Node& map, const std::string& path
 }
 
 void Loader::check_weight(const Node& at, const std::string& path, double weight,
-                  const Rate& rate) {
+                          const Rate& rate) {
   if (weight > rate.max_rate) {
     std::ostringstream m;
     m << "weight " << weight << " exceeds max_rate " << rate.max_rate
@@ -83,7 +83,7 @@ void Loader::load_routes(const Node& node, Config& config) {
 }
 
 std::optional<Route> Loader::load_route(const Node& node, const std::string& path,
-                                const Config& config) {
+                                        const Config& config) {
   check_keys(node, path,
              {"name", "match", "key", "max_rate", "time_period", "weight", "bucket", "limits",
               "action", "max_delay", "status", "dry_run", "upstream", "respond"});
@@ -123,7 +123,7 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
 }
 
 void Loader::load_match(const Node& node, const std::string& path,
-                const uri::PathOptions& path_options, Match& match) {
+                        const uri::PathOptions& path_options, Match& match) {
   if (!node) return;
   if (!map_or_error(node, path)) return;
   check_keys(node, path, {"path", "path_prefix", "path_regex", "methods", "host", "ignore_case"});
@@ -194,7 +194,7 @@ void Loader::load_match(const Node& node, const std::string& path,
 }
 
 void Loader::load_limits(const Node& node, const std::string& path, const Config& config,
-                 limit::RoutePolicy& policy) {
+                         limit::RoutePolicy& policy) {
   const bool inline_rate = node["max_rate"] || node["time_period"];
   const auto& bucket = node["bucket"];
   const auto& limits = node["limits"];
@@ -244,7 +244,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
     check_weight(node["weight"] ? node["weight"] : node, join_path(path, "weight"), *route_weight,
                  *route_rate);
     policy.limits.push_back(LimitPolicy::make(route_name, "route:" + route_name + "#0", route_key,
-                                       *route_rate, *route_weight));
+                                              *route_rate, *route_weight));
     return;
   }
   const std::string lpath = join_path(path, "limits");
@@ -279,7 +279,8 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
       if (!rate || !weight) continue;
       check_weight(item["weight"] ? item["weight"] : item, join_path(ipath, "weight"), *weight,
                    *rate);
-      l = LimitPolicy::make("", "route:" + route_name + "#" + std::to_string(i), key, *rate, *weight);
+      l = LimitPolicy::make("", "route:" + route_name + "#" + std::to_string(i), key, *rate,
+                            *weight);
     }
     if (!l) continue;
     l->policy_name = limits.size() == 1 ? route_name : route_name + "-" + std::to_string(i + 1);
@@ -288,7 +289,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
 }
 
 std::optional<LimitPolicy> Loader::named_bucket_limit(const Node& node, const std::string& path,
-                                              const Config& config, double weight) {
+                                                      const Config& config, double weight) {
   auto name = scalar(node, path);
   if (!name) return std::nullopt;
   const auto it = std::find_if(config.buckets.begin(), config.buckets.end(),

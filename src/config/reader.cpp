@@ -28,7 +28,7 @@ void Reader::error_at(const Mark& mark, std::string_view path, std::string_view 
 }
 
 void Reader::check_keys(const Node& map, const std::string& path,
-                std::initializer_list<std::string_view> allowed) {
+                        std::initializer_list<std::string_view> allowed) {
   for (const auto& item : map) {
     const std::string key = item.first.scalar();
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {

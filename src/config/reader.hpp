@@ -40,8 +40,8 @@ class Reader {
   std::optional<double> number(const Node& node, const std::string& path);
   std::optional<long long> integer(const Node& node, const std::string& path);
   // An integer in [min, max]; the error says the range.
-  std::optional<long long> bounded_integer(const Node& node, const std::string& path,
-                                           long long min, long long max);
+  std::optional<long long> bounded_integer(const Node& node, const std::string& path, long long min,
+                                           long long max);
   std::optional<bool> boolean(const Node& node, const std::string& path);
   std::optional<Nanos> duration(const Node& node, const std::string& path);
   std::optional<Nanos> positive_duration(const Node& node, const std::string& path);

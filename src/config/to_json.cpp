@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "sluice/core/json.hpp"
+
 namespace sluice::config {
 namespace {
 
@@ -51,22 +53,7 @@ class JsonWriter {
   std::string take() { return std::move(out_); }
 
  private:
-  void quoted(std::string_view s) {
-    out_ += '"';
-    for (unsigned char c : s) {
-      if (c == '"' || c == '\\') {
-        out_ += '\\';
-        out_ += static_cast<char>(c);
-      } else if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out_ += buf;
-      } else {
-        out_ += static_cast<char>(c);
-      }
-    }
-    out_ += '"';
-  }
+  void quoted(std::string_view s) { append_json_string(out_, s); }
   void comma() {
     if (!fresh_) out_ += ',';
     fresh_ = false;

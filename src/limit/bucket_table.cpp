@@ -199,10 +199,6 @@ Reservation BucketTable::reserve(BucketId id, Nanos now, Claim claim, Nanos max_
   return r;
 }
 
-bool BucketTable::refund(BucketId id, const Reservation& r, Nanos now) noexcept {
-  return r.admitted && compare_exchange(id, r.set, refunded(r, now), now);
-}
-
 std::size_t BucketTable::size() const noexcept {
   std::size_t total = 0;
   for (std::size_t s = 0; s <= shard_mask_; ++s) {

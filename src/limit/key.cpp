@@ -38,50 +38,6 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::string KeySpec::to_string() const {
-  std::string out;
-  for (const KeyPart& part : parts) {
-    if (!out.empty()) out += '|';
-    switch (part.kind) {
-      case KeyKind::client_ip:
-        out += "client_ip";
-        break;
-      case KeyKind::global:
-        out += "global";
-        break;
-      case KeyKind::header:
-        out += "header:" + part.name;
-        break;
-      case KeyKind::query:
-        out += "query:" + part.name;
-        break;
-    }
-  }
-  return out;
-}
-
-std::string LimitPolicy::describe() const {
-  char buf[64];
-  const double seconds = static_cast<double>(rate.period) / kNanosPerSecond;
-  std::snprintf(buf, sizeof buf, "%g/%gs", rate.max_rate, seconds);
-  return buf;
-}
-
-LimitPolicy LimitPolicy::make(std::string policy_name, std::string owner, KeySpec key, Rate rate,
-                              double weight) {
-  LimitPolicy l;
-  l.policy_name = std::move(policy_name);
-  l.owner = std::move(owner);
-  l.key = std::move(key);
-  l.rate = rate;
-  l.weight = weight;
-  char rate_text[64];
-  std::snprintf(rate_text, sizeof rate_text, "%.17g/%lld", rate.max_rate,
-                static_cast<long long>(rate.period));
-  l.bucket_ns_ = l.owner + '\x1f' + l.key.to_string() + '\x1f' + rate_text + '\x1f';
-  return l;
-}
-
 std::string render_key(const KeySpec& spec, const RequestFacts& request, KeyText text) {
   std::string out;
   for (const KeyPart& part : spec.parts) {

@@ -1,28 +1,13 @@
 #include "sluice/observe/events.hpp"
 
+#include "sluice/core/json.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 
 namespace sluice::observe {
 namespace {
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-}
 
 bool needs_quotes(std::string_view s) {
   if (s.empty()) return true;

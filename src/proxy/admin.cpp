@@ -4,6 +4,7 @@
 
 #include "sluice/config/to_json.hpp"
 #include "sluice/core/uri.hpp"
+#include "sluice/proxy/accept_backoff.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/request_checks.hpp"
 
@@ -83,7 +84,10 @@ asio::awaitable<void> AdminServer::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-    if (ec) continue;
+    if (ec) {
+      co_await back_off_after_accept_failure(ec, sources_.log, "admin");
+      continue;
+    }
     asio::co_spawn(*io_, serve(std::move(socket)), asio::detached);
   }
 }

@@ -1,24 +1,9 @@
 #include "sluice/proxy/local_response.hpp"
 
-#include "sluice/observe/events.hpp"
+#include "sluice/core/json.hpp"
 
 namespace sluice::proxy {
 namespace {
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += ' ';
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 std::string_view title_of(unsigned status) {
   const auto reason = http::obsolete_reason(static_cast<http::status>(status));

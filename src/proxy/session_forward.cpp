@@ -170,14 +170,13 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     upstream_socket_ = &upstream->socket;
     write_head(parser.get(), head_);
     const Framing framing = parser.chunked() ? Framing::chunked : Framing::none;
-    RelayResult sent =
-        co_await relay(socket_, buffer_, parser, upstream->socket,
-                       {.head = head_,
-                        .framing = framing,
-                        .piece = piece,
-                        .read_timeout = config.timeouts.client_idle,
-                        .write_timeout = config.timeouts.upstream_response},
-                       arming());
+    RelayResult sent = co_await relay(socket_, buffer_, parser, upstream->socket,
+                                      {.head = head_,
+                                       .framing = framing,
+                                       .piece = piece,
+                                       .read_timeout = config.timeouts.client_idle,
+                                       .write_timeout = config.timeouts.upstream_response},
+                                      arming());
     sent.ec = timeout_or(sent.ec);
     if (sent.failure == RelayFailure::read) {
       upstream_socket_ = nullptr;

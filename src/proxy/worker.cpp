@@ -6,17 +6,11 @@
 
 #include <random>
 
+#include "sluice/proxy/accept_backoff.hpp"
 #include "sluice/proxy/local_response.hpp"
 #include "sluice/proxy/session.hpp"
 
 namespace sluice::proxy {
-namespace {
-
-// Accept failures such as EMFILE are retried after a pause instead of spinning or giving up.
-constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
-
-}  // namespace
-
 Worker::Worker(Services& services, std::shared_ptr<const Runtime> runtime)
     : services_(services),
       id_prefix_(std::random_device{}()),
@@ -95,9 +89,7 @@ asio::awaitable<void> Worker::accept_loop() {
     auto [ec, socket] = co_await acceptor_->async_accept(use_tuple);
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
     if (ec) {
-      services_.log.message(observe::Level::warn, "accept_failed", {{"error", ec.message()}});
-      asio::steady_timer pause(io_, kAcceptBackoff);
-      co_await pause.async_wait(use_tuple);
+      co_await back_off_after_accept_failure(ec, services_.log, "proxy");
       continue;
     }
     serve(std::move(socket));

@@ -7,8 +7,8 @@
 
 #include "sluice/core/clock.hpp"
 #include "sluice/core/hash.hpp"
-#include "sluice/limit/bucket.hpp"
 #include "sluice/limit/bucket_table.hpp"
+#include "support/atomic_bucket.hpp"
 
 namespace {
 

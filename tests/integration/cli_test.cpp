@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/configs.hpp"
 #include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
 
@@ -28,12 +29,6 @@ CliRun run(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = "/tmp/sluice-cli-" + std::to_string(::getpid()) + "-" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
 TEST(Cli, CheckAcceptsTheShippedExampleConfig) {
   const std::string path = std::string(SLUICE_SOURCE_DIR) + "/config/sluice.yaml";
   const CliRun r = run("--check -c " + path);
@@ -42,10 +37,11 @@ TEST(Cli, CheckAcceptsTheShippedExampleConfig) {
 }
 
 TEST(Cli, CheckReportsABadValueWithItsPosition) {
-  const std::string path = write_temp("bad.yaml",
-                                      "version: 1\nlisten: 127.0.0.1:8080\nroutes:\n"
-                                      "  - name: x\n    respond: { body: hi }\n    max_rate: 0\n"
-                                      "    time_period: 1s\n");
+  const std::string path =
+      sluice::testing::temp_file("bad.yaml",
+                                 "version: 1\nlisten: 127.0.0.1:8080\nroutes:\n"
+                                 "  - name: x\n    respond: { body: hi }\n    max_rate: 0\n"
+                                 "    time_period: 1s\n");
   const CliRun r = run("--check -c " + path);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output, path + ":6:15: routes[0].max_rate: must be > 0\n");
@@ -53,7 +49,7 @@ TEST(Cli, CheckReportsABadValueWithItsPosition) {
 
 TEST(Cli, CheckCatchesAMisspelledKey) {
   const std::string path =
-      write_temp("typo.yaml", "version: 1\nlisten: 127.0.0.1:8080\nworkrs: 2\n");
+      sluice::testing::temp_file("typo.yaml", "version: 1\nlisten: 127.0.0.1:8080\nworkrs: 2\n");
   const CliRun r = run("--check --config " + path);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output, path + ":3:1: workrs: unknown key\n");
@@ -68,7 +64,8 @@ TEST(Cli, MissingConfigFileExitsOneNamingTheFile) {
 TEST(Cli, TakenPortExitsOneNamingTheAddress) {
   sluice::testing::TestUpstream occupant;  // holds a port
   const std::string port = std::to_string(occupant.port());
-  const std::string path = write_temp("taken.yaml", "version: 1\nlisten: 127.0.0.1:" + port + "\n");
+  const std::string path =
+      sluice::testing::temp_file("taken.yaml", "version: 1\nlisten: 127.0.0.1:" + port + "\n");
   const CliRun r = run("-c " + path);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << r.output;
@@ -78,9 +75,10 @@ TEST(Cli, SecondInstanceOnTheSameAddressIsRefusedWhileWorkersShareIt) {
   sluice::testing::ProxyHarness running(
       "version: 1\nworkers: 2\nroutes:\n  - { name: d, respond: { body: hi } }\n");
   const std::string port = std::to_string(running.port());
-  const std::string path = write_temp("second.yaml", "version: 1\nlisten: 127.0.0.1:" + port +
-                                                         "\nroutes:\n  - { name: d, respond: "
-                                                         "{ body: second } }\n");
+  const std::string path =
+      sluice::testing::temp_file("second.yaml", "version: 1\nlisten: 127.0.0.1:" + port +
+                                                    "\nroutes:\n  - { name: d, respond: "
+                                                    "{ body: second } }\n");
   const CliRun r = run("-c " + path);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + port + ": Address already in use"),
@@ -94,7 +92,7 @@ TEST(Cli, SecondInstanceOnTheSameAddressIsRefusedWhileWorkersShareIt) {
 }
 
 TEST(Cli, CheckFailsWhereStartWouldOnALogFileItCannotCreate) {
-  const std::string path = write_temp(
+  const std::string path = sluice::testing::temp_file(
       "logdir.yaml",
       "version: 1\nlisten: 127.0.0.1:8080\nlog: { file: /nonexistent-dir/sluice.log }\n");
   const CliRun r = run("--check -c " + path);

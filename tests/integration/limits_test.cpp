@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "support/configs.hpp"
 #include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
 
@@ -14,10 +15,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string with_upstream(const TestUpstream& upstream, const std::string& rest) {
-  return "version: 1\nupstream: " + upstream.url() + "\ntrusted_proxies: [127.0.0.1/32]\n" + rest;
 }
 
 Headers from(const std::string& ip) {

@@ -5,20 +5,12 @@
 #include <regex>
 #include <sstream>
 
+#include "support/configs.hpp"
 #include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
 
 namespace sluice::testing {
 namespace {
-
-std::string with_admin(const TestUpstream& upstream, const std::string& routes) {
-  return "version: 1\nadmin: 127.0.0.1:0\nupstream: " + upstream.url() + "\nroutes:\n" + routes;
-}
-
-std::string admin_get(ProxyHarness& proxy, const std::string& target) {
-  Client admin(proxy.server().admin_port());
-  return admin.request("GET", target).body;
-}
 
 const std::string kKeyedRoutes =
     R"(  - { name: h, match: { path_prefix: /h }, key: "header:X-Api-Key", max_rate: 1, time_period: 60s }
@@ -38,7 +30,7 @@ void throttle_both(ProxyHarness& proxy) {
 
 TEST(Secrets, KeyValuesAreDigestsAndKeyParametersMaskedInJsonLogsAndThrottled) {
   TestUpstream upstream;
-  ProxyHarness proxy(with_admin(upstream, kKeyedRoutes));
+  ProxyHarness proxy(with_admin(upstream, "routes:\n" + kKeyedRoutes));
   throttle_both(proxy);
   ASSERT_TRUE(proxy.wait_for_log("\"event\":\"throttled\"", 2));
   const std::string log = proxy.log_text();
@@ -54,7 +46,7 @@ TEST(Secrets, KeyValuesAreDigestsAndKeyParametersMaskedInJsonLogsAndThrottled) {
 
 TEST(Secrets, TextLogsCarryTheSameDigests) {
   TestUpstream upstream;
-  ProxyHarness proxy(with_admin(upstream, kKeyedRoutes), "format: text");
+  ProxyHarness proxy(with_admin(upstream, "routes:\n" + kKeyedRoutes), "format: text");
   throttle_both(proxy);
   ASSERT_TRUE(proxy.wait_for_log(" throttled ", 2));
   const std::string log = proxy.log_text();
@@ -66,7 +58,7 @@ TEST(Secrets, TextLogsCarryTheSameDigests) {
 
 TEST(Secrets, ShowKeysLogsTheValuesInClear) {
   TestUpstream upstream;
-  ProxyHarness proxy(with_admin(upstream, kKeyedRoutes), "show_keys: true");
+  ProxyHarness proxy(with_admin(upstream, "routes:\n" + kKeyedRoutes), "show_keys: true");
   throttle_both(proxy);
   ASSERT_TRUE(proxy.wait_for_log("\"event\":\"throttled\"", 2));
   EXPECT_NE(proxy.log_text().find("\"key\":\"header:X-Api-Key=topsecret\""), std::string::npos);

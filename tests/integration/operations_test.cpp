@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "sluice/config/load.hpp"
+#include "support/configs.hpp"
 #include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
 
@@ -23,18 +24,6 @@ double metric(const std::string& exposition, const std::string& series) {
     if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
   }
   return -1;
-}
-
-std::string admin_get(ProxyHarness& proxy, const std::string& target, unsigned expect = 200) {
-  Client admin(proxy.server().admin_port());
-  const Response res = admin.request("GET", target);
-  EXPECT_EQ(res.status, expect) << target;
-  return res.body;
-}
-
-std::string with_admin(const TestUpstream& upstream, const std::string& rest) {
-  return "version: 1\nadmin: 127.0.0.1:0\nupstream: " + upstream.url() +
-         "\ntrusted_proxies: [127.0.0.1/32]\n" + rest;
 }
 
 TEST(Admin, HealthReadinessAndConfig) {
@@ -104,12 +93,6 @@ TEST(Admin, ThrottledListsTheNewestEventsFirst) {
   EXPECT_EQ(two.find("\"path\":\"/a\""), std::string::npos);
   EXPECT_EQ(two.front(), '[');
   EXPECT_NE(admin_get(proxy, "/throttled").find("\"path\":\"/a\""), std::string::npos);
-}
-
-std::string temp_file(const std::string& name, const std::string& text) {
-  const std::string path = "/tmp/sluice-ops-" + std::to_string(::getpid()) + "-" + name;
-  std::ofstream(path) << text;
-  return path;
 }
 
 TEST(Reload, ThrottledClientStaysThrottledAcrossAReloadThatAddsARoute) {

@@ -2,16 +2,12 @@
 // could try is limited like the plain request, and the upstream sees the canonical form.
 #include <gtest/gtest.h>
 
+#include "support/configs.hpp"
 #include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
 
 namespace sluice::testing {
 namespace {
-
-std::string config(const TestUpstream& upstream, const std::string& routes) {
-  return "version: 1\nupstream: " + upstream.url() +
-         "\ntrusted_proxies: [127.0.0.1/32]\nroutes:\n" + routes;
-}
 
 const std::string kAdminRoute =
     R"(  - { name: admin, match: { path_prefix: /admin }, key: global, max_rate: 1, time_period: 60s }
@@ -20,7 +16,7 @@ const std::string kAdminRoute =
 
 TEST(Spelling, EveryPathSpellingOfALimitedPathIsLimited) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, kAdminRoute));
+  ProxyHarness proxy(with_upstream(upstream, "routes:\n" + kAdminRoute));
   Client client(proxy.port());
   EXPECT_EQ(client.request("GET", "/admin").status, 200u);
   EXPECT_EQ(client.request("GET", "/admin").status, 429u);
@@ -35,7 +31,7 @@ TEST(Spelling, EveryPathSpellingOfALimitedPathIsLimited) {
 
 TEST(Spelling, TheUpstreamReceivesTheCanonicalPathThatWasMatched) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, kAdminRoute));
+  ProxyHarness proxy(with_upstream(upstream, "routes:\n" + kAdminRoute));
   Client client(proxy.port());
   EXPECT_EQ(client.request("GET", "/a//b/./c/../%7Ed%3f?x=%41").status, 200u);
   ASSERT_EQ(upstream.request_count(), 1u);
@@ -44,7 +40,7 @@ TEST(Spelling, TheUpstreamReceivesTheCanonicalPathThatWasMatched) {
 
 TEST(Spelling, PathsAboveTheRootOrWithNulAreBadRequests) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, kAdminRoute));
+  ProxyHarness proxy(with_upstream(upstream, "routes:\n" + kAdminRoute));
   for (const char* target : {"/../admin", "/a/../../admin", "/%2e%2e/admin", "/a%00b", "/a%zz"}) {
     Client client(proxy.port());
     EXPECT_EQ(client.request("GET", target).status, 400u) << target;
@@ -63,8 +59,9 @@ TEST(Spelling, EscapedSlashesCanBeRefused) {
 
 TEST(Spelling, EveryQueryKeySpellingIsOneBucketAndRepeatsAreRefused) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(
+  ProxyHarness proxy(with_upstream(
       upstream,
+      "routes:\n"
       R"(  - { name: api, match: { path_prefix: /api }, key: "query:api_key", max_rate: 1, time_period: 60s }
 )"));
   Client client(proxy.port());
@@ -85,8 +82,9 @@ TEST(Spelling, EveryQueryKeySpellingIsOneBucketAndRepeatsAreRefused) {
 
 TEST(Spelling, RepeatedKeyHeaderIsRefused) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(
+  ProxyHarness proxy(with_upstream(
       upstream,
+      "routes:\n"
       R"(  - { name: api, match: { path_prefix: /api }, key: "header:X-Api-Key", max_rate: 5, time_period: 60s }
 )"));
   Client client(proxy.port());
@@ -100,8 +98,9 @@ TEST(Spelling, RepeatedKeyHeaderIsRefused) {
 
 TEST(Spelling, HostWithTrailingDotOrOtherCaseIsTheSameHost) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(
+  ProxyHarness proxy(with_upstream(
       upstream,
+      "routes:\n"
       R"(  - { name: api, match: { host: api.example.com }, key: global, max_rate: 1, time_period: 60s }
 )"));
   Client client(proxy.port());
@@ -113,8 +112,10 @@ TEST(Spelling, HostWithTrailingDotOrOtherCaseIsTheSameHost) {
 
 TEST(Spelling, TwoAddressesOfOneIpv6SubnetShareABucket) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(
-      upstream, R"(  - { name: api, match: { path_prefix: / }, max_rate: 1, time_period: 60s }
+  ProxyHarness proxy(
+      with_upstream(upstream,
+                    "routes:\n"
+                    R"(  - { name: api, match: { path_prefix: / }, max_rate: 1, time_period: 60s }
 )"));
   Client client(proxy.port());
   EXPECT_EQ(client.request("GET", "/", {{"X-Forwarded-For", "2001:db8:1:2::a"}}).status, 200u);
@@ -128,7 +129,7 @@ TEST(Spelling, TwoAddressesOfOneIpv6SubnetShareABucket) {
 
 TEST(Spelling, AbsoluteFormIsForwardedInOriginFormWithTheUrisHost) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, kAdminRoute));
+  ProxyHarness proxy(with_upstream(upstream, "routes:\n" + kAdminRoute));
   Client client(proxy.port());
   EXPECT_EQ(client.request("GET", "http://API.example.com:8080/admin").status, 200u);
   EXPECT_EQ(client.request("GET", "http://api.example.com/x/../admin").status, 429u);
@@ -139,7 +140,7 @@ TEST(Spelling, AbsoluteFormIsForwardedInOriginFormWithTheUrisHost) {
 
 TEST(Spelling, OptionsStarIsForwardedAndConnectIsRefused) {
   TestUpstream upstream;
-  ProxyHarness proxy(config(upstream, kAdminRoute));
+  ProxyHarness proxy(with_upstream(upstream, "routes:\n" + kAdminRoute));
   Client client(proxy.port());
   EXPECT_EQ(client.request("OPTIONS", "*").status, 200u);
   ASSERT_EQ(upstream.request_count(), 1u);

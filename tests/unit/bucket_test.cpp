@@ -1,5 +1,5 @@
 // The leaky bucket at exact nanosecond boundaries, driven by a manual clock.
-#include "sluice/limit/bucket.hpp"
+#include "support/atomic_bucket.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,6 @@
 // Several limits on one route: all-or-nothing, charged as of the release time.
 #include "sluice/limit/reservation.hpp"
+#include "support/atomic_bucket.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,7 @@
 #pragma once
 // The whole daemon: workers on their threads, the shared bucket table and metrics, reload and
-// graceful shutdown. main() only parses argv (cli.cpp); tests start a Server in-process.
+// graceful shutdown. The command line and the signal loop are cli.cpp's; tests start a Server
+// in-process.
 
 #include <atomic>
 #include <cstdint>
@@ -37,7 +38,9 @@ class Server {
 
   void start();
   // Swaps in a new config for the next requests; bucket state carries over (DESIGN §6).
-  void reload(std::shared_ptr<const config::Config> config);
+  // Process settings (listen, admin, workers, max_keys, log.file) keep their running values;
+  // returns those the new config would have changed.
+  std::vector<std::string> reload(std::shared_ptr<const config::Config> config);
   // SIGHUP: loads and validates `path`; a bad file keeps the running config. Logs and counts
   // the result either way; true on success.
   bool reload_from_file(const std::string& path);

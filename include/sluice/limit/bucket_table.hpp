@@ -21,7 +21,7 @@
 #include <memory>
 #include <vector>
 
-#include "sluice/limit/bucket.hpp"
+#include "sluice/limit/gcra.hpp"
 
 namespace sluice::limit {
 
@@ -48,9 +48,8 @@ class BucketTable {
   [[nodiscard]] Nanos load(BucketId id) const noexcept;
   // Sets the bucket to `desired` if it is `expected` (an absent bucket is kFreshTat).
   bool compare_exchange(BucketId id, Nanos expected, Nanos desired, Nanos now) noexcept;
-  // Single-bucket reserve and refund, each one lock round trip (see bucket.hpp for semantics).
+  // Single-bucket reserve in one lock round trip (gcra.hpp's decide() for the semantics).
   Reservation reserve(BucketId id, Nanos now, Claim claim, Nanos max_wait) noexcept;
-  bool refund(BucketId id, const Reservation& r, Nanos now) noexcept;
 
   [[nodiscard]] std::size_t size() const noexcept;
   // Buckets with level > 0 at `now`; scans the table (for the metrics gauge, not the data path).

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "sluice/core/clock.hpp"
 
@@ -77,6 +78,43 @@ inline BucketView view(Nanos tat, Nanos now, const Rate& rate) noexcept {
   // The epsilon keeps exact results such as 5 - 4.0000000001 from flooring a unit away.
   const double free_units = std::floor(rate.max_rate - level + 1e-9);
   return {level, free_units > 0 ? static_cast<std::int64_t>(free_units) : 0, left};
+}
+
+inline constexpr Nanos kNoMaxWait = std::numeric_limits<Nanos>::max() / 4;
+
+// The result of asking a bucket (or several, see reservation.hpp) for room.
+struct Reservation {
+  bool admitted = false;
+  Nanos release = 0;      // admitted: when the request may go (== now when no wait)
+  Nanos retry_after = 0;  // rejected: how much later the same request would be admitted
+  Nanos found = 0;        // tat before the charge (for refunds)
+  Nanos set = 0;          // tat after the charge
+
+  [[nodiscard]] Nanos wait(Nanos now) const noexcept { return release - now; }
+};
+
+// Decides `claim` against a bucket whose tat is `found`, allowing a wait of up to `max_wait`.
+// Pure; the callers apply `set` atomically.
+constexpr Reservation decide(Nanos found, Nanos now, Claim claim, Nanos max_wait) noexcept {
+  const Nanos release = earliest_fit(found, now, claim);
+  if (release - now > max_wait) {
+    return {.admitted = false,
+            .release = 0,
+            .retry_after = release - now - max_wait,
+            .found = found,
+            .set = found};
+  }
+  return {.admitted = true,
+          .release = release,
+          .retry_after = 0,
+          .found = found,
+          .set = charged(found, release, claim)};
+}
+
+// The tat a refund restores: what the reservation found, or now if that is later
+// (both are an empty bucket when found <= now).
+constexpr Nanos refunded(const Reservation& r, Nanos now) noexcept {
+  return std::max(r.found, now);
 }
 
 }  // namespace sluice::limit

@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <span>
 
-#include "sluice/limit/bucket.hpp"
+#include "sluice/limit/gcra.hpp"
 
 namespace sluice::limit {
 

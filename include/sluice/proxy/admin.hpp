@@ -18,7 +18,7 @@ namespace sluice::proxy {
 struct AdminSources {
   std::function<std::shared_ptr<const config::Config>()> config;
   observe::Metrics& metrics;
-  const observe::EventLog& log;
+  observe::EventLog& log;
   const std::atomic<bool>& draining;
 };
 

@@ -1,51 +1,13 @@
 #pragma once
-// One leaky bucket as one 64-bit atomic, updated with a compare-and-swap loop: lock-free, no
-// timers, no background refill. The arithmetic lives in gcra.hpp; this file adds atomicity and
-// the three operations sluice needs: admit (reject mode), reserve (delay mode), refund (cancel).
+// A lone leaky bucket as one 64-bit atomic updated by compare-and-swap: the reference model the
+// algorithm tests use. sluice itself keeps its buckets in limit::BucketTable, with the same
+// decide() and refunded() of gcra.hpp.
 
 #include <atomic>
-#include <limits>
 
 #include "sluice/limit/gcra.hpp"
 
 namespace sluice::limit {
-
-inline constexpr Nanos kNoMaxWait = std::numeric_limits<Nanos>::max() / 4;
-
-// The result of asking a bucket (or several, see reservation.hpp) for room.
-struct Reservation {
-  bool admitted = false;
-  Nanos release = 0;      // admitted: when the request may go (== now when no wait)
-  Nanos retry_after = 0;  // rejected: how much later the same request would be admitted
-  Nanos found = 0;        // tat before the charge (for refunds)
-  Nanos set = 0;          // tat after the charge
-
-  [[nodiscard]] Nanos wait(Nanos now) const noexcept { return release - now; }
-};
-
-// Decides `claim` against a bucket whose tat is `found`, allowing a wait of up to `max_wait`.
-// Pure; the callers apply `set` atomically.
-constexpr Reservation decide(Nanos found, Nanos now, Claim claim, Nanos max_wait) noexcept {
-  const Nanos release = earliest_fit(found, now, claim);
-  if (release - now > max_wait) {
-    return {.admitted = false,
-            .release = 0,
-            .retry_after = release - now - max_wait,
-            .found = found,
-            .set = found};
-  }
-  return {.admitted = true,
-          .release = release,
-          .retry_after = 0,
-          .found = found,
-          .set = charged(found, release, claim)};
-}
-
-// The tat a refund restores: what the reservation found, or now if that is later
-// (both are an empty bucket when found <= now).
-constexpr Nanos refunded(const Reservation& r, Nanos now) noexcept {
-  return std::max(r.found, now);
-}
 
 class Bucket {
  public:
