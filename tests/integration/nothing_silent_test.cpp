@@ -77,6 +77,7 @@ TEST(Floods, ThrottledLinesAreBoundedAndTheSuppressedCountsAddUp) {
   TestUpstream upstream;
   ProxyHarness proxy(with_admin(
       upstream,
+      "routes:\n"
       R"(  - { name: r, match: { path_prefix: / }, key: global, max_rate: 1, time_period: 60s }
 )"));
   Client client(proxy.port());
@@ -111,6 +112,7 @@ TEST(Metrics, CounterSeriesExistAtZeroFromTheStart) {
   TestUpstream upstream;
   ProxyHarness proxy(with_admin(
       upstream,
+      "routes:\n"
       R"(  - { name: r, match: { path_prefix: / }, max_rate: 1, time_period: 60s, status: 503 }
 )"));
   const std::string m = admin_get(proxy, "/metrics");
