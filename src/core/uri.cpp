@@ -38,7 +38,13 @@ std::optional<std::string> normalize_escapes(std::string_view path, EscapedSlash
   std::string out;
   out.reserve(path.size());
   for (std::size_t i = 0; i < path.size(); ++i) {
-    if (path[i] != '%') {
+    const auto c = static_cast<unsigned char>(path[i]);
+    if (c <= ' ' || c == 0x7f) {
+      // HTTP parsers refuse these in a target; a caller that did not must not pass them on.
+      error = "control character or space in the path";
+      return std::nullopt;
+    }
+    if (c != '%') {
       out += path[i];
       continue;
     }

@@ -63,6 +63,9 @@ TEST(NormalizePath, MalformedEscapesAndNulAreRefused) {
   EXPECT_EQ(normalized("/a%zz"), "error: malformed percent-encoding in the path");
   EXPECT_EQ(normalized("/a%00b"), "error: the path decodes to a NUL byte");
   EXPECT_EQ(normalized("admin"), "error: the path must start with /");
+  EXPECT_EQ(normalized(std::string_view("/a\0b", 4)),
+            "error: control character or space in the path");
+  EXPECT_EQ(normalized("/a b"), "error: control character or space in the path");
 }
 
 TEST(NormalizePath, RepeatedSlashesMergeUnlessTurnedOff) {
