@@ -178,9 +178,9 @@ std::vector<std::string> keep_process_settings(const config::Config& running,
 
 }  // namespace
 
-std::vector<std::string> Server::reload(std::shared_ptr<const config::Config> next) {
+std::vector<std::string> Server::reload(const std::shared_ptr<const config::Config>& next) {
   auto merged = std::make_shared<config::Config>(*next);
-  const std::vector<std::string> kept = keep_process_settings(*config(), *merged);
+  std::vector<std::string> kept = keep_process_settings(*config(), *merged);
   std::shared_ptr<const config::Config> config = std::move(merged);
   const auto runtime = proxy::Runtime::build(config, metrics_);
   declare_series(*config);

@@ -207,10 +207,10 @@ LoadResult Loader::finish(std::shared_ptr<Config> config) {
 
 namespace {
 
-LoadResult parse(const std::string& text, const std::string& name) {
+LoadResult parse(std::string_view text, const std::string& name) {
   Loader loader(name);
   std::vector<DuplicateKey> duplicates;
-  const YamlDocument doc = parse_yaml(text, duplicates);
+  const YamlDocument doc = parse_yaml(std::string(text), duplicates);
   if (!doc.root) {
     loader.error_at(doc.error_mark, "", "invalid YAML: " + doc.error);
     return {nullptr, loader.take_errors()};
@@ -226,7 +226,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
 }  // namespace
 
 LoadResult load_string(std::string_view yaml, const std::string& name) {
-  return parse(std::string(yaml), name);
+  return parse(yaml, name);
 }
 
 LoadResult load_file(const std::string& path) {

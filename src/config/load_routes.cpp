@@ -105,12 +105,14 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
   load_limits(node, path, config, route.policy);
   route.policy.route = route.name;
   load_action(node, path, route);
-  if (const auto& upstream = node["upstream"])
+  if (const auto& upstream = node["upstream"]) {
     route.upstream = upstream_target(upstream, join_path(path, "upstream"));
+  }
   if (const auto& respond = node["respond"]) {
     route.respond = load_respond(respond, join_path(path, "respond"));
-    if (route.upstream)
+    if (route.upstream) {
       error(respond, join_path(path, "respond"), "a route either responds or has an upstream");
+    }
   }
   if (!route.respond && !route.upstream) {
     route.upstream = config.upstream;

@@ -164,8 +164,9 @@ std::optional<std::string> method_problem(const std::string& method) {
 std::optional<std::string> unwritable_log_file(const std::string& file) {
   if (file == "-") return std::nullopt;
   if (::access(file.c_str(), F_OK) == 0) {
-    if (::access(file.c_str(), W_OK) != 0)
+    if (::access(file.c_str(), W_OK) != 0) {
       return file + " is not writable: " + std::strerror(errno);
+    }
     return std::nullopt;
   }
   const auto slash = file.rfind('/');

@@ -54,7 +54,8 @@ struct TreeBuilder {
           std::string child = path;
           if (item.first.IsScalar()) {
             const std::string& key = item.first.Scalar();
-            child = path.empty() ? key : path + "." + key;
+            child = path.empty() ? key : path + '.';
+            if (!path.empty()) child += key;
             const auto [it, fresh] = seen.emplace(key, mark_of(item.first));
             if (!fresh) duplicates.push_back({child, it->second, mark_of(item.first)});
           }

@@ -110,11 +110,10 @@ struct alignas(64) BucketTable::Shard {
     erase(victim);
   }
 
-  void insert(BucketId id, Nanos tat, Nanos now) noexcept {
+  void insert(Slot slot, Nanos now) noexcept {
     sweep_drained(now);
     if (count >= budget) evict_one(now);
-    const std::size_t i = probe(id);
-    slots[i] = Slot{id, tat};
+    slots[probe(slot.id)] = slot;
     ++count;
   }
 
@@ -123,7 +122,7 @@ struct alignas(64) BucketTable::Shard {
     if (slots[i].id == id) {
       slots[i].tat = desired;
     } else if (desired > now) {
-      insert(id, desired, now);
+      insert(Slot{id, desired}, now);
     }
   }
 };
@@ -179,6 +178,7 @@ Nanos BucketTable::load(BucketId id) const noexcept {
   return slot.id == id ? slot.tat : kFreshTat;
 }
 
+// NOLINTNEXTLINE(bugprone-easily-swappable-parameters): std::atomic's (expected, desired) order
 bool BucketTable::compare_exchange(BucketId id, Nanos expected, Nanos desired, Nanos now) noexcept {
   Shard& shard = shard_of(id);
   std::lock_guard guard(shard.lock);

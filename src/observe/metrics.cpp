@@ -1,5 +1,7 @@
 #include "sluice/observe/metrics.hpp"
 
+#include <cmath>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -55,7 +57,8 @@ void Histogram::observe(double seconds) noexcept {
     }
   }
   count_.fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6 + 0.5), std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<std::uint64_t>(std::llround(seconds * 1e6)),
+                        std::memory_order_relaxed);
 }
 
 double Histogram::sum() const noexcept {

@@ -15,8 +15,9 @@ void strip_hop_by_hop(http::fields& fields) {
   }
   for (const std::string& name : named) {
     // Framing fields cannot be dropped by a client's say-so: the relay needs them.
-    if (beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding"))
+    if (beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding")) {
       continue;
+    }
     fields.erase(name);
   }
   for (http::field f :
@@ -28,7 +29,7 @@ void strip_hop_by_hop(http::fields& fields) {
 }
 
 void append_via(http::fields& fields, unsigned version) {
-  const std::string hop = version == 10 ? "1.0 sluice" : "1.1 sluice";
+  const std::string hop = version == kHttp10 ? "1.0 sluice" : "1.1 sluice";
   const auto existing = fields[http::field::via];
   fields.set(http::field::via, existing.empty() ? hop : std::string(existing) + ", " + hop);
 }

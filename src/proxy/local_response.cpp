@@ -46,7 +46,7 @@ LocalResponse make_error(unsigned status, std::string_view detail, unsigned vers
   return res;
 }
 
-LocalResponse make_text(unsigned status, std::string body, std::string content_type,
+LocalResponse make_text(unsigned status, std::string body, std::string_view content_type,
                         unsigned version) {
   LocalResponse res = base(status, version);
   res.set(http::field::content_type, content_type);

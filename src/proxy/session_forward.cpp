@@ -103,10 +103,10 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   bool keep_alive = client_keep_alive && request_complete && !services.draining.load();
   const bool has_body = !response.is_done();
   Framing framing = has_body && response.chunked() ? Framing::chunked : Framing::none;
-  if (has_body && !response.content_length() && (ex.version == 10 || !response.chunked())) {
+  if (has_body && !response.content_length() && (ex.version == kHttp10 || !response.chunked())) {
     // Delimited by the upstream closing: re-framed as chunked for HTTP/1.1 clients. An HTTP/1.0
     // client cannot read chunks: it gets the bare body and learns its end by the close.
-    if (ex.version == 11) {
+    if (ex.version == kHttp11) {
       res.chunked(true);
       framing = Framing::chunked;
     } else {

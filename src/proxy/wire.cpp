@@ -8,7 +8,7 @@ void append(std::string& out, beast::string_view s) {
 }
 
 void append_version(std::string& out, unsigned version) {
-  out += version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+  out += version == kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
 void append_fields(const http::fields& fields, std::string& out) {

@@ -261,5 +261,42 @@ TEST(ConnectionFlood, RunningOutOfFileDescriptorsOnAcceptBacksOffAndRecovers) {
   }
 }
 
+TEST(ConnectionFlood, AdminListenerAlsoBacksOffWhenOutOfFileDescriptors) {
+  namespace asio = boost::asio;
+  ProxyHarness proxy(
+      "version: 1\nadmin: 127.0.0.1:0\nroutes:\n  - { name: hi, respond: { body: hi } }\n");
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
+                                         proxy.server().admin_port());
+  asio::io_context io;
+  asio::ip::tcp::socket client(io);
+  client.open(asio::ip::tcp::v4());
+  const int log = ::open(proxy.log_path().c_str(), O_RDONLY);
+  ASSERT_GE(log, 0);
+  std::string logged;
+  const auto started = std::chrono::steady_clock::now();
+  {
+    FileDescriptorsExhausted exhausted;
+    client.connect(endpoint);
+    ASSERT_TRUE(wait_until([&] {
+      char chunk[4096];
+      for (ssize_t n; (n = ::read(log, chunk, sizeof chunk)) > 0;) logged.append(chunk, n);
+      return count_lines_with(logged, "\"listener\":\"admin\"") >= 3;
+    }));
+  }
+  ::close(log);
+  // One line per 50 ms pause, not a spin.
+  const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count();
+  EXPECT_LE(count_lines_with(logged, "\"listener\":\"admin\""),
+            static_cast<std::uint64_t>(elapsed_ms / 50 + 2));
+  EXPECT_NE(logged.find("Too many open files"), std::string::npos) << logged;
+  asio::write(client, asio::buffer(std::string_view("GET /healthz HTTP/1.0\r\n\r\n")));
+  std::string response;
+  boost::system::error_code ec;
+  asio::read(client, asio::dynamic_buffer(response), ec);
+  EXPECT_EQ(response.substr(0, response.find("\r\n")), "HTTP/1.1 200 OK");
+}
+
 }  // namespace
 }  // namespace sluice::testing

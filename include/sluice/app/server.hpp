@@ -40,7 +40,7 @@ class Server {
   // Swaps in a new config for the next requests; bucket state carries over (DESIGN §6).
   // Process settings (listen, admin, workers, max_keys, log.file) keep their running values;
   // returns those the new config would have changed.
-  std::vector<std::string> reload(std::shared_ptr<const config::Config> config);
+  std::vector<std::string> reload(const std::shared_ptr<const config::Config>& config);
   // SIGHUP: loads and validates `path`; a bad file keeps the running config. Logs and counts
   // the result either way; true on success.
   bool reload_from_file(const std::string& path);

@@ -47,6 +47,7 @@ class BucketTable {
   // The bucket's tat, or kFreshTat when it is not in the table.
   [[nodiscard]] Nanos load(BucketId id) const noexcept;
   // Sets the bucket to `desired` if it is `expected` (an absent bucket is kFreshTat).
+  // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): std::atomic's (expected, desired) order
   bool compare_exchange(BucketId id, Nanos expected, Nanos desired, Nanos now) noexcept;
   // Single-bucket reserve in one lock round trip (gcra.hpp's decide() for the semantics).
   Reservation reserve(BucketId id, Nanos now, Claim claim, Nanos max_wait) noexcept;

@@ -24,6 +24,10 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
+// HTTP versions as Beast numbers them.
+inline constexpr unsigned kHttp10 = 10;
+inline constexpr unsigned kHttp11 = 11;
+
 // Awaits an operation and returns its error as a value instead of throwing it.
 inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 

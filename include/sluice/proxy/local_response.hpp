@@ -25,7 +25,7 @@ LocalResponse make_rejection(const Rejection& r, unsigned version);
 // A problem+json error for protocol and upstream failures.
 LocalResponse make_error(unsigned status, std::string_view detail, unsigned version);
 
-LocalResponse make_text(unsigned status, std::string body, std::string content_type,
+LocalResponse make_text(unsigned status, std::string body, std::string_view content_type,
                         unsigned version);
 
 }  // namespace sluice::proxy

@@ -14,10 +14,6 @@
 
 namespace sluice::proxy {
 
-// HTTP/1.1 as Beast numbers it.
-inline constexpr unsigned kHttp11 = 11;
-inline constexpr unsigned kHttp10 = 10;
-
 // A request sluice answers itself instead of serving: the status and why.
 struct Refusal {
   unsigned status = 400;
