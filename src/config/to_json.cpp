@@ -114,11 +114,13 @@ std::string to_json(const Config& c) {
   for (const auto& t : c.trusted_proxies_text) w.string(t);
   w.close(']');
   w.key("timeouts").open('{');
-  w.key("client_header").seconds(c.timeouts.client_header);
-  w.key("client_idle").seconds(c.timeouts.client_idle);
-  w.key("upstream_connect").seconds(c.timeouts.upstream_connect);
-  w.key("upstream_response").seconds(c.timeouts.upstream_response);
-  w.key("shutdown_grace").seconds(c.timeouts.shutdown_grace);
+  const std::pair<const char*, Nanos> timeouts[] = {
+      {"client_header", c.timeouts.client_header},
+      {"client_idle", c.timeouts.client_idle},
+      {"upstream_connect", c.timeouts.upstream_connect},
+      {"upstream_response", c.timeouts.upstream_response},
+      {"shutdown_grace", c.timeouts.shutdown_grace}};
+  for (const auto& [name, value] : timeouts) w.key(name).seconds(value);
   w.close('}');
   w.key("http").open('{');
   w.key("max_header_bytes").number(static_cast<double>(c.http.max_header_bytes));

@@ -73,7 +73,8 @@ TEST(Cli, TakenPortExitsOneNamingTheAddress) {
 
 TEST(Cli, SecondInstanceOnTheSameAddressIsRefusedWhileWorkersShareIt) {
   sluice::testing::ProxyHarness running(
-      "version: 1\nworkers: 2\nroutes:\n  - { name: d, respond: { body: hi } }\n");
+      "version: 1\nworkers: 2\nadmin: 127.0.0.1:0\nroutes:\n  - { name: d, respond: { body: hi } "
+      "}\n");
   const std::string port = std::to_string(running.port());
   const std::string path =
       sluice::testing::temp_file("second.yaml", "version: 1\nlisten: 127.0.0.1:" + port +
@@ -84,6 +85,14 @@ TEST(Cli, SecondInstanceOnTheSameAddressIsRefusedWhileWorkersShareIt) {
   EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + port + ": Address already in use"),
             std::string::npos)
       << r.output;
+  // The admin address is the process's too.
+  const std::string admin_path = sluice::testing::temp_file(
+      "second-admin.yaml", "version: 1\nlisten: 127.0.0.1:0\nadmin: 127.0.0.1:" +
+                               std::to_string(running.server().admin_port()) +
+                               "\nroutes:\n  - { name: d, respond: { body: second } }\n");
+  const CliRun admin = run("-c " + admin_path);
+  EXPECT_EQ(admin.exit_code, 1);
+  EXPECT_NE(admin.output.find("Address already in use"), std::string::npos) << admin.output;
   // Both workers of the running instance still answer, on many connections.
   for (int i = 0; i < 20; ++i) {
     sluice::testing::Client client(running.port());
