@@ -203,7 +203,7 @@ bool Server::reload_from_file(const std::string& path) {
     count("failure");
     return false;
   }
-  for (const std::string& field : reload(std::move(loaded.config))) {
+  for (const std::string& field : reload(loaded.config)) {
     log_->message(
         observe::Level::warn, "reload_kept_setting",
         {{"field", field}, {"reason", "changing it needs a restart; the running value stays"}});
