@@ -82,14 +82,15 @@ void Loader::load_trusted_proxies(const Node& node, Config& config) {
 void Loader::load_timeouts(const Node& node, Timeouts& t) {
   if (!node) return;
   if (!map_or_error(node, "timeouts")) return;
-  check_keys(
-      node, "timeouts",
-      {"client_header", "client_idle", "upstream_connect", "upstream_response", "shutdown_grace"});
+  check_keys(node, "timeouts",
+             {"client_header", "client_idle", "upstream_connect", "upstream_response",
+              "shutdown_grace", "tunnel_idle"});
   set_duration(node, "timeouts", "client_header", t.client_header);
   set_duration(node, "timeouts", "client_idle", t.client_idle);
   set_duration(node, "timeouts", "upstream_connect", t.upstream_connect);
   set_duration(node, "timeouts", "upstream_response", t.upstream_response);
   set_duration(node, "timeouts", "shutdown_grace", t.shutdown_grace);
+  set_duration(node, "timeouts", "tunnel_idle", t.tunnel_idle);
 }
 
 void Loader::set_duration(const Node& map, const std::string& path, const char* key, Nanos& out) {

@@ -119,7 +119,8 @@ std::string to_json(const Config& c) {
       {"client_idle", c.timeouts.client_idle},
       {"upstream_connect", c.timeouts.upstream_connect},
       {"upstream_response", c.timeouts.upstream_response},
-      {"shutdown_grace", c.timeouts.shutdown_grace}};
+      {"shutdown_grace", c.timeouts.shutdown_grace},
+      {"tunnel_idle", c.timeouts.tunnel_idle}};
   for (const auto& [name, value] : timeouts) w.key(name).seconds(value);
   w.close('}');
   w.key("http").open('{');

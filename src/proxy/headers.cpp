@@ -44,6 +44,22 @@ void add_forwarding(http::fields& fields, std::string_view peer, unsigned client
   append_via(fields, client_version);
 }
 
+std::string upgrade_protocol(const http::fields& fields) {
+  bool named = false;
+  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
+       ++range.first) {
+    for (const auto token : http::token_list(range.first->value())) {
+      named = named || beast::iequals(token, "upgrade");
+    }
+  }
+  const auto upgrade = fields[http::field::upgrade];
+  if (!named || upgrade.empty() || fields.count(http::field::upgrade) > 1) return {};
+  for (const auto protocol : http::token_list(upgrade)) {
+    if (beast::iequals(protocol, "h2c")) return {};
+  }
+  return std::string(upgrade);
+}
+
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept {
   const auto q = target.find('?');
   if (q == std::string_view::npos) return {target, {}};

@@ -24,6 +24,7 @@ RouteRuntime make_route(const config::Route* route, std::string name, observe::M
                          {{"route", rt.name}, {"decision", std::string(limit::to_string(o))}});
   }
   rt.delay = &metrics.histogram(Family::delay_seconds, {{"route", rt.name}});
+  rt.tunnels = &metrics.gauge(Family::tunnels, {{"route", rt.name}});
   for (int c = 0; c < 5; ++c) {
     rt.responses[c] =
         &metrics.counter(Family::upstream_responses_total,

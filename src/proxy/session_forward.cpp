@@ -73,12 +73,18 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), use_tuple);
     if (ec) co_return false;
   }
+  const std::string upgrade = upgrade_protocol(request);
   request.erase(http::field::expect);
   strip_hop_by_hop(request);
   add_forwarding(request, peer_text_, ex.version);
   request.set("X-Request-Id", ex.request_id);
   request.version(kHttp11);
   request.keep_alive(true);
+  if (!upgrade.empty()) {
+    // The one hop-by-hop request sluice passes on: the limit counted the handshake.
+    request.set(http::field::upgrade, upgrade);
+    request.set(http::field::connection, "Upgrade");
+  }
 
   const auto piece = worker_.pieces().borrow();
   std::optional<ResponseParser> parsed;
@@ -87,6 +93,17 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   if (!upstream) co_return false;      // answered (502/504/413) or the client is gone
   ResponseParser& response = *parsed;  // upstream_socket_ still points at `upstream`
 
+  if (response.get().result() == http::status::switching_protocols) {
+    if (!upgrade.empty()) {
+      co_return co_await open_tunnel(ex, std::move(upstream), response);
+    }
+    // A switch nobody asked for: the upstream speaks something else now.
+    upstream_socket_ = nullptr;
+    ex.counters->count(UpstreamError::protocol);
+    co_await write_local(make_error(502, "upstream switched protocols unasked", ex.version), false,
+                         &ex);
+    co_return false;
+  }
   // The response header is in: from here on a failure can only close the client connection.
   auto& res = response.get();
   ex.status = res.result_int();
@@ -202,7 +219,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
       arm(config.timeouts.upstream_response);
       auto [read_ec, n] = co_await http::async_read_header(upstream->socket, upstream->buffer,
                                                            *response, use_tuple);
-      // Interim 1xx responses (other than 101, whose Upgrade was stripped) are skipped.
+      // Interim 1xx responses other than 101 (the answer to an Upgrade) are skipped.
       while (!read_ec && response->get().result_int() / 100 == 1 &&
              response->get().result_int() != 101) {
         fresh_response_parser(response, config.http.max_header_bytes, head_request);

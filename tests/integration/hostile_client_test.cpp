@@ -261,6 +261,12 @@ TEST(ConnectionFlood, RunningOutOfFileDescriptorsOnAcceptBacksOffAndRecovers) {
   }
 }
 
+std::size_t occurrences(const std::string& text, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 TEST(ConnectionFlood, AdminListenerAlsoBacksOffWhenOutOfFileDescriptors) {
   namespace asio = boost::asio;
   ProxyHarness proxy(
@@ -280,7 +286,8 @@ TEST(ConnectionFlood, AdminListenerAlsoBacksOffWhenOutOfFileDescriptors) {
     ASSERT_TRUE(wait_until([&] {
       char chunk[4096];
       for (ssize_t n; (n = ::read(log, chunk, sizeof chunk)) > 0;) logged.append(chunk, n);
-      return count_lines_with(logged, "\"listener\":\"admin\"") >= 3;
+      // No iostreams while descriptors are out: UBSan's vptr check would open a pipe.
+      return occurrences(logged, "\"listener\":\"admin\"") >= 3;
     }));
   }
   ::close(log);
@@ -288,8 +295,8 @@ TEST(ConnectionFlood, AdminListenerAlsoBacksOffWhenOutOfFileDescriptors) {
   const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
-  EXPECT_LE(count_lines_with(logged, "\"listener\":\"admin\""),
-            static_cast<std::uint64_t>(elapsed_ms / 50 + 2));
+  EXPECT_LE(occurrences(logged, "\"listener\":\"admin\""),
+            static_cast<std::size_t>(elapsed_ms / 50 + 2));
   EXPECT_NE(logged.find("Too many open files"), std::string::npos) << logged;
   asio::write(client, asio::buffer(std::string_view("GET /healthz HTTP/1.0\r\n\r\n")));
   std::string response;

@@ -51,6 +51,7 @@ struct Timeouts {
   Nanos upstream_connect = 2 * kNanosPerSecond;
   Nanos upstream_response = 60 * kNanosPerSecond;
   Nanos shutdown_grace = 10 * kNanosPerSecond;
+  Nanos tunnel_idle = 3600 * kNanosPerSecond;  // an upgraded connection with no bytes either way
 };
 
 struct HttpLimits {

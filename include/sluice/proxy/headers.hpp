@@ -19,6 +19,11 @@ void add_forwarding(http::fields& fields, std::string_view peer, unsigned client
 
 void append_via(http::fields& fields, unsigned version);
 
+// The protocols a request asks to switch to (its Upgrade header) when its Connection header
+// names "upgrade"; empty otherwise, and for h2c, which sluice refuses: such a request is served
+// as plain HTTP/1.1 (RFC 9110 §7.8 lets a server ignore Upgrade).
+std::string upgrade_protocol(const http::fields& fields);
+
 // Path and query of an origin-form target: "/a/b?x=1" → "/a/b", "x=1".
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept;
 

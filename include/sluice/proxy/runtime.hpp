@@ -22,6 +22,7 @@ struct RouteRuntime {
   std::string policy_header;                     // RateLimit-Policy value; empty when unlimited
   std::array<observe::Counter*, 6> decisions{};  // by limit::Outcome
   observe::Histogram* delay = nullptr;
+  observe::Gauge* tunnels = nullptr;
   std::array<observe::Counter*, 5> responses{};  // 1xx..5xx
   std::array<observe::Counter*, 4> errors{};     // by UpstreamError
 

@@ -52,6 +52,17 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<std::unique_ptr<UpstreamConnection>> send_upstream(
       RequestParser& parser, Exchange& ex, std::span<char> piece,
       std::optional<ResponseParser>& response);
+  // After a 101: the client and the upstream connection joined until either closes or
+  // tunnel_idle passes with no bytes either way (session_tunnel.cpp).
+  asio::awaitable<bool> open_tunnel(Exchange& ex, std::unique_ptr<UpstreamConnection> upstream,
+                                    ResponseParser& response);
+  // One direction of a tunnel, named at the call site: a swapped pair would be a silent bug.
+  struct Pipe {
+    tcp::socket& from;
+    tcp::socket& to;
+    std::span<char> piece;
+  };
+  asio::awaitable<void> pump(Pipe pipe, Nanos idle);
   asio::awaitable<bool> write_local(LocalResponse response, bool keep_alive, Exchange* ex);
   void finish(Exchange& ex);
 

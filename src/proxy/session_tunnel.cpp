@@ -1,0 +1,87 @@
+// Upgraded connections (DESIGN §10): after the upstream's 101, bytes are copied both ways until
+// either side closes or nothing moves for tunnel_idle. Each direction copies one piece at a time,
+// read then write, so a slow reader on one side holds back the other side's sender: nothing is
+// buffered beyond two pieces whatever the traffic.
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/write.hpp>
+
+#include "sluice/proxy/exchange.hpp"
+#include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/session.hpp"
+#include "sluice/proxy/upstream_pool.hpp"
+#include "sluice/proxy/wire.hpp"
+#include "sluice/proxy/worker.hpp"
+
+namespace sluice::proxy {
+
+using namespace boost::asio::experimental::awaitable_operators;
+
+asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
+                                           std::unique_ptr<UpstreamConnection> upstream,
+                                           ResponseParser& response) {
+  const config::Config& config = *ex.runtime->config;
+  auto& res = response.get();
+  ex.status = res.result_int();
+  ex.counters->count_response(ex.status);
+  const std::string protocol(res[http::field::upgrade]);
+  strip_hop_by_hop(res);
+  res.set(http::field::upgrade, protocol);
+  res.set(http::field::connection, "Upgrade");
+  append_via(res, res.version());
+  if (!ex.ratelimit.empty()) {
+    res.set("RateLimit-Policy", ex.counters->policy_header);
+    res.set("RateLimit", ex.ratelimit);
+  }
+  res.set("X-Request-Id", ex.request_id);
+  res.version(kHttp11);
+  write_head(res, head_);
+  finish(ex);
+
+  // What either side sent right behind its head already belongs to the new protocol.
+  arm(config.timeouts.client_idle);
+  const std::array<asio::const_buffer, 2> first{asio::buffer(head_), upstream->buffer.data()};
+  auto [ec, n] = co_await asio::async_write(socket_, first, use_tuple);
+  upstream->buffer.consume(upstream->buffer.size());
+  if (!ec && buffer_.size() > 0) {
+    arm(config.timeouts.client_idle);
+    std::tie(ec, n) = co_await asio::async_write(upstream->socket, buffer_.data(), use_tuple);
+    buffer_.consume(buffer_.size());
+  }
+  if (ec) {
+    upstream_socket_ = nullptr;
+    co_return false;
+  }
+
+  observe::Gauge& open = *ex.counters->tunnels;
+  open.fetch_add(1, std::memory_order_relaxed);
+  {
+    const auto to_upstream = worker_.pieces().borrow();
+    const auto to_client = worker_.pieces().borrow();
+    const Nanos idle = config.timeouts.tunnel_idle;
+    co_await (pump({.from = socket_, .to = upstream->socket, .piece = to_upstream.get()}, idle) ||
+              pump({.from = upstream->socket, .to = socket_, .piece = to_client.get()}, idle));
+  }
+  open.fetch_sub(1, std::memory_order_relaxed);
+  upstream_socket_ = nullptr;
+  error_code ignored;
+  upstream->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  co_return false;  // the client connection is not HTTP any more: closed
+}
+
+// Copies `from` to `to` until either fails (a close, a reset, or the deadline's cancellation).
+// Every transfer re-arms the session's one deadline, shared by both directions: it passes only
+// when nothing has moved either way for `idle`.
+asio::awaitable<void> Session::pump(Pipe pipe, Nanos idle) {
+  for (;;) {
+    arm(idle);
+    auto [read_ec, n] = co_await pipe.from.async_read_some(
+        asio::buffer(pipe.piece.data(), pipe.piece.size()), use_tuple);
+    if (read_ec) co_return;
+    arm(idle);
+    auto [write_ec, m] =
+        co_await asio::async_write(pipe.to, asio::buffer(pipe.piece.data(), n), use_tuple);
+    if (write_ec) co_return;
+  }
+}
+
+}  // namespace sluice::proxy
