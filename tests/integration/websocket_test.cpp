@@ -109,8 +109,8 @@ TEST(WebSocket, AnAnswerOtherThan101IsRelayedAsAResponse) {
   TestUpstream upstream;  // plain HTTP: answers the handshake with a 200
   ProxyHarness proxy(ws_config(upstream.url()));
   Client client(proxy.port());
-  const Response r = client.request(
-      "GET", "/ws", {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+  const Response r =
+      client.request("GET", "/ws", {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
   EXPECT_EQ(r.status, 200u);
   ASSERT_EQ(upstream.request_count(), 1u);
   EXPECT_EQ(upstream.requests()[0].header("Upgrade"), "websocket");
@@ -123,9 +123,10 @@ TEST(WebSocket, H2cUpgradesAreNotForwarded) {
   TestUpstream upstream;
   ProxyHarness proxy(ws_config(upstream.url()));
   Client client(proxy.port());
-  const Response r = client.request(
-      "GET", "/other",
-      {{"Connection", "Upgrade, HTTP2-Settings"}, {"Upgrade", "h2c"}, {"HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"}});
+  const Response r = client.request("GET", "/other",
+                                    {{"Connection", "Upgrade, HTTP2-Settings"},
+                                     {"Upgrade", "h2c"},
+                                     {"HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"}});
   EXPECT_EQ(r.status, 200u);
   ASSERT_EQ(upstream.request_count(), 1u);
   EXPECT_FALSE(upstream.requests()[0].has_header("Upgrade"));
