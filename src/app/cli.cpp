@@ -51,11 +51,12 @@ int serve(const Options& options) {
     std::fprintf(stderr, "sluice: %s\n", e.what());
     return 1;
   }
-  server->start();
-
+  // Caught from before the first line that says we are up: a SIGUSR1 or SIGHUP sent in
+  // answer to "started" must not meet the default action, which ends the process.
   proxy::asio::io_context signals_io;
   proxy::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   signals.add(SIGUSR1);
+  server->start();
   std::thread draining;
   bool stopping = false;
   std::function<void(const proxy::error_code&, int)> on_signal = [&](const proxy::error_code& ec,

@@ -79,6 +79,10 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
                  std::chrono::system_clock::now().time_since_epoch())
                  .count());
   metrics_.on_scrape([this](observe::Metrics& m) { refresh_gauges(m); });
+  if (config_->redis) {
+    redis_health_ = std::make_unique<redis::Health>(config_->workers, *log_, metrics_);
+    services_.redis_health = redis_health_.get();
+  }
   for (unsigned i = 0; i < config_->workers; ++i) {
     workers_.push_back(std::make_unique<proxy::Worker>(services_, runtime));
   }
@@ -173,6 +177,7 @@ std::vector<std::string> keep_process_settings(const config::Config& running,
   keep("workers", next.workers, running.workers, next.workers == running.workers);
   keep("max_keys", next.max_keys, running.max_keys, next.max_keys == running.max_keys);
   keep("log.file", next.log.file, running.log.file, next.log.file == running.log.file);
+  keep("redis", next.redis, running.redis, next.redis == running.redis);
   return changed;
 }
 
@@ -196,6 +201,18 @@ bool Server::reload_from_file(const std::string& path) {
     metrics_.counter(observe::Family::config_reloads_total, {{"result", result}}).fetch_add(1);
   };
   auto loaded = config::load_file(path);
+  if (loaded.config && !config()->redis) {
+    // Shared limits need the connections a redis: block opens at start-up.
+    for (const config::Route& route : loaded.config->routes) {
+      if (route.policy.any_shared()) {
+        loaded.errors.push_back(path + ": routes[" + route.name +
+                                "]: shared limits need a restart: this process started without "
+                                "a redis: block");
+        loaded.config = nullptr;
+        break;
+      }
+    }
+  }
   if (!loaded.config) {
     for (const std::string& e : loaded.errors) {
       log_->message(observe::Level::error, "reload_failed", {{"error", e}});

@@ -3,6 +3,7 @@
 #include "sluice/config/load.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -23,7 +24,7 @@ LoadResult Loader::load(const Node& root) {
   }
   check_keys(root, "",
              {"version", "listen", "upstream", "admin", "workers", "trusted_proxies", "timeouts",
-              "http", "max_keys", "ipv6_prefix", "log", "buckets", "routes"});
+              "http", "max_keys", "ipv6_prefix", "log", "redis", "buckets", "routes"});
   if (const auto& v = required(root, "", "version"); v && integer(v, "version") != 1) {
     error(v, "version", "must be 1");
   }
@@ -55,6 +56,7 @@ LoadResult Loader::load(const Node& root) {
     }
   }
   load_log(root["log"], config->log);
+  load_redis(root["redis"], *config);
   load_buckets(root["buckets"], *config);
   load_routes(root["routes"], *config);
   return finish(std::move(config));
@@ -182,6 +184,55 @@ void Loader::load_log(const Node& node, LogConfig& log) {
   }
 }
 
+// Only the form is checked: a Redis that cannot be reached is not a config error, since a
+// sidecar must start (and --check pass) while its Redis is down.
+void Loader::load_redis(const Node& node, Config& config) {
+  if (!node) return;
+  if (!map_or_error(node, "redis")) return;
+  check_keys(node, "redis", {"address", "password_env", "timeout", "on_error", "prefix"});
+  RedisConfig redis;
+  if (const auto& address = required(node, "redis", "address")) {
+    if (auto text = scalar(address, "redis.address")) {
+      std::string why;
+      if (auto parsed = parse_redis_address(*text, why)) {
+        redis = std::move(*parsed);
+      } else {
+        error(address, "redis.address", why);
+      }
+    }
+  }
+  if (const auto& env = node["password_env"]) {
+    if (auto name = scalar(env, "redis.password_env")) {
+      redis.password_env = *name;
+      const char* value = std::getenv(name->c_str());
+      if (value == nullptr) {
+        error(env, "redis.password_env", "environment variable " + *name + " is not set");
+      } else if (!redis.password.empty()) {
+        error(env, "redis.password_env", "the address already has a password: keep one of them");
+      } else {
+        redis.password = value;
+      }
+    }
+  }
+  set_duration(node, "redis", "timeout", redis.timeout);
+  if (const auto& on_error = node["on_error"]) {
+    if (auto text = scalar(on_error, "redis.on_error")) {
+      bool known = false;
+      for (OnRedisError e : {OnRedisError::local, OnRedisError::allow, OnRedisError::reject}) {
+        if (*text == to_string(e)) {
+          redis.on_error = e;
+          known = true;
+        }
+      }
+      if (!known) error(on_error, "redis.on_error", "must be local, allow or reject");
+    }
+  }
+  if (const auto& prefix = node["prefix"]) {
+    if (auto text = scalar(prefix, "redis.prefix")) redis.prefix = *text;
+  }
+  config.redis = std::move(redis);
+}
+
 void Loader::load_buckets(const Node& node, Config& config) {
   if (!node) return;
   if (!map_or_error(node, "buckets")) return;
@@ -190,8 +241,9 @@ void Loader::load_buckets(const Node& node, Config& config) {
     const std::string path = join_path("buckets", name);
     const Node& def = item.second;
     if (!map_or_error(def, path)) continue;
-    check_keys(def, path, {"key", "max_rate", "time_period"});
-    NamedBucket bucket{name, {{{limit::KeyKind::client_ip, {}}}}, {}};
+    check_keys(def, path, {"key", "max_rate", "time_period", "shared"});
+    NamedBucket bucket{name, {{{limit::KeyKind::client_ip, {}}}}, {}, false};
+    bucket.shared = shared_flag(def, path, config, false);
     if (const auto& key = def["key"]) {
       if (auto spec = key_spec(key, join_path(path, "key"))) bucket.key = *spec;
     }

@@ -85,8 +85,8 @@ void Loader::load_routes(const Node& node, Config& config) {
 std::optional<Route> Loader::load_route(const Node& node, const std::string& path,
                                         const Config& config) {
   check_keys(node, path,
-             {"name", "match", "key", "max_rate", "time_period", "weight", "bucket", "limits",
-              "action", "max_delay", "status", "dry_run", "upstream", "respond"});
+             {"name", "match", "key", "max_rate", "time_period", "weight", "shared", "bucket",
+              "limits", "action", "max_delay", "status", "dry_run", "upstream", "respond"});
   Route route;
   const std::size_t errors_before = errors().size();
   if (auto name = required(node, path, "name")) {
@@ -213,6 +213,12 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
       node["name"] && node["name"].is_scalar() ? node["name"].scalar() : "";
   const auto route_weight = weight_of(node, path, 1);
   if (!route_weight) return;
+  const bool route_shared = shared_flag(node, path, config, false);
+  if (node["shared"] && (bucket || (!inline_rate && !limits))) {
+    error(node["shared"], join_path(path, "shared"),
+          bucket ? "a named bucket says itself whether it is shared: set it under buckets:"
+                 : "needs max_rate/time_period or limits");
+  }
 
   // The route's own fields are the defaults of its limits: parse them once.
   KeySpec route_key{{{KeyKind::client_ip, {}}}};
@@ -247,6 +253,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
                  *route_rate);
     policy.limits.push_back(LimitPolicy::make(route_name, "route:" + route_name + "#0", route_key,
                                               *route_rate, *route_weight));
+    policy.limits.back().shared = route_shared;
     return;
   }
   const std::string lpath = join_path(path, "limits");
@@ -269,7 +276,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
       auto weight = weight_of(item, ipath, *route_weight);
       if (weight) l = named_bucket_limit(named, join_path(ipath, "bucket"), config, *weight);
     } else {
-      check_keys(item, ipath, {"key", "max_rate", "time_period", "weight"});
+      check_keys(item, ipath, {"key", "max_rate", "time_period", "weight", "shared"});
       KeySpec key = route_key;
       if (const auto& k = item["key"]) {
         auto spec = key_spec(k, join_path(ipath, "key"));
@@ -283,6 +290,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
                    *rate);
       l = LimitPolicy::make("", "route:" + route_name + "#" + std::to_string(i), key, *rate,
                             *weight);
+      l->shared = shared_flag(item, ipath, config, route_shared);
     }
     if (!l) continue;
     l->policy_name = limits.size() == 1 ? route_name : route_name + "-" + std::to_string(i + 1);
@@ -301,7 +309,20 @@ std::optional<LimitPolicy> Loader::named_bucket_limit(const Node& node, const st
     return std::nullopt;
   }
   check_weight(node, path, weight, it->rate);
-  return LimitPolicy::make("", "bucket:" + it->name, it->key, it->rate, weight);
+  auto l = LimitPolicy::make("", "bucket:" + it->name, it->key, it->rate, weight);
+  l.shared = it->shared;
+  return l;
+}
+
+bool Loader::shared_flag(const Node& map, const std::string& path, const Config& config,
+                         bool inherited) {
+  const auto& node = map["shared"];
+  if (!node) return inherited;
+  const auto shared = boolean(node, join_path(path, "shared"));
+  if (shared.value_or(false) && !config.redis) {
+    error(node, join_path(path, "shared"), "needs a redis: block saying where buckets are shared");
+  }
+  return shared.value_or(false);
 }
 
 void Loader::load_action(const Node& node, const std::string& path, Route& route) {
@@ -326,6 +347,11 @@ void Loader::load_action(const Node& node, const std::string& path, Route& route
     } else if (auto d = duration(max_delay, join_path(path, "max_delay"))) {
       policy.max_delay = *d;
     }
+  }
+  // Redis's Lua counts in doubles: nanoseconds stay exact up to 2^53 (104 days), and a bucket reaches period plus max_delay ahead.
+  constexpr Nanos kLongestShared = 45LL * 24 * 3600 * kNanosPerSecond;
+  if (policy.any_shared() && (longest_period > kLongestShared || policy.max_delay > kLongestShared)) {
+    error(node, path, "a shared limit's time_period and max_delay must be at most 45 days");
   }
   if (const auto& status = node["status"]) {
     if (auto n = bounded_integer(status, join_path(path, "status"), 400, 599)) {

@@ -20,6 +20,9 @@ std::optional<std::uint16_t> parse_port(std::string_view text, bool allow_zero);
 std::optional<Endpoint> parse_endpoint(std::string_view text);
 // "http://host[:port][/]", or nullopt with `why`.
 std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& why);
+// A redis.address (without password_env, timeout, on_error, prefix), or nullopt with `why`,
+// which never repeats the password.
+std::optional<RedisConfig> parse_redis_address(std::string_view address, std::string& why);
 // Why `method` is not one a route can match, with the fix when it is a matter of case.
 std::optional<std::string> method_problem(const std::string& method);
 // Why start-up could not open `file` for appending ("-" is stderr and always fine).

@@ -78,6 +78,7 @@ void write_limit(JsonWriter& w, const limit::LimitPolicy& l) {
   w.key("max_rate").number(l.rate.max_rate);
   w.key("time_period").seconds(l.rate.period);
   w.key("weight").number(l.weight);
+  w.key("shared").boolean(l.shared);
   w.close('}');
 }
 
@@ -140,12 +141,27 @@ std::string to_json(const Config& c) {
   w.key("show_keys").boolean(c.log.show_keys);
   w.key("throttled_lines_per_key").number(c.log.throttled_lines_per_key);
   w.close('}');
+  w.key("redis");
+  if (c.redis) {
+    // The password stays out: address() has none, and password_env names only the variable.
+    w.open('{');
+    w.key("address").string(c.redis->address());
+    w.key("password_env").string(c.redis->password_env);
+    w.key("authenticated").boolean(!c.redis->password.empty());
+    w.key("timeout").seconds(c.redis->timeout);
+    w.key("on_error").string(std::string(to_string(c.redis->on_error)));
+    w.key("prefix").string(c.redis->prefix);
+    w.close('}');
+  } else {
+    w.null();
+  }
   w.key("buckets").open('{');
   for (const auto& b : c.buckets) {
     w.key(b.name).open('{');
     w.key("key").string(b.key.to_string());
     w.key("max_rate").number(b.rate.max_rate);
     w.key("time_period").seconds(b.rate.period);
+    w.key("shared").boolean(b.shared);
     w.close('}');
   }
   w.close('}');

@@ -27,12 +27,10 @@ Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, 
 
   std::array<std::string, kMaxLimitsPerRoute> keys;
   std::array<Claim, kMaxLimitsPerRoute> claims;
-  thread_local std::string identity;  // namespace + key, hashed; reused, not reallocated
   for (std::size_t k = 0; k < n; ++k) {
     const LimitPolicy& limit = route.limits[k];
     keys[k] = render_key(limit.key, request);
-    identity.assign(limit.bucket_namespace()).append(keys[k]);
-    d.ids[k] = make_bucket_id(hash_(identity));
+    d.ids[k] = id_of(limit, keys[k]);
     claims[k] = limit.claim();
   }
 
@@ -69,6 +67,12 @@ Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, 
     d.outcome = Outcome::allowed;
   }
   return d;
+}
+
+BucketId Limiter::id_of(const LimitPolicy& limit, std::string_view key) const {
+  thread_local std::string identity;  // namespace + key, hashed; reused, not reallocated
+  identity.assign(limit.bucket_namespace()).append(key);
+  return make_bucket_id(hash_(identity));
 }
 
 void Limiter::cancel(const Decision& decision, Nanos now) {

@@ -45,6 +45,10 @@ LimitPolicy LimitPolicy::make(std::string policy_name, std::string owner, KeySpe
   std::snprintf(rate_text, sizeof rate_text, "%.17g/%lld", rate.max_rate,
                 static_cast<long long>(rate.period));
   l.bucket_ns_ = l.owner + '\x1f' + l.key.to_string() + '\x1f' + rate_text + '\x1f';
+  char readable_rate[64];
+  std::snprintf(readable_rate, sizeof readable_rate, "%.15g/%.15gs", rate.max_rate,
+                static_cast<double>(rate.period) / kNanosPerSecond);
+  l.shared_ns_ = l.owner + ':' + l.key.to_string() + ':' + readable_rate + ':';
   return l;
 }
 

@@ -51,7 +51,7 @@ std::string with_le(const std::string& labels, const std::string& le) {
 
 void Histogram::observe(double seconds) noexcept {
   for (std::size_t i = 0; i < kBounds.size(); ++i) {
-    if (seconds <= kBounds[i]) {
+    if (seconds <= bound(i)) {
       buckets_[i].fetch_add(1, std::memory_order_relaxed);
       break;
     }
@@ -79,7 +79,7 @@ Metrics::Series& Metrics::series(Family family, const Labels& labels) {
         s.gauge = std::make_unique<Gauge>(0);
         break;
       case Type::histogram:
-        s.histogram = std::make_unique<Histogram>();
+        s.histogram = std::make_unique<Histogram>(info(family).bucket_scale);
         break;
     }
   }
@@ -129,7 +129,7 @@ std::string Metrics::render() {
         for (std::size_t i = 0; i < Histogram::kBounds.size(); ++i) {
           cumulative += s.histogram->bucket(i);
           char le[16];
-          std::snprintf(le, sizeof le, "%g", Histogram::kBounds[i]);
+          std::snprintf(le, sizeof le, "%g", s.histogram->bound(i));
           out += name + "_bucket" + with_le(s.labels, le) + " " + std::to_string(cumulative) + "\n";
         }
         const std::uint64_t count = std::max(s.histogram->count(), cumulative);

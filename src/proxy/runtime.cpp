@@ -25,6 +25,9 @@ RouteRuntime make_route(const config::Route* route, std::string name, observe::M
   }
   rt.delay = &metrics.histogram(Family::delay_seconds, {{"route", rt.name}});
   rt.tunnels = &metrics.gauge(Family::tunnels, {{"route", rt.name}});
+  if (route != nullptr && route->policy.any_shared()) {
+    rt.redis_fallbacks = &metrics.counter(Family::redis_fallbacks_total, {{"route", rt.name}});
+  }
   for (int c = 0; c < 5; ++c) {
     rt.responses[c] =
         &metrics.counter(Family::upstream_responses_total,

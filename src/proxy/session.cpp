@@ -233,7 +233,14 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
     if (auto problem = limit::key_input_problem(policy, facts); !problem.empty()) {
       co_return co_await refuse_ambiguous(ex, problem, parser.is_done() && request.keep_alive());
     }
-    ex.decision = services.limiter.decide(policy, facts, services.clock.now());
+    if (policy.any_shared() && worker_.shared() != nullptr) {
+      ex.decision = co_await worker_.shared()->decide(policy, facts, ex.shared);
+      if (ex.shared.path == redis::SharedTicket::Path::fallback) {
+        ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      ex.decision = services.limiter.decide(policy, facts, services.clock.now());
+    }
     ex.ratelimit = ratelimit_value(policy, ex.decision);
     if (ex.decision.throttled()) {
       ex.logged_key = config.log.show_keys
@@ -247,19 +254,30 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
   const bool body_unread = !parser.is_done();
   if (ex.decision.outcome == limit::Outcome::rejected) {
     const auto& limit = ex.route->policy.limits[ex.decision.deciding];
+    const bool keep = !body_unread && request.keep_alive();
+    if (ex.shared.unavailable) {
+      // Fail closed (redis.on_error: reject): the store of the shared limit is out, not the
+      // client over it.
+      auto res = make_error(503, "the shared rate limit store is unavailable", ex.version);
+      res.set(http::field::retry_after, "1");
+      co_return co_await write_local(std::move(res), keep, &ex);
+    }
     Rejection r{ex.route->status,
                 ex.route->name,
                 limit.describe(),
                 std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
                 ex.counters->policy_header,
                 ex.ratelimit};
-    const bool keep = !body_unread && request.keep_alive();
     co_return co_await write_local(make_rejection(r, ex.version), keep, &ex);
   }
   if (ex.decision.outcome == limit::Outcome::delayed) {
     ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
     if (!co_await hold(ex.decision.wait)) {
-      services.limiter.cancel(ex.decision, services.clock.now());
+      if (ex.route->policy.any_shared() && worker_.shared() != nullptr) {
+        worker_.shared()->cancel(ex.decision, ex.shared);
+      } else {
+        services.limiter.cancel(ex.decision, services.clock.now());
+      }
       ex.status = kClientClosedRequest;
       finish(ex);
       co_return false;

@@ -15,7 +15,13 @@ Worker::Worker(Services& services, std::shared_ptr<const Runtime> runtime)
     : services_(services),
       id_prefix_(std::random_device{}()),
       runtime_(std::move(runtime)),
-      pool_(io_.get_executor(), services.upstream_connections, services.clock) {}
+      pool_(io_.get_executor(), services.upstream_connections, services.clock) {
+  // The redis: block is a process setting: the one the process started with stays.
+  if (const auto& redis = runtime_->config->redis; redis && services.redis_health != nullptr) {
+    shared_ = std::make_unique<redis::SharedLimiter>(io_.get_executor(), *redis, services.limiter,
+                                                     *services.redis_health, services.clock);
+  }
+}
 
 Worker::~Worker() = default;
 
@@ -23,6 +29,7 @@ void Worker::start(tcp::acceptor acceptor) {
   acceptor_ = std::make_unique<tcp::acceptor>(std::move(acceptor));
   asio::co_spawn(io_, accept_loop(), asio::detached);
   asio::co_spawn(io_, tick(), asio::detached);
+  if (shared_) shared_->start();
 }
 
 // The one timer of the event loop: it enforces every session's deadline and sweeps the pool.

@@ -74,6 +74,7 @@ class Server {
   limit::BucketTable table_;
   limit::Limiter limiter_;
   proxy::Services services_;
+  std::unique_ptr<redis::Health> redis_health_;  // with a redis: block
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::vector<proxy::tcp::acceptor> acceptors_;
   std::vector<std::thread> threads_;

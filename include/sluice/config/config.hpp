@@ -103,7 +103,32 @@ struct NamedBucket {
   std::string name;
   limit::KeySpec key;
   limit::Rate rate;
+  bool shared = false;
 };
+
+// What a request meets while Redis is unusable (DESIGN §9).
+enum class OnRedisError { local, allow, reject };
+
+// Where shared buckets live. The password is held here and nowhere else: to_json and every
+// message print `address()`, which leaves it out.
+struct RedisConfig {
+  std::string host;       // TCP: a name or an IP literal (IPv6 without brackets)
+  std::uint16_t port = 6379;
+  std::string unix_path;  // set instead of host/port for unix:///path
+  std::string user;       // ACL user; empty: the default user
+  std::string password;   // from the address or password_env; empty: no AUTH
+  std::string password_env;
+  int db = 0;
+  Nanos timeout = 50 * kNanosPerSecond / 1000;  // per command
+  OnRedisError on_error = OnRedisError::local;
+  std::string prefix = "sluice:";
+
+  // redis://[user@]host:port/db or unix:///path: the address without its password.
+  [[nodiscard]] std::string address() const;
+  bool operator==(const RedisConfig&) const = default;
+};
+
+std::string_view to_string(OnRedisError e) noexcept;
 
 struct Config {
   std::string source;  // the file it was loaded from
@@ -118,6 +143,7 @@ struct Config {
   std::size_t max_keys = 1000000;
   int ipv6_prefix = 64;  // client_ip keys an IPv6 client by this prefix
   LogConfig log;
+  std::optional<RedisConfig> redis;
   std::vector<NamedBucket> buckets;
   std::vector<Route> routes;
 };

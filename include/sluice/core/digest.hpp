@@ -9,5 +9,7 @@ namespace sluice {
 
 // The 64 lower-case hex digits of SHA-256(bytes).
 std::string sha256_hex(std::string_view bytes);
+// The 40 lower-case hex digits of SHA-1(bytes): how Redis names a script for EVALSHA.
+std::string sha1_hex(std::string_view bytes);
 
 }  // namespace sluice

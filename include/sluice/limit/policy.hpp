@@ -38,15 +38,20 @@ class LimitPolicy {
   KeySpec key;
   Rate rate;
   double weight = 1;
+  bool shared = false;  // the buckets live in Redis, one for every instance (DESIGN §9)
 
   [[nodiscard]] Claim claim() const noexcept { return {rate.cost(weight), rate.tau()}; }
   // "5/10s": how logs name the limit.
   [[nodiscard]] std::string describe() const;
   // Prefix of every bucket identity of this limit.
   [[nodiscard]] const std::string& bucket_namespace() const noexcept { return bucket_ns_; }
+  // The readable middle of this limit's Redis keys, "route:search#0:client_ip:5/10s:": the same
+  // owner, key kind and rate as bucket_namespace, so a change of any addresses new keys.
+  [[nodiscard]] const std::string& shared_namespace() const noexcept { return shared_ns_; }
 
  private:
   std::string bucket_ns_;
+  std::string shared_ns_;
 };
 
 enum class Action { reject, delay };
@@ -57,6 +62,13 @@ struct RoutePolicy {
   Action action = Action::reject;
   Nanos max_delay = 0;  // delay only
   bool dry_run = false;
+
+  [[nodiscard]] bool any_shared() const noexcept {
+    for (const LimitPolicy& l : limits) {
+      if (l.shared) return true;
+    }
+    return false;
+  }
 };
 
 }  // namespace sluice::limit

@@ -11,7 +11,9 @@
 // behind ours in that bucket; then the slot stays used, which wastes capacity but can never
 // over-admit.
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <cstddef>
 #include <span>
 
@@ -38,13 +40,15 @@ concept BucketCell = requires(Cell c, Nanos t) {
   { c.compare_exchange(t, t) } -> std::convertible_to<bool>;
 };
 
+// `not_before`: the earliest release, when other limits (a shared one's answer) set it.
 template <BucketCell Cell>
 MultiReservation reserve_all(std::span<Cell> cells, std::span<const Claim> claims, Nanos now,
-                             Nanos max_wait) {
+                             Nanos max_wait,
+                             Nanos not_before = std::numeric_limits<Nanos>::min()) {
   MultiReservation r;
   r.count = cells.size();
   for (;;) {
-    r.release = now;
+    r.release = std::max(now, not_before);
     r.deciding = 0;
     for (std::size_t k = 0; k < r.count; ++k) {
       r.found[k] = cells[k].load();

@@ -28,6 +28,11 @@ enum class Family {
   connections,
   tunnels,
   config_reloads_total,
+  redis_up,
+  redis_commands_total,
+  redis_latency_seconds,
+  redis_fallbacks_total,
+  redis_cache_hits_total,
   start_time_seconds,
   open_fds,
   resident_memory_bytes,
@@ -40,6 +45,7 @@ struct FamilyInfo {
   std::string_view name;
   Type type;
   std::string_view help;
+  double bucket_scale = 1;  // histograms: Histogram::kBounds times this
 };
 
 inline constexpr FamilyInfo kFamilies[] = {
@@ -61,6 +67,17 @@ inline constexpr FamilyInfo kFamilies[] = {
      "Open upgraded connections (WebSocket and other protocols) by route."},
     {Family::config_reloads_total, "sluice_config_reloads_total", Type::counter,
      "Configuration reloads by result."},
+    {Family::redis_up, "sluice_redis_up", Type::gauge,
+     "1 while every worker's connection to Redis is usable, else 0 (shared limits, DESIGN 9)."},
+    {Family::redis_commands_total, "sluice_redis_commands_total", Type::counter,
+     "Redis script calls by result (ok, error, timeout)."},
+    // Round trips are sub-millisecond: the request-delay buckets scaled down a hundredfold.
+    {Family::redis_latency_seconds, "sluice_redis_latency_seconds", Type::histogram,
+     "Round trip of Redis script calls.", 0.01},
+    {Family::redis_fallbacks_total, "sluice_redis_fallbacks_total", Type::counter,
+     "Decisions on shared limits taken by redis.on_error while Redis was unusable, by route."},
+    {Family::redis_cache_hits_total, "sluice_redis_cache_hits_total", Type::counter,
+     "Rejections decided by the over-limit cache without asking Redis."},
     {Family::start_time_seconds, "process_start_time_seconds", Type::gauge,
      "Start time of the process since the Unix epoch, in seconds."},
     {Family::open_fds, "process_open_fds", Type::gauge, "Open file descriptors."},
@@ -75,6 +92,8 @@ using Gauge = std::atomic<std::int64_t>;
 
 class Histogram {
  public:
+  explicit Histogram(double scale = 1) noexcept : scale_(scale) {}
+  [[nodiscard]] double bound(std::size_t i) const noexcept { return kBounds[i] * scale_; }
   static constexpr std::array<double, 13> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                      1,     2.5,  5,     10,   30,  60};
   void observe(double seconds) noexcept;
@@ -87,6 +106,7 @@ class Histogram {
   }
 
  private:
+  double scale_;
   std::array<std::atomic<std::uint64_t>, kBounds.size()> buckets_{};  // non-cumulative
   std::atomic<std::uint64_t> count_{0};
   std::atomic<std::uint64_t> sum_micros_{0};

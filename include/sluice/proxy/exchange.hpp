@@ -9,6 +9,7 @@
 #include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/services.hpp"
+#include "sluice/redis/shared_limiter.hpp"
 
 namespace sluice::proxy {
 
@@ -20,6 +21,7 @@ struct Exchange {
   const config::UpstreamTarget* upstream = nullptr;
   const RouteRuntime* counters = nullptr;
   limit::Decision decision;
+  redis::SharedTicket shared;  // routes with shared limits: how they were decided
   std::string ratelimit;  // RateLimit value; empty when the route is unlimited
   std::string method;
   std::string target;       // as forwarded: the canonical form

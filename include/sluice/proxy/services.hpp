@@ -9,6 +9,7 @@
 #include "sluice/limit/limiter.hpp"
 #include "sluice/observe/event_log.hpp"
 #include "sluice/observe/metrics.hpp"
+#include "sluice/redis/health.hpp"
 
 namespace sluice::proxy {
 
@@ -49,6 +50,7 @@ class Services {
   const Clock& clock;
   observe::Gauge& downstream_connections;
   observe::Gauge& upstream_connections;
+  redis::Health* redis_health = nullptr;  // set when the config has a redis: block
   std::atomic<bool> draining{false};
 
  private:

@@ -12,6 +12,7 @@
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/services.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
+#include "sluice/redis/shared_limiter.hpp"
 
 namespace sluice::proxy {
 
@@ -31,6 +32,8 @@ class Worker {
   Services& services() noexcept { return services_; }
   UpstreamPool& pool() noexcept { return pool_; }
   PiecePool& pieces() noexcept { return pieces_; }
+  // Decides routes with shared limits; null when the process has no redis: block.
+  redis::SharedLimiter* shared() noexcept { return shared_.get(); }
   // The current config generation; read on this worker's thread only.
   [[nodiscard]] const std::shared_ptr<const Runtime>& runtime() const noexcept { return runtime_; }
 
@@ -78,6 +81,7 @@ class Worker {
   // Declared after io_ so that their sockets close while it still exists.
   std::shared_ptr<const Runtime> runtime_;
   UpstreamPool pool_;
+  std::unique_ptr<redis::SharedLimiter> shared_;
   std::unique_ptr<tcp::acceptor> acceptor_;
 };
 

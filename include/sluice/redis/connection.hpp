@@ -1,0 +1,71 @@
+#pragma once
+// One pipelined connection to Redis, used from one event loop's thread: any number of commands
+// in flight, their replies matched in the order they were sent (RESP guarantees it). Every
+// command has a deadline; a late reply, a reset or an unparsable byte fails the connection and
+// every command waiting on it, at once.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/config/config.hpp"
+#include "sluice/redis/reply.hpp"
+
+namespace sluice::redis {
+
+namespace asio = boost::asio;
+
+// A reply, or why there is none.
+struct Result {
+  enum class Status { ok, error, timeout };  // error: connection failed or closed
+  Status status = Status::error;
+  Reply reply;
+  std::string problem;  // status != ok
+
+  [[nodiscard]] bool ok() const noexcept { return status == Status::ok; }
+};
+
+class Connection {
+ public:
+  Connection(asio::any_io_executor executor, const config::RedisConfig& config);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects, then AUTH and SELECT as the address says; empty on success, else the reason.
+  asio::awaitable<std::string> open();
+  [[nodiscard]] bool is_open() const noexcept { return open_; }
+  // Sends `command` and waits at most the configured timeout for its reply.
+  asio::awaitable<Result> call(std::vector<std::string> command);
+  // Fails every command in flight with `reason` and closes the socket.
+  void fail(const std::string& reason);
+  // Why the connection last failed.
+  [[nodiscard]] const std::string& failure() const noexcept { return failure_; }
+
+ private:
+  struct Pending;
+  std::shared_ptr<Pending> enqueue(const std::vector<std::string>& command);
+  asio::awaitable<Result> wait(std::shared_ptr<Pending> pending);
+  asio::awaitable<boost::system::error_code> connect_socket();
+  asio::awaitable<void> write_loop();
+  asio::awaitable<void> read_loop();
+
+  asio::any_io_executor executor_;
+  const config::RedisConfig& config_;
+  asio::generic::stream_protocol::socket socket_;
+  std::string outgoing_;  // commands queued while a write is in progress
+  std::string writing_;
+  bool writer_running_ = false;
+  bool open_ = false;
+  std::uint64_t generation_ = 0;  // which connection the loops belong to
+  std::deque<std::shared_ptr<Pending>> pending_;
+  std::unique_ptr<ReplyReader> reader_;
+  std::string failure_;
+};
+
+}  // namespace sluice::redis

@@ -1,0 +1,39 @@
+#pragma once
+// Whether Redis is usable, for the whole process: each worker's circuit reports its own state,
+// and the process is up while every worker is. Transitions are logged once each (redis_down,
+// redis_up) and shown by sluice_redis_up. The counters every worker updates live here too.
+
+#include <cstddef>
+#include <mutex>
+#include <string>
+
+#include "sluice/observe/event_log.hpp"
+#include "sluice/observe/metrics.hpp"
+
+namespace sluice::redis {
+
+class Health {
+ public:
+  Health(std::size_t workers, observe::EventLog& log, observe::Metrics& metrics);
+
+  // A worker's circuit closed (its connection works), or opened (with why). A worker starts
+  // counted as not up; `was_up` says whether this failure ends an up spell of its own.
+  void worker_up();
+  void worker_down(const std::string& reason, bool was_up);
+
+  observe::Counter& commands_ok;
+  observe::Counter& commands_error;
+  observe::Counter& commands_timeout;
+  observe::Histogram& latency;
+  observe::Counter& cache_hits;
+
+ private:
+  enum class State { unknown, up, down };
+  observe::EventLog& log_;
+  observe::Gauge& up_gauge_;
+  std::mutex mutex_;
+  std::size_t workers_not_up_;
+  State reported_ = State::unknown;
+};
+
+}  // namespace sluice::redis

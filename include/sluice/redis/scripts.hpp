@@ -1,0 +1,62 @@
+#pragma once
+// The Lua side of shared buckets (DESIGN §9): the GCRA of limit/gcra.hpp run atomically inside
+// Redis on Redis's own clock, so the instances' clocks never meet. Pure: builds commands, reads
+// replies; the connection that carries them is elsewhere.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sluice/core/clock.hpp"
+#include "sluice/limit/gcra.hpp"
+#include "sluice/redis/reply.hpp"
+
+namespace sluice::redis {
+
+struct Script {
+  std::string body;
+  std::string sha;  // SHA-1 of body, for EVALSHA
+};
+
+// Decides one request against all its shared buckets at once (all-or-nothing, FIFO).
+const Script& decide_script();
+// Gives back a cancelled reservation's slots where nothing was charged behind it.
+const Script& refund_script();
+// The same scripts on a fixed clock instead of TIME, so tests can drive them through a real
+// Redis at exact boundaries (TIME's resolution is a microsecond).
+Script decide_script_at(std::int64_t seconds, std::int64_t micros);
+Script refund_script_at(std::int64_t seconds, std::int64_t micros);
+
+// EVALSHA of `script` (or EVAL with its body, after a NOSCRIPT).
+std::vector<std::string> script_command(const Script& script, bool by_body,
+                                        std::span<const std::string> keys,
+                                        std::span<const std::string> args);
+
+// decide's arguments: the longest acceptable wait, the earliest release the caller's local
+// limits allow (both from Redis's now), and each bucket's claim.
+std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before,
+                                     std::span<const limit::Claim> claims);
+
+// What decide answered.
+struct SharedVerdict {
+  bool admitted = false;
+  std::size_t deciding = 0;  // 0: the caller's not_before; k >= 1: keys[k - 1]
+  Nanos wait = 0;            // admitted: until the slot
+  Nanos retry_after = 0;     // rejected: how much later the request would pass
+  // Per key: the bucket's backlog (tat - now) after the charge, or as found when rejected.
+  std::vector<Nanos> backlog;
+  // Admitted, per key: the bucket before and after, as stored, for refund_args.
+  std::vector<std::string> found;
+  std::vector<std::string> set;
+};
+
+// The verdict, or nullopt with `why` when the reply is not one decide gives.
+std::optional<SharedVerdict> parse_verdict(const Reply& reply, std::size_t keys, std::string& why);
+
+// refund's arguments: per key, what decide found and set.
+std::vector<std::string> refund_args(const SharedVerdict& verdict);
+
+}  // namespace sluice::redis

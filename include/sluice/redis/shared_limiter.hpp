@@ -1,0 +1,82 @@
+#pragma once
+// A worker's decisions on routes with shared limits (DESIGN §9): local limits checked here,
+// shared ones by one Redis script call, all-or-nothing across both; an over-limit cache that
+// answers floods without Redis; and a circuit that hands decisions to redis.on_error, at once,
+// while Redis is unusable. Used from its worker's thread only.
+
+#include <array>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sluice/config/config.hpp"
+#include "sluice/core/clock.hpp"
+#include "sluice/limit/limiter.hpp"
+#include "sluice/redis/connection.hpp"
+#include "sluice/redis/health.hpp"
+#include "sluice/redis/scripts.hpp"
+
+namespace sluice::redis {
+
+// How a shared decision was taken, and what giving its slots back needs.
+struct SharedTicket {
+  enum class Path { redis, cache, local_only, fallback };
+  Path path = Path::redis;
+  bool unavailable = false;  // on_error: reject: answer 503 with Retry-After: 1
+  std::array<bool, limit::kMaxLimitsPerRoute> local{};  // limits decided in this process
+  std::vector<std::string> redis_keys;                  // the shared limits', in route order
+  SharedVerdict verdict;                                // admitted by Redis: for the refund
+};
+
+class SharedLimiter {
+ public:
+  SharedLimiter(asio::any_io_executor executor, config::RedisConfig config, limit::Limiter& local,
+                Health& health, const Clock& clock);
+  ~SharedLimiter();
+
+  // Connects for the first time; requests meanwhile wait for it (within the timeout).
+  void start();
+  asio::awaitable<limit::Decision> decide(const limit::RoutePolicy& route,
+                                          const limit::RequestFacts& request,
+                                          SharedTicket& ticket);
+  // A delayed request whose client left: its slots back, where nothing sits behind them.
+  void cancel(const limit::Decision& decision, const SharedTicket& ticket);
+
+  [[nodiscard]] bool usable() const noexcept { return usable_; }
+
+ private:
+  struct Prepared;
+  void prepare(const limit::RoutePolicy& route, const limit::RequestFacts& request, Nanos now,
+               Prepared& p, SharedTicket& ticket);
+  asio::awaitable<Result> run_decide(const Prepared& p, const SharedTicket& ticket,
+                                     Nanos not_before);
+  [[nodiscard]] bool charge_local(const Prepared& p, const SharedTicket& ticket, Nanos release,
+                                  Nanos now, limit::Decision& d);
+  limit::Decision fall_back(const limit::RoutePolicy& route, const limit::RequestFacts& request,
+                            Nanos now, SharedTicket& ticket);
+  void remember(const std::string& key, Nanos tat, Nanos now);
+  void refund_shared(const SharedTicket& ticket);
+  asio::awaitable<void> refund(std::vector<std::string> keys, std::vector<std::string> args);
+  void open_circuit(const std::string& reason);
+  asio::awaitable<void> connect_first();
+  asio::awaitable<void> probe();
+
+  asio::any_io_executor executor_;
+  config::RedisConfig config_;
+  limit::Limiter& local_;
+  Health& health_;
+  const Clock& clock_;
+  Connection connection_;
+  bool usable_ = true;  // the circuit is closed (or the first connection is being made)
+  bool was_up_ = false;
+  Nanos closed_at_ = 0;     // when the circuit last closed
+  Nanos last_backoff_ = 0;  // the probe interval that closed it
+  // The over-limit cache: per Redis key, a lower bound of its tat on this process's clock.
+  std::unordered_map<std::string, Nanos> known_tat_;
+  std::shared_ptr<bool> alive_;  // spawned coroutines check it before touching this object
+};
+
+}  // namespace sluice::redis

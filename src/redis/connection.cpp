@@ -1,0 +1,215 @@
+#include "sluice/redis/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+namespace sluice::redis {
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 16384;
+
+}  // namespace
+
+// A command in flight. The caller waits on its own timer, which doubles as the deadline: the
+// reply (or a failure) cancels it, and the caller then finds `done` set.
+struct Connection::Pending {
+  asio::steady_timer* wake = nullptr;  // null once the caller stopped waiting
+  Result result;
+  bool done = false;
+};
+
+Connection::Connection(asio::any_io_executor executor, const config::RedisConfig& config)
+    : executor_(std::move(executor)),
+      config_(config),
+      socket_(executor_),
+      reader_(std::make_unique<ReplyReader>()) {}
+
+Connection::~Connection() {
+  fail("closed");
+}
+
+void Connection::fail(const std::string& reason) {
+  failure_ = reason;
+  open_ = false;
+  ++generation_;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  outgoing_.clear();
+  reader_ = std::make_unique<ReplyReader>();
+  // Swapped out first: a woken caller may issue new commands before this loop ends.
+  auto failed = std::move(pending_);
+  pending_.clear();
+  for (auto& p : failed) {
+    p->result = {Result::Status::error, {}, reason};
+    p->done = true;
+    if (p->wake != nullptr) p->wake->cancel();
+  }
+}
+
+asio::awaitable<std::string> Connection::open() {
+  fail("connecting");
+  const std::uint64_t generation = generation_;
+  open_ = true;  // commands queue from now on; the writer starts once connected
+  writer_running_ = true;
+  // AUTH and SELECT go first, ahead of anything callers queue while the connection is made.
+  std::vector<std::pair<std::string, std::shared_ptr<Pending>>> handshake;
+  if (!config_.password.empty()) {
+    handshake.emplace_back("AUTH", enqueue(config_.user.empty()
+                                               ? std::vector<std::string>{"AUTH", config_.password}
+                                               : std::vector<std::string>{"AUTH", config_.user,
+                                                                          config_.password}));
+  }
+  if (config_.db != 0) {
+    handshake.emplace_back("SELECT", enqueue({"SELECT", std::to_string(config_.db)}));
+  }
+  const boost::system::error_code ec = co_await connect_socket();
+  if (generation != generation_) co_return failure_;
+  if (ec) {
+    fail((ec == asio::error::timed_out ? std::string("connect timeout")
+                                       : "connect failed: " + ec.message()) +
+         " (" + config_.address() + ")");
+    co_return failure_;
+  }
+  asio::co_spawn(executor_, read_loop(), asio::detached);
+  if (outgoing_.empty()) {
+    writer_running_ = false;
+  } else {
+    asio::co_spawn(executor_, write_loop(), asio::detached);
+  }
+  for (auto& [name, pending] : handshake) {
+    const Result r = co_await wait(pending);
+    if (!r.ok()) co_return failure_;
+    if (r.reply.is_error()) {
+      fail(name + " refused: " + r.reply.text);
+      co_return failure_;
+    }
+  }
+  failure_.clear();
+  co_return std::string();
+}
+
+// Within the timeout, on a socket of the address's family (TCP after name resolution, or unix).
+asio::awaitable<boost::system::error_code> Connection::connect_socket() {
+  const std::uint64_t generation = generation_;
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor_);
+  auto settled = std::make_shared<bool>(false);
+  bool expired = false;
+  asio::steady_timer deadline(executor_);
+  deadline.expires_after(std::chrono::nanoseconds(config_.timeout));
+  deadline.async_wait([this, generation, resolver, settled, &expired](boost::system::error_code e) {
+    if (e || *settled || generation != generation_) return;
+    expired = true;
+    resolver->cancel();
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  });
+  boost::system::error_code ec;
+  if (!config_.unix_path.empty()) {
+    const asio::local::stream_protocol::endpoint endpoint(config_.unix_path);
+    socket_.open(asio::generic::stream_protocol(endpoint.protocol()), ec);
+    if (!ec) std::tie(ec) = co_await socket_.async_connect(endpoint, use_tuple);
+  } else {
+    auto [resolve_ec, results] = co_await resolver->async_resolve(
+        config_.host, std::to_string(config_.port), asio::ip::tcp::resolver::numeric_service,
+        use_tuple);
+    ec = resolve_ec;
+    for (auto it = results.begin(); !ec && !expired && it != results.end(); ++it) {
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      socket_.open(asio::generic::stream_protocol(it->endpoint().protocol()), ec);
+      if (ec) continue;
+      std::tie(ec) = co_await socket_.async_connect(it->endpoint(), use_tuple);
+      if (!ec) socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    }
+  }
+  *settled = true;
+  deadline.cancel();
+  co_return expired ? asio::error::timed_out : ec;
+}
+
+std::shared_ptr<Connection::Pending> Connection::enqueue(const std::vector<std::string>& command) {
+  auto pending = std::make_shared<Pending>();
+  pending_.push_back(pending);
+  append_command(outgoing_, command);
+  if (!writer_running_) {
+    writer_running_ = true;
+    asio::co_spawn(executor_, write_loop(), asio::detached);
+  }
+  return pending;
+}
+
+asio::awaitable<Result> Connection::wait(std::shared_ptr<Pending> pending) {
+  if (!pending->done) {
+    asio::steady_timer wake(executor_);
+    wake.expires_after(std::chrono::nanoseconds(config_.timeout));
+    pending->wake = &wake;
+    co_await wake.async_wait(use_tuple);
+    pending->wake = nullptr;
+  }
+  if (pending->done) co_return std::move(pending->result);
+  // No answer in time: the connection is stalled or lost, and answers still due on it would be
+  // matched to the wrong commands if it were kept.
+  fail("timeout after " + std::to_string(config_.timeout / 1000000) + " ms");
+  co_return Result{Result::Status::timeout, {}, failure_};
+}
+
+asio::awaitable<Result> Connection::call(std::vector<std::string> command) {
+  if (!open_) {
+    co_return Result{Result::Status::error, {}, failure_.empty() ? "not connected" : failure_};
+  }
+  co_return co_await wait(enqueue(command));
+}
+
+// Everything queued while the previous write was on the wire goes out in the next one.
+asio::awaitable<void> Connection::write_loop() {
+  const std::uint64_t generation = generation_;
+  while (generation == generation_ && !outgoing_.empty()) {
+    writing_.clear();
+    writing_.swap(outgoing_);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_tuple);
+    if (generation != generation_) co_return;
+    if (ec) {
+      fail("write failed: " + ec.message());
+      co_return;
+    }
+  }
+  writer_running_ = false;
+}
+
+asio::awaitable<void> Connection::read_loop() {
+  const std::uint64_t generation = generation_;
+  std::string buffer(kReadChunk, '\0');
+  for (;;) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), use_tuple);
+    if (generation != generation_) co_return;
+    if (ec) {
+      fail(ec == asio::error::eof ? "connection closed by Redis" : "read failed: " + ec.message());
+      co_return;
+    }
+    reader_->feed(std::string_view(buffer.data(), n));
+    while (auto reply = reader_->next()) {
+      if (pending_.empty()) {
+        fail("a reply nobody asked for");
+        co_return;
+      }
+      auto p = std::move(pending_.front());
+      pending_.pop_front();
+      p->result = {Result::Status::ok, std::move(*reply), {}};
+      p->done = true;
+      if (p->wake != nullptr) p->wake->cancel();
+    }
+    if (reader_->broken()) {
+      fail(reader_->problem());
+      co_return;
+    }
+  }
+}
+
+}  // namespace sluice::redis

@@ -1,0 +1,37 @@
+#include "sluice/redis/health.hpp"
+
+namespace sluice::redis {
+
+using observe::Family;
+
+Health::Health(std::size_t workers, observe::EventLog& log, observe::Metrics& metrics)
+    : commands_ok(metrics.counter(Family::redis_commands_total, {{"result", "ok"}})),
+      commands_error(metrics.counter(Family::redis_commands_total, {{"result", "error"}})),
+      commands_timeout(metrics.counter(Family::redis_commands_total, {{"result", "timeout"}})),
+      latency(metrics.histogram(Family::redis_latency_seconds, {})),
+      cache_hits(metrics.counter(Family::redis_cache_hits_total, {})),
+      log_(log),
+      up_gauge_(metrics.gauge(Family::redis_up, {})),
+      workers_not_up_(workers) {}
+
+void Health::worker_up() {
+  std::lock_guard guard(mutex_);
+  if (workers_not_up_ > 0) --workers_not_up_;
+  if (workers_not_up_ == 0 && reported_ != State::up) {
+    reported_ = State::up;
+    up_gauge_.store(1);
+    log_.message(observe::Level::info, "redis_up", {});
+  }
+}
+
+void Health::worker_down(const std::string& reason, bool was_up) {
+  std::lock_guard guard(mutex_);
+  if (was_up) ++workers_not_up_;
+  if (reported_ != State::down) {
+    reported_ = State::down;
+    up_gauge_.store(0);
+    log_.message(observe::Level::warn, "redis_down", {{"reason", reason}});
+  }
+}
+
+}  // namespace sluice::redis

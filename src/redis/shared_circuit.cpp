@@ -1,0 +1,78 @@
+// The circuit of a worker's shared limiter: the first connection, opening on a failure, and the
+// probe that closes it again (DESIGN §9, "When Redis fails").
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "sluice/redis/shared_limiter.hpp"
+
+namespace sluice::redis {
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr Nanos kFirstBackoff = 100 * kNanosPerMilli;
+constexpr Nanos kLastBackoff = 5 * kNanosPerSecond;
+
+}  // namespace
+
+void SharedLimiter::open_circuit(const std::string& reason) {
+  if (!usable_) return;
+  usable_ = false;
+  connection_.fail(reason);
+  health_.worker_down(reason, was_up_);
+  was_up_ = false;
+  asio::co_spawn(executor_, probe(), asio::detached);
+}
+
+asio::awaitable<void> SharedLimiter::connect_first() {
+  const auto alive = alive_;
+  const std::string why = co_await connection_.open();
+  if (!*alive) co_return;
+  if (!why.empty()) {
+    open_circuit(why);
+    co_return;
+  }
+  was_up_ = true;
+  closed_at_ = clock_.now();
+  health_.worker_up();
+}
+
+// Until Redis answers PING on a fresh connection, backing off from 100 ms to 5 s.
+asio::awaitable<void> SharedLimiter::probe() {
+  const auto alive = alive_;
+  // A circuit that opens again soon after it closed continues its back-off: a Redis that
+  // answers PING but fails scripts (out of memory, a wrong-type key) is not retried ten times
+  // a second, with two events each time.
+  Nanos backoff = clock_.now() - closed_at_ < kLastBackoff && last_backoff_ > 0
+                      ? std::min(last_backoff_ * 2, kLastBackoff)
+                      : kFirstBackoff;
+  asio::steady_timer timer(executor_);
+  for (;;) {
+    timer.expires_after(std::chrono::nanoseconds(backoff));
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec || !*alive) co_return;
+    std::string why = co_await connection_.open();
+    if (!*alive) co_return;
+    if (why.empty()) {
+      std::vector<std::string> ping;
+      ping.emplace_back("PING");
+      const Result r = co_await connection_.call(std::move(ping));
+      if (!*alive) co_return;
+      if (r.ok() && r.reply.is_status("PONG")) {
+        usable_ = true;
+        was_up_ = true;
+        closed_at_ = clock_.now();
+        last_backoff_ = backoff;
+        health_.worker_up();
+        co_return;
+      }
+      connection_.fail(r.ok() ? "unexpected answer to PING: " + r.reply.text : r.problem);
+    }
+    backoff = std::min(backoff * 2, kLastBackoff);
+  }
+}
+
+}  // namespace sluice::redis

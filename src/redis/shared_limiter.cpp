@@ -1,0 +1,332 @@
+#include "sluice/redis/shared_limiter.hpp"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <span>
+
+#include "sluice/limit/key.hpp"
+
+namespace sluice::redis {
+namespace {
+
+using limit::kMaxLimitsPerRoute;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// Over-limit cache entries per worker: a flood's keys, not every client's. Past it, drained
+// entries go first, then all (the cache is only ever an optimisation).
+constexpr std::size_t kMaxCached = 65536;
+// A request whose local slot was taken by another request of this process while Redis was
+// answering gives its shared slot back and asks again, this many times at most.
+constexpr int kAttempts = 3;
+
+void set_outcome(limit::Decision& d, const limit::RoutePolicy& route, bool admitted, Nanos wait,
+                 Nanos retry_after) {
+  using limit::Outcome;
+  if (!admitted) {
+    d.retry_after = retry_after;
+    d.outcome = route.dry_run ? Outcome::dry_run_rejected : Outcome::rejected;
+  } else if (wait > 0) {
+    d.wait = wait;
+    d.outcome = route.dry_run ? Outcome::dry_run_delayed : Outcome::delayed;
+  } else {
+    d.outcome = Outcome::allowed;
+  }
+}
+
+bool is_noscript(const Result& r) {
+  return r.ok() && r.reply.is_error() && r.reply.text.starts_with("NOSCRIPT");
+}
+
+}  // namespace
+
+// One request's limits, rendered once per attempt.
+struct SharedLimiter::Prepared {
+  std::size_t n = 0;
+  Nanos now = 0;
+  Nanos max_wait = 0;
+  std::array<std::string, kMaxLimitsPerRoute> keys;
+  std::array<limit::Claim, kMaxLimitsPerRoute> claims{};
+  std::array<Nanos, kMaxLimitsPerRoute> found{};             // local limits: the tat read
+  std::array<std::size_t, kMaxLimitsPerRoute> shared_of{};  // redis_keys index → limit index
+  std::vector<limit::Claim> shared_claims;
+};
+
+SharedLimiter::SharedLimiter(asio::any_io_executor executor, config::RedisConfig config,
+                             limit::Limiter& local, Health& health, const Clock& clock)
+    : executor_(std::move(executor)),
+      config_(std::move(config)),
+      local_(local),
+      health_(health),
+      clock_(clock),
+      connection_(executor_, config_),
+      alive_(std::make_shared<bool>(true)) {}
+
+SharedLimiter::~SharedLimiter() {
+  *alive_ = false;
+}
+
+void SharedLimiter::start() {
+  asio::co_spawn(executor_, connect_first(), asio::detached);
+}
+
+void SharedLimiter::prepare(const limit::RoutePolicy& route, const limit::RequestFacts& request,
+                            Nanos now, Prepared& p, SharedTicket& ticket) {
+  p.n = route.limits.size();
+  p.now = now;
+  p.max_wait = route.action == limit::Action::delay ? route.max_delay : 0;
+  p.shared_claims.clear();
+  ticket = SharedTicket{};
+  for (std::size_t k = 0; k < p.n; ++k) {
+    const limit::LimitPolicy& limit = route.limits[k];
+    p.keys[k] = render_key(limit.key, request);
+    p.claims[k] = limit.claim();
+    if (limit.shared) {
+      p.shared_of[ticket.redis_keys.size()] = k;
+      ticket.redis_keys.push_back(config_.prefix + limit.shared_namespace() + p.keys[k]);
+      p.shared_claims.push_back(p.claims[k]);
+    } else {
+      ticket.local[k] = true;
+    }
+  }
+}
+
+asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy& route,
+                                                       const limit::RequestFacts& request,
+                                                       SharedTicket& ticket) {
+  Prepared p;
+  for (int attempt = 1;; ++attempt) {
+    const Nanos now = clock_.now();
+    if (!usable_) co_return fall_back(route, request, now, ticket);
+    limit::Decision d;
+    prepare(route, request, now, p, ticket);
+    std::size_t local_deciding = p.n;  // none
+    Nanos floor = now;  // the earliest release the local limits allow; nothing charged yet
+    for (std::size_t k = 0; k < p.n; ++k) {
+      if (!ticket.local[k]) continue;
+      d.ids[k] = local_.id_of(route.limits[k], p.keys[k]);
+      p.found[k] = local_.table().load(d.ids[k]);
+      const Nanos fit = limit::earliest_fit(p.found[k], now, p.claims[k]);
+      if (fit > floor || local_deciding == p.n) {
+        floor = std::max(floor, fit);
+        local_deciding = k;
+      }
+    }
+    const auto views = [&](std::span<const Nanos> shared_tat, bool charged) {
+      for (std::size_t k = 0; k < p.n; ++k) {
+        if (ticket.local[k]) {
+          const Nanos tat = charged ? d.reservation.set[k] : p.found[k];
+          d.views[k] = limit::view(tat, now, route.limits[k].rate);
+        }
+      }
+      for (std::size_t j = 0; j < shared_tat.size(); ++j) {
+        const std::size_t k = p.shared_of[j];
+        d.views[k] = limit::view(shared_tat[j], now, route.limits[k].rate);
+      }
+    };
+    const auto reject = [&](std::size_t deciding, Nanos retry_after) {
+      d.deciding = deciding;
+      d.key = p.keys[deciding];
+      set_outcome(d, route, false, 0, retry_after);
+    };
+
+    // What this process already knows of the shared buckets: a flood on a full one is answered
+    // here, not by one Redis call per request.
+    std::vector<Nanos> known(ticket.redis_keys.size(), limit::kFreshTat);
+    Nanos cached_fit = now;
+    std::size_t cached_deciding = 0;
+    for (std::size_t j = 0; j < known.size(); ++j) {
+      if (const auto it = known_tat_.find(ticket.redis_keys[j]); it != known_tat_.end()) {
+        known[j] = it->second;
+        const Nanos fit = limit::earliest_fit(known[j], now, p.shared_claims[j]);
+        if (fit > cached_fit) {
+          cached_fit = fit;
+          cached_deciding = p.shared_of[j];
+        }
+      }
+    }
+    if (cached_fit - now > p.max_wait) {
+      ticket.path = SharedTicket::Path::cache;
+      health_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+      views(known, false);
+      reject(cached_deciding, cached_fit - now - p.max_wait);
+      co_return d;
+    }
+    if (floor - now > p.max_wait) {  // rejected by a local limit: Redis need not be asked
+      ticket.path = SharedTicket::Path::local_only;
+      views(known, false);
+      reject(local_deciding, floor - now - p.max_wait);
+      co_return d;
+    }
+
+    const Result result = co_await run_decide(p, ticket, floor - now);
+    const Nanos answered = clock_.now();
+    health_.latency.observe(static_cast<double>(answered - now) / kNanosPerSecond);
+    std::string why = result.problem;
+    auto verdict = result.ok() ? parse_verdict(result.reply, ticket.redis_keys.size(), why)
+                               : std::nullopt;
+    (result.status == Result::Status::timeout ? health_.commands_timeout
+     : verdict                                ? health_.commands_ok
+                                              : health_.commands_error)
+        .fetch_add(1, std::memory_order_relaxed);
+    if (!verdict) {
+      open_circuit(result.ok() ? "error reply: " + why : why);
+      co_return fall_back(route, request, answered, ticket);
+    }
+    // Redis's now lies between `now` and `answered` on this clock: now + backlog is a lower
+    // bound of each bucket's tat here, which is what the cache may act on.
+    std::vector<Nanos> tats(known.size());
+    for (std::size_t j = 0; j < tats.size(); ++j) {
+      tats[j] = now + verdict->backlog[j];
+      remember(ticket.redis_keys[j], tats[j], now);
+    }
+    const std::size_t deciding =
+        verdict->deciding == 0 ? (local_deciding == p.n ? 0 : local_deciding)
+                               : p.shared_of[verdict->deciding - 1];
+    if (!verdict->admitted) {
+      views(tats, false);
+      reject(deciding, verdict->retry_after);
+      co_return d;
+    }
+    // Never early: the slot is `wait` after Redis's now, which was no later than `answered`.
+    const Nanos release = answered + verdict->wait;
+    ticket.verdict = std::move(*verdict);
+    if (!charge_local(p, ticket, release, answered, d)) {
+      // Another request of this process took a local slot while Redis answered: the shared
+      // charge goes back (unless something queued behind it) and the decision is taken again.
+      refund_shared(ticket);
+      if (attempt < kAttempts) continue;
+      views(tats, false);
+      reject(local_deciding == p.n ? deciding : local_deciding, d.reservation.retry_after);
+      co_return d;
+    }
+    ticket.path = SharedTicket::Path::redis;
+    views(tats, true);
+    d.deciding = deciding;
+    d.key = p.keys[deciding];
+    set_outcome(d, route, true, release - answered, 0);
+    co_return d;
+  }
+}
+
+asio::awaitable<Result> SharedLimiter::run_decide(const Prepared& p, const SharedTicket& ticket,
+                                                  Nanos not_before) {
+  const auto args = decide_args(p.max_wait, not_before, p.shared_claims);
+  Result r = co_await connection_.call(script_command(decide_script(), false, ticket.redis_keys, args));
+  // Redis restarted empty, or SCRIPT FLUSH: the body loads the script again, invisibly.
+  if (is_noscript(r)) {
+    r = co_await connection_.call(script_command(decide_script(), true, ticket.redis_keys, args));
+  }
+  co_return r;
+}
+
+// The local limits charged at exactly `release`, the shared slot; false if one cannot be.
+bool SharedLimiter::charge_local(const Prepared& p, const SharedTicket& ticket, Nanos release,
+                                 Nanos now, limit::Decision& d) {
+  std::array<limit::BucketTable::Cell, kMaxLimitsPerRoute> cells;
+  std::array<limit::Claim, kMaxLimitsPerRoute> claims{};
+  std::array<std::size_t, kMaxLimitsPerRoute> index{};
+  std::size_t m = 0;
+  for (std::size_t k = 0; k < p.n; ++k) {
+    if (!ticket.local[k]) continue;
+    cells[m] = {&local_.table(), d.ids[k], now};
+    claims[m] = p.claims[k];
+    index[m++] = k;
+  }
+  d.reservation = {};
+  d.reservation.count = p.n;
+  if (m > 0) {
+    const auto r = limit::reserve_all(std::span(cells.data(), m),
+                                      std::span<const limit::Claim>(claims.data(), m), now,
+                                      release - now, release);
+    if (!r.admitted) {
+      d.reservation.retry_after = std::max<Nanos>(r.retry_after, kNanosPerMilli);
+      return false;
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+      d.reservation.found[index[i]] = r.found[i];
+      d.reservation.set[index[i]] = r.set[i];
+    }
+  }
+  d.reservation.admitted = true;
+  d.reservation.release = release;
+  return true;
+}
+
+limit::Decision SharedLimiter::fall_back(const limit::RoutePolicy& route,
+                                         const limit::RequestFacts& request, Nanos now,
+                                         SharedTicket& ticket) {
+  ticket = SharedTicket{};
+  ticket.path = SharedTicket::Path::fallback;
+  if (config_.on_error == config::OnRedisError::local) return local_.decide(route, request, now);
+  limit::Decision d;
+  for (std::size_t k = 0; k < route.limits.size(); ++k) {
+    d.views[k] = limit::view(limit::kFreshTat, now, route.limits[k].rate);
+  }
+  if (config_.on_error == config::OnRedisError::allow) {
+    d.outcome = limit::Outcome::allowed;
+    return d;
+  }
+  const auto shared = std::find_if(route.limits.begin(), route.limits.end(),
+                                   [](const limit::LimitPolicy& l) { return l.shared; });
+  d.deciding = static_cast<std::size_t>(shared - route.limits.begin());
+  d.key = render_key(shared->key, request);
+  set_outcome(d, route, false, 0, kNanosPerSecond);
+  ticket.unavailable = !route.dry_run;
+  return d;
+}
+
+void SharedLimiter::cancel(const limit::Decision& d, const SharedTicket& ticket) {
+  const Nanos now = clock_.now();
+  if (ticket.path == SharedTicket::Path::fallback) {
+    local_.cancel(d, now);
+    return;
+  }
+  const limit::MultiReservation& r = d.reservation;
+  if (!r.admitted) return;
+  for (std::size_t k = 0; k < r.count; ++k) {
+    if (!ticket.local[k]) continue;
+    limit::BucketTable::Cell cell{&local_.table(), d.ids[k], now};
+    cell.compare_exchange(r.set[k], std::max(r.found[k], now));
+  }
+  refund_shared(ticket);
+}
+
+void SharedLimiter::refund_shared(const SharedTicket& ticket) {
+  if (!ticket.verdict.admitted || !usable_) return;
+  // What this process remembers of these buckets may now be too high.
+  for (const std::string& key : ticket.redis_keys) known_tat_.erase(key);
+  asio::co_spawn(executor_, refund(ticket.redis_keys, refund_args(ticket.verdict)),
+                 asio::detached);
+}
+
+asio::awaitable<void> SharedLimiter::refund(std::vector<std::string> keys,
+                                            std::vector<std::string> args) {
+  const auto alive = alive_;
+  Result r = co_await connection_.call(script_command(refund_script(), false, keys, args));
+  if (*alive && is_noscript(r)) {
+    r = co_await connection_.call(script_command(refund_script(), true, keys, args));
+  }
+  if (!*alive) co_return;
+  const bool failed = !r.ok() || r.reply.is_error();
+  (r.status == Result::Status::timeout ? health_.commands_timeout
+   : failed                            ? health_.commands_error
+                                       : health_.commands_ok)
+      .fetch_add(1, std::memory_order_relaxed);
+  if (failed) open_circuit(r.ok() ? "error reply: " + r.reply.text : r.problem);
+}
+
+void SharedLimiter::remember(const std::string& key, Nanos tat, Nanos now) {
+  if (tat <= now) {
+    known_tat_.erase(key);
+    return;
+  }
+  if (known_tat_.size() >= kMaxCached && !known_tat_.contains(key)) {
+    std::erase_if(known_tat_, [now](const auto& entry) { return entry.second <= now; });
+    if (known_tat_.size() >= kMaxCached) known_tat_.clear();
+  }
+  known_tat_[key] = tat;
+}
+
+}  // namespace sluice::redis
