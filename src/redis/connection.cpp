@@ -176,7 +176,7 @@ asio::awaitable<void> Connection::write_loop() {
     auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_tuple);
     if (generation != generation_) co_return;
     if (ec) {
-      fail("write failed: " + ec.message());
+      lost("write failed: " + ec.message());
       co_return;
     }
   }
@@ -190,13 +190,13 @@ asio::awaitable<void> Connection::read_loop() {
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), use_tuple);
     if (generation != generation_) co_return;
     if (ec) {
-      fail(ec == asio::error::eof ? "connection closed by Redis" : "read failed: " + ec.message());
+      lost(ec == asio::error::eof ? "connection closed by Redis" : "read failed: " + ec.message());
       co_return;
     }
     reader_->feed(std::string_view(buffer.data(), n));
     while (auto reply = reader_->next()) {
       if (pending_.empty()) {
-        fail("a reply nobody asked for");
+        lost("a reply nobody asked for");
         co_return;
       }
       auto p = std::move(pending_.front());
@@ -206,10 +206,15 @@ asio::awaitable<void> Connection::read_loop() {
       if (p->wake != nullptr) p->wake->cancel();
     }
     if (reader_->broken()) {
-      fail(reader_->problem());
+      lost(reader_->problem());
       co_return;
     }
   }
+}
+
+void Connection::lost(const std::string& reason) {
+  fail(reason);
+  if (on_lost_) on_lost_(reason);
 }
 
 }  // namespace sluice::redis

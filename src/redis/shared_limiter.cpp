@@ -61,7 +61,9 @@ SharedLimiter::SharedLimiter(asio::any_io_executor executor, config::RedisConfig
       health_(health),
       clock_(clock),
       connection_(executor_, config_),
-      alive_(std::make_shared<bool>(true)) {}
+      alive_(std::make_shared<bool>(true)) {
+  connection_.on_lost([this](const std::string& reason) { open_circuit(reason); });
+}
 
 SharedLimiter::~SharedLimiter() {
   *alive_ = false;

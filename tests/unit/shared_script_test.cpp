@@ -181,7 +181,7 @@ TEST_F(SharedScript, RandomInterleavingsNeverOverAdmit) {
     for (int step = 0; step < 300; ++step) {
       now += static_cast<Nanos>(rng() % 400) * 1000;  // whole microseconds, as TIME gives
       now += (rng() % 4 == 0) ? millis(static_cast<std::int64_t>(rng() % 300)) : 0;
-      const int op = static_cast<int>(rng() % 10);
+      const int op = static_cast<int>(rng() % 20);
       if (op < 1) {
         // Cancel a reservation still waiting for its slot, as its client hangs up.
         std::vector<Admitted*> waiting;
@@ -196,7 +196,7 @@ TEST_F(SharedScript, RandomInterleavingsNeverOverAdmit) {
       }
       const double amount = 1 + static_cast<double>(rng() % 2);
       const Claim claim{rate.cost(amount), rate.tau()};
-      const Nanos max_wait = op < 6 ? 0 : millis(static_cast<std::int64_t>(rng() % 2000));
+      const Nanos max_wait = op < 12 ? 0 : millis(static_cast<std::int64_t>(rng() % 2000));
       const SharedVerdict v = decide(now, {key}, {claim}, max_wait);
       if (v.admitted) admitted.push_back({now + v.wait, amount, v});
     }

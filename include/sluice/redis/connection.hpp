@@ -9,6 +9,7 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,9 @@ class Connection {
   asio::awaitable<Result> call(std::vector<std::string> command);
   // Fails every command in flight with `reason` and closes the socket.
   void fail(const std::string& reason);
+  // Called when the connection fails by itself (Redis closed it, a reset, a stray reply),
+  // with no command necessarily waiting: the owner learns of an outage at once.
+  void on_lost(std::function<void(const std::string&)> callback) { on_lost_ = std::move(callback); }
   // Why the connection last failed.
   [[nodiscard]] const std::string& failure() const noexcept { return failure_; }
 
@@ -54,6 +58,7 @@ class Connection {
   asio::awaitable<boost::system::error_code> connect_socket();
   asio::awaitable<void> write_loop();
   asio::awaitable<void> read_loop();
+  void lost(const std::string& reason);
 
   asio::any_io_executor executor_;
   const config::RedisConfig& config_;
@@ -66,6 +71,7 @@ class Connection {
   std::deque<std::shared_ptr<Pending>> pending_;
   std::unique_ptr<ReplyReader> reader_;
   std::string failure_;
+  std::function<void(const std::string&)> on_lost_;
 };
 
 }  // namespace sluice::redis
