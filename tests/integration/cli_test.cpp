@@ -55,6 +55,23 @@ TEST(Cli, CheckCatchesAMisspelledKey) {
   EXPECT_EQ(r.output, path + ":3:1: workrs: unknown key\n");
 }
 
+// A sidecar must not crash-loop on its Redis: an unreachable one is not a config error.
+TEST(Cli, CheckPassesWhileRedisIsUnreachableButNotOnAMalformedAddress) {
+  const std::string head = "version: 1\nlisten: 127.0.0.1:8080\nredis: { address: \"";
+  const std::string routes =
+      "\" }\nroutes:\n  - { name: x, respond: { body: hi }, max_rate: 1, time_period: 1s, "
+      "shared: true }\n";
+  const std::string down =
+      sluice::testing::temp_file("redis-down.yaml", head + "redis://127.0.0.1:1" + routes);
+  const CliRun ok = run("--check -c " + down);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  const std::string bad =
+      sluice::testing::temp_file("redis-bad.yaml", head + "redis://u:hunter2@h:0" + routes);
+  const CliRun r = run("--check -c " + bad);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, bad + ":3:19: redis.address: has an invalid port\n");
+}
+
 TEST(Cli, MissingConfigFileExitsOneNamingTheFile) {
   const CliRun r = run("-c /nonexistent/sluice.yaml");
   EXPECT_EQ(r.exit_code, 1);

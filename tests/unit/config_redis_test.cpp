@@ -1,0 +1,144 @@
+// The redis: block and `shared` (DESIGN §2, §9), one test per validation rule, inline YAML.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "sluice/config/load.hpp"
+#include "sluice/config/to_json.hpp"
+
+namespace sluice::config {
+namespace {
+
+constexpr const char* kHead =
+    "version: 1\nlisten: 127.0.0.1:8080\nupstream: http://127.0.0.1:9000\n";
+
+LoadResult load(const std::string& body) {
+  return load_string(kHead + body, "sluice.yaml");
+}
+
+std::string error_of(const std::string& body) {
+  const LoadResult r = load(body);
+  EXPECT_EQ(r.config, nullptr);
+  return r.errors.empty() ? "(no error)" : r.errors.front();
+}
+
+std::shared_ptr<const Config> ok(const std::string& body) {
+  LoadResult r = load(body);
+  for (const auto& e : r.errors) ADD_FAILURE() << e;
+  return r.config;
+}
+
+TEST(ConfigRedis, AddressFormsAndDefaults) {
+  auto c = ok("redis: { address: \"redis://app:s3cret@cache.internal:6380/2\" }\n");
+  ASSERT_TRUE(c && c->redis);
+  EXPECT_EQ(c->redis->host, "cache.internal");
+  EXPECT_EQ(c->redis->port, 6380);
+  EXPECT_EQ(c->redis->user, "app");
+  EXPECT_EQ(c->redis->password, "s3cret");
+  EXPECT_EQ(c->redis->db, 2);
+  EXPECT_EQ(c->redis->timeout, 50 * kNanosPerMilli);
+  EXPECT_EQ(c->redis->on_error, OnRedisError::local);
+  EXPECT_EQ(c->redis->prefix, "sluice:");
+  c = ok("redis: { address: \"redis://:p%40ss@[::1]\" }\n");
+  ASSERT_TRUE(c && c->redis);
+  EXPECT_EQ(c->redis->host, "::1");
+  EXPECT_EQ(c->redis->port, 6379);
+  EXPECT_EQ(c->redis->user, "");
+  EXPECT_EQ(c->redis->password, "p@ss");
+  c = ok("redis: { address: \"unix:///run/redis.sock\", timeout: 20ms, on_error: reject, "
+         "prefix: \"rl:\" }\n");
+  ASSERT_TRUE(c && c->redis);
+  EXPECT_EQ(c->redis->unix_path, "/run/redis.sock");
+  EXPECT_EQ(c->redis->timeout, 20 * kNanosPerMilli);
+  EXPECT_EQ(c->redis->on_error, OnRedisError::reject);
+  EXPECT_EQ(c->redis->prefix, "rl:");
+}
+
+TEST(ConfigRedis, AMalformedAddressIsAnErrorThatDoesNotRepeatThePassword) {
+  const std::string e = error_of("redis: { address: \"redis://u:hunter2@host:99999\" }\n");
+  EXPECT_EQ(e, "sluice.yaml:4:19: redis.address: has an invalid port");
+  EXPECT_EQ(error_of("redis: { address: \"http://127.0.0.1:6379\" }\n"),
+            "sluice.yaml:4:19: redis.address: must be redis://[user[:password]@]host[:port][/db] "
+            "or unix:///path.sock");
+  EXPECT_EQ(error_of("redis: { address: \"redis://host/16\" }\n"),
+            "sluice.yaml:4:19: redis.address: has an invalid database number (0..15 after the /)");
+  EXPECT_EQ(error_of("redis: { address: \"unix://redis.sock\" }\n"),
+            "sluice.yaml:4:19: redis.address: a unix socket address is unix:///absolute/path.sock");
+  EXPECT_EQ(error_of("redis: { timeout: 1s }\n"), "sluice.yaml:4:8: redis.address: is required");
+}
+
+TEST(ConfigRedis, OnErrorIsLocalAllowOrReject) {
+  EXPECT_EQ(error_of("redis: { address: \"redis://h\", on_error: open }\n"),
+            "sluice.yaml:4:42: redis.on_error: must be local, allow or reject");
+}
+
+TEST(ConfigRedis, ThePasswordMayComeFromTheEnvironment) {
+  ::setenv("SLUICE_TEST_REDIS_PASSWORD", "from-env", 1);
+  auto c = ok("redis: { address: \"redis://h\", password_env: SLUICE_TEST_REDIS_PASSWORD }\n");
+  ASSERT_TRUE(c && c->redis);
+  EXPECT_EQ(c->redis->password, "from-env");
+  EXPECT_EQ(error_of("redis: { address: \"redis://h\", password_env: SLUICE_TEST_UNSET_VAR }\n"),
+            "sluice.yaml:4:46: redis.password_env: environment variable SLUICE_TEST_UNSET_VAR is "
+            "not set");
+  EXPECT_EQ(error_of("redis: { address: \"redis://:x@h\", password_env: "
+                     "SLUICE_TEST_REDIS_PASSWORD }\n"),
+            "sluice.yaml:4:49: redis.password_env: the address already has a password: keep one of "
+            "them");
+}
+
+TEST(ConfigRedis, ThePasswordStaysOutOfTheConfigDump) {
+  auto c = ok("redis: { address: \"redis://app:hunter2@h:6379\" }\n");
+  ASSERT_TRUE(c);
+  const std::string json = to_json(*c);
+  EXPECT_EQ(json.find("hunter2"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"address\":\"redis://app@h:6379\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"authenticated\":true"), std::string::npos) << json;
+}
+
+TEST(ConfigRedis, SharedNeedsARedisBlock) {
+  EXPECT_EQ(error_of("routes:\n  - { name: a, max_rate: 1, time_period: 1s, shared: true }\n"),
+            "sluice.yaml:5:54: routes[0].shared: needs a redis: block saying where buckets are "
+            "shared");
+  EXPECT_EQ(error_of("buckets:\n  q: { max_rate: 1, time_period: 1s, shared: true }\n"),
+            "sluice.yaml:5:46: buckets.q.shared: needs a redis: block saying where buckets are "
+            "shared");
+}
+
+TEST(ConfigRedis, SharedOnLimitsIsInheritedFromTheRouteAndOnBucketsFromTheBucket) {
+  auto c = ok(
+      "redis: { address: \"redis://h\" }\n"
+      "buckets:\n  q: { max_rate: 9, time_period: 1m, shared: true }\n"
+      "routes:\n"
+      "  - name: a\n    shared: true\n    max_rate: 5\n    time_period: 1s\n"
+      "    limits: [ { key: client_ip }, { key: global, shared: false }, { bucket: q } ]\n"
+      "  - { name: b, bucket: q }\n");
+  ASSERT_TRUE(c);
+  const auto& limits = c->routes[0].policy.limits;
+  ASSERT_EQ(limits.size(), 3u);
+  EXPECT_TRUE(limits[0].shared);
+  EXPECT_FALSE(limits[1].shared);
+  EXPECT_TRUE(limits[2].shared);
+  EXPECT_TRUE(c->routes[1].policy.limits[0].shared);
+  EXPECT_EQ(limits[0].shared_namespace(), "route:a#0:client_ip:5/1s:");
+  EXPECT_EQ(limits[2].shared_namespace(), "bucket:q:client_ip:9/60s:");
+}
+
+TEST(ConfigRedis, ARouteOnANamedBucketCannotSetShared) {
+  EXPECT_EQ(error_of("redis: { address: \"redis://h\" }\n"
+                     "buckets:\n  q: { max_rate: 9, time_period: 1m }\n"
+                     "routes:\n  - { name: b, bucket: q, shared: true }\n"),
+            "sluice.yaml:8:35: routes[0].shared: a named bucket says itself whether it is shared: "
+            "set it under buckets:");
+}
+
+TEST(ConfigRedis, ASharedLimitIsBoundedTo45DaysSoRedisCountsExactly) {
+  EXPECT_EQ(error_of("redis: { address: \"redis://h\" }\n"
+                     "routes:\n  - { name: a, max_rate: 1, time_period: 1100h, shared: true }\n"),
+            "sluice.yaml:6:5: routes[0]: a shared limit's time_period and max_delay must be at "
+            "most 45 days");
+  EXPECT_TRUE(ok("redis: { address: \"redis://h\" }\n"
+                 "routes:\n  - { name: a, max_rate: 1, time_period: 1080h, shared: true }\n"));
+  EXPECT_TRUE(ok("routes:\n  - { name: a, max_rate: 1, time_period: 1100h }\n"));
+}
+
+}  // namespace
+}  // namespace sluice::config
