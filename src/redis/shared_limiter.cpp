@@ -14,12 +14,11 @@ namespace {
 
 using limit::kMaxLimitsPerRoute;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-// Over-limit cache entries per worker: a flood's keys, not every client's. Past it, drained
-// entries go first, then all (the cache is only ever an optimisation).
-constexpr std::size_t kMaxCached = 65536;
+// How often a request waits for another's call in flight before asking Redis itself.
+constexpr int kMaxWaits = 2;
 // A request whose local slot was taken by another request of this process while Redis was
 // answering gives its shared slot back and asks again, this many times at most.
-constexpr int kAttempts = 3;
+constexpr int kAttempts = 3 + kMaxWaits;
 
 void set_outcome(limit::Decision& d, const limit::RoutePolicy& route, bool admitted, Nanos wait,
                  Nanos retry_after) {
@@ -98,6 +97,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
                                                        const limit::RequestFacts& request,
                                                        SharedTicket& ticket) {
   Prepared p;
+  int waits = 0;
   for (int attempt = 1;; ++attempt) {
     const Nanos now = clock_.now();
     if (!usable_) co_return fall_back(route, request, now, ticket);
@@ -139,8 +139,8 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     Nanos cached_fit = now;
     std::size_t cached_deciding = 0;
     for (std::size_t j = 0; j < known.size(); ++j) {
-      if (const auto it = known_tat_.find(ticket.redis_keys[j]); it != known_tat_.end()) {
-        known[j] = it->second;
+      if (const auto* entry = known_.find(ticket.redis_keys[j])) {
+        known[j] = entry->tat;
         const Nanos fit = limit::earliest_fit(known[j], now, p.shared_claims[j]);
         if (fit > cached_fit) {
           cached_fit = fit;
@@ -155,6 +155,14 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
       reject(cached_deciding, cached_fit - now - p.max_wait);
       co_return d;
     }
+    // A bucket that was full has drained a little, and a call to take that room is already on
+    // its way: its answer, due within a round trip, says whether anything is left. Without this
+    // wait every request of a flood arriving within that round trip would ask Redis too.
+    if (const std::string* busy = waits < kMaxWaits ? in_flight(p, ticket) : nullptr) {
+      ++waits;
+      co_await wait_for_flight(*busy);
+      continue;
+    }
     if (floor - now > p.max_wait) {  // rejected by a local limit: Redis need not be asked
       ticket.path = SharedTicket::Path::local_only;
       views(known, false);
@@ -162,7 +170,9 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
       co_return d;
     }
 
+    take_off(ticket);
     const Result result = co_await run_decide(p, ticket, floor - now);
+    land(ticket);
     const Nanos answered = clock_.now();
     health_.latency.observe(static_cast<double>(answered - now) / kNanosPerSecond);
     std::string why = result.problem;
@@ -181,7 +191,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     std::vector<Nanos> tats(known.size());
     for (std::size_t j = 0; j < tats.size(); ++j) {
       tats[j] = now + verdict->backlog[j];
-      remember(ticket.redis_keys[j], tats[j], now);
+      known_.remember(ticket.redis_keys[j], tats[j], now);
     }
     const std::size_t deciding =
         verdict->deciding == 0 ? (local_deciding == p.n ? 0 : local_deciding)
@@ -298,7 +308,7 @@ void SharedLimiter::cancel(const limit::Decision& d, const SharedTicket& ticket)
 void SharedLimiter::refund_shared(const SharedTicket& ticket) {
   if (!ticket.verdict.admitted || !usable_) return;
   // What this process remembers of these buckets may now be too high.
-  for (const std::string& key : ticket.redis_keys) known_tat_.erase(key);
+  for (const std::string& key : ticket.redis_keys) known_.forget(key);
   asio::co_spawn(executor_, refund(ticket.redis_keys, refund_args(ticket.verdict)),
                  asio::detached);
 }
@@ -319,16 +329,38 @@ asio::awaitable<void> SharedLimiter::refund(std::vector<std::string> keys,
   if (failed) open_circuit(r.ok() ? "error reply: " + r.reply.text : r.problem);
 }
 
-void SharedLimiter::remember(const std::string& key, Nanos tat, Nanos now) {
-  if (tat <= now) {
-    known_tat_.erase(key);
-    return;
+const std::string* SharedLimiter::in_flight(const Prepared& p, const SharedTicket& ticket) const {
+  for (std::size_t j = 0; j < ticket.redis_keys.size(); ++j) {
+    const std::string& key = ticket.redis_keys[j];
+    const auto* entry = known_.find(key);
+    if (entry != nullptr && entry->was_full_for(p.shared_claims[j]) && flights_.contains(key)) {
+      return &key;
+    }
   }
-  if (known_tat_.size() >= kMaxCached && !known_tat_.contains(key)) {
-    std::erase_if(known_tat_, [now](const auto& entry) { return entry.second <= now; });
-    if (known_tat_.size() >= kMaxCached) known_tat_.clear();
+  return nullptr;
+}
+
+asio::awaitable<void> SharedLimiter::wait_for_flight(const std::string& key) {
+  auto timer = std::make_shared<asio::steady_timer>(executor_);
+  timer->expires_after(std::chrono::nanoseconds(config_.timeout));
+  flights_[key].waiters.push_back(timer);
+  co_await timer->async_wait(use_tuple);
+}
+
+void SharedLimiter::take_off(const SharedTicket& ticket) {
+  for (const std::string& key : ticket.redis_keys) ++flights_[key].calls;
+}
+
+void SharedLimiter::land(const SharedTicket& ticket) {
+  for (const std::string& key : ticket.redis_keys) {
+    const auto it = flights_.find(key);
+    if (it == flights_.end()) continue;
+    for (const auto& waiter : it->second.waiters) {
+      if (const auto timer = waiter.lock()) timer->cancel();
+    }
+    it->second.waiters.clear();
+    if (--it->second.calls <= 0) flights_.erase(it);
   }
-  known_tat_[key] = tat;
 }
 
 }  // namespace sluice::redis

@@ -7,6 +7,7 @@
 #include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 #include "sluice/limit/limiter.hpp"
 #include "sluice/redis/connection.hpp"
 #include "sluice/redis/health.hpp"
+#include "sluice/redis/over_limit_cache.hpp"
 #include "sluice/redis/scripts.hpp"
 
 namespace sluice::redis {
@@ -57,7 +59,16 @@ class SharedLimiter {
                                   Nanos now, limit::Decision& d);
   limit::Decision fall_back(const limit::RoutePolicy& route, const limit::RequestFacts& request,
                             Nanos now, SharedTicket& ticket);
-  void remember(const std::string& key, Nanos tat, Nanos now);
+  // Calls in flight per Redis key, and the requests waiting for their answers.
+  struct Flight {
+    int calls = 0;
+    std::vector<std::weak_ptr<asio::steady_timer>> waiters;
+  };
+  // The key of a bucket that was full when last seen and has a call in flight, if any.
+  [[nodiscard]] const std::string* in_flight(const Prepared& p, const SharedTicket& ticket) const;
+  asio::awaitable<void> wait_for_flight(const std::string& key);
+  void take_off(const SharedTicket& ticket);
+  void land(const SharedTicket& ticket);
   void refund_shared(const SharedTicket& ticket);
   asio::awaitable<void> refund(std::vector<std::string> keys, std::vector<std::string> args);
   void open_circuit(const std::string& reason);
@@ -74,8 +85,8 @@ class SharedLimiter {
   bool was_up_ = false;
   Nanos closed_at_ = 0;     // when the circuit last closed
   Nanos last_backoff_ = 0;  // the probe interval that closed it
-  // The over-limit cache: per Redis key, a lower bound of its tat on this process's clock.
-  std::unordered_map<std::string, Nanos> known_tat_;
+  OverLimitCache known_;
+  std::unordered_map<std::string, Flight> flights_;
   std::shared_ptr<bool> alive_;  // spawned coroutines check it before touching this object
 };
 
