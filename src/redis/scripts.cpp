@@ -36,17 +36,20 @@ local function store(key, t)
 end
 )lua";
 
-// KEYS: the buckets. ARGV: max_wait, not_before, then cost and tau per key (nanoseconds).
-// Returns {admitted, deciding, wait or retry_after, backlog per key, [found per key, set per key]}.
+// KEYS: the buckets. ARGV: max_wait, not_before, refundable (1: the caller may give the slots
+// back even without a wait), then cost and tau per key (nanoseconds). Returns {admitted,
+// deciding, wait or retry_after, backlog per key}, and when the slots may be given back (a wait,
+// or refundable), found and set per key.
 constexpr const char* kDecide = R"lua(
 local max_wait = tonumber(ARGV[1])
 local release = now + tonumber(ARGV[2])
+local refundable = ARGV[3] == '1'
 local deciding = 0
 local tats, costs = {}, {}
 for k = 1, #KEYS do
   tats[k] = load(KEYS[k])
-  costs[k] = tonumber(ARGV[1 + 2 * k])
-  local fit = tats[k] + costs[k] - tonumber(ARGV[2 + 2 * k])
+  costs[k] = tonumber(ARGV[2 + 2 * k])
+  local fit = tats[k] + costs[k] - tonumber(ARGV[3 + 2 * k])
   if fit > release then
     release = fit
     deciding = k
@@ -59,11 +62,16 @@ if release - now > max_wait then
   return reply
 end
 local reply = {1, deciding, release - now}
+-- Formatting what a refund needs costs Redis time: only for requests that can be cancelled.
+local keep = refundable or release > now
 for k = 1, n do
   local set = math.max(tats[k], release) + costs[k]
   reply[3 + k] = set - now
-  reply[3 + n + k] = format(tats[k])
-  reply[3 + 2 * n + k] = store(KEYS[k], set)
+  local text = store(KEYS[k], set)
+  if keep then
+    reply[3 + n + k] = format(tats[k])
+    reply[3 + 2 * n + k] = text
+  end
 end
 return reply
 )lua";
@@ -125,12 +133,13 @@ std::vector<std::string> script_command(const Script& script, bool by_body,
   return command;
 }
 
-std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before,
+std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before, bool refundable,
                                      std::span<const limit::Claim> claims) {
   std::vector<std::string> args;
-  args.reserve(2 + 2 * claims.size());
+  args.reserve(3 + 2 * claims.size());
   args.push_back(std::to_string(max_wait));
   args.push_back(std::to_string(not_before));
+  args.emplace_back(refundable ? "1" : "0");
   for (const limit::Claim& c : claims) {
     args.push_back(std::to_string(c.cost));
     args.push_back(std::to_string(c.tau));
@@ -155,7 +164,8 @@ std::optional<SharedVerdict> parse_verdict(const Reply& reply, std::size_t keys,
   v.admitted = e[0].integer == 1;
   v.deciding = static_cast<std::size_t>(e[1].integer);
   (v.admitted ? v.wait : v.retry_after) = e[2].integer;
-  if (e.size() != (v.admitted ? 3 + 3 * keys : 3 + keys)) {
+  const bool with_refund = v.admitted && e.size() == 3 + 3 * keys;
+  if (e.size() != 3 + keys && !with_refund) {
     why = "unexpected reply to the decide script";
     return std::nullopt;
   }
@@ -165,7 +175,7 @@ std::optional<SharedVerdict> parse_verdict(const Reply& reply, std::size_t keys,
       return std::nullopt;
     }
     v.backlog.push_back(e[3 + k].integer);
-    if (v.admitted) {
+    if (with_refund) {
       v.found.push_back(e[3 + keys + k].text);
       v.set.push_back(e[3 + 2 * keys + k].text);
     }

@@ -170,9 +170,9 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
       co_return d;
     }
 
-    take_off(ticket);
+    const std::uint32_t tracked = take_off(ticket);
     const Result result = co_await run_decide(p, ticket, floor - now);
-    land(ticket);
+    land(ticket, tracked);
     const Nanos answered = clock_.now();
     health_.latency.observe(static_cast<double>(answered - now) / kNanosPerSecond);
     std::string why = result.problem;
@@ -224,7 +224,9 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
 
 asio::awaitable<Result> SharedLimiter::run_decide(const Prepared& p, const SharedTicket& ticket,
                                                   Nanos not_before) {
-  const auto args = decide_args(p.max_wait, not_before, p.shared_claims);
+  // With local limits too, a conflict on them gives the shared slots back (decide()).
+  const bool mixed = ticket.redis_keys.size() < p.n;
+  const auto args = decide_args(p.max_wait, not_before, mixed, p.shared_claims);
   Result r = co_await connection_.call(script_command(decide_script(), false, ticket.redis_keys, args));
   // Redis restarted empty, or SCRIPT FLUSH: the body loads the script again, invisibly.
   if (is_noscript(r)) {
@@ -306,7 +308,7 @@ void SharedLimiter::cancel(const limit::Decision& d, const SharedTicket& ticket)
 }
 
 void SharedLimiter::refund_shared(const SharedTicket& ticket) {
-  if (!ticket.verdict.admitted || !usable_) return;
+  if (!ticket.verdict.admitted || ticket.verdict.found.empty() || !usable_) return;
   // What this process remembers of these buckets may now be too high.
   for (const std::string& key : ticket.redis_keys) known_.forget(key);
   asio::co_spawn(executor_, refund(ticket.redis_keys, refund_args(ticket.verdict)),
@@ -347,13 +349,21 @@ asio::awaitable<void> SharedLimiter::wait_for_flight(const std::string& key) {
   co_await timer->async_wait(use_tuple);
 }
 
-void SharedLimiter::take_off(const SharedTicket& ticket) {
-  for (const std::string& key : ticket.redis_keys) ++flights_[key].calls;
+// Only buckets the cache knows are tracked: no request waits on any other (in_flight()).
+std::uint32_t SharedLimiter::take_off(const SharedTicket& ticket) {
+  std::uint32_t tracked = 0;
+  for (std::size_t j = 0; j < ticket.redis_keys.size(); ++j) {
+    if (known_.find(ticket.redis_keys[j]) == nullptr) continue;
+    ++flights_[ticket.redis_keys[j]].calls;
+    tracked |= 1U << j;
+  }
+  return tracked;
 }
 
-void SharedLimiter::land(const SharedTicket& ticket) {
-  for (const std::string& key : ticket.redis_keys) {
-    const auto it = flights_.find(key);
+void SharedLimiter::land(const SharedTicket& ticket, std::uint32_t tracked) {
+  for (std::size_t j = 0; j < ticket.redis_keys.size(); ++j) {
+    if ((tracked & (1U << j)) == 0) continue;
+    const auto it = flights_.find(ticket.redis_keys[j]);
     if (it == flights_.end()) continue;
     for (const auto& waiter : it->second.waiters) {
       if (const auto timer = waiter.lock()) timer->cancel();

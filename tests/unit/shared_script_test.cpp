@@ -28,7 +28,7 @@ class SharedScript : public ::testing::Test {
                        const std::vector<Claim>& claims, Nanos max_wait, Nanos not_before = 0) {
     const Script script = decide_script_at(kBaseSeconds + at / kNanosPerSecond,
                                            (at % kNanosPerSecond) / 1000);
-    const auto args = decide_args(max_wait, not_before, claims);
+    const auto args = decide_args(max_wait, not_before, true, claims);
     const Result r = client_.call(script_command(script, true, keys, args));
     EXPECT_TRUE(r.ok()) << r.problem;
     std::string why;
@@ -134,6 +134,23 @@ TEST_F(SharedScript, ARefundGivesBackOnlyTheLastReservation) {
   EXPECT_EQ(decide(millis(1), {"b"}, {kOne}, seconds(10)).wait, seconds(4) - millis(1));
 }
 
+TEST_F(SharedScript, WhatARefundNeedsIsReturnedOnlyForAWaitOrWhenAsked) {
+  const Script script = decide_script_at(kBaseSeconds, 0);
+  const auto call = [&](Nanos max_wait, bool refundable) {
+    const auto args = decide_args(max_wait, 0, refundable, std::vector<Claim>{kOne});
+    const std::vector<std::string> keys{"b"};
+    std::string why;
+    return parse_verdict(client_.call(script_command(script, true, keys, args)).reply, 1, why)
+        .value_or(SharedVerdict{});
+  };
+  EXPECT_TRUE(call(0, false).found.empty());   // admitted at once: never given back
+  EXPECT_EQ(call(0, true).found.size(), 1u);   // mixed limits may give it back
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(call(0, false).admitted);
+  const SharedVerdict waiting = call(seconds(5), false);
+  ASSERT_GT(waiting.wait, 0);
+  EXPECT_EQ(waiting.set.size(), 1u);
+}
+
 TEST_F(SharedScript, ARefundOfABucketThatDrainedMeanwhileLeavesItEmpty) {
   const SharedVerdict v = decide(0, {"b"}, {kOne}, 0);
   ASSERT_TRUE(v.admitted);
@@ -150,12 +167,12 @@ TEST_F(SharedScript, AKeyExpiresWhenItsBucketWouldBeEmpty) {
 
 TEST_F(SharedScript, AValueSluiceDidNotWriteIsAnError) {
   server_.cli({"SET", "b", "hello"});
-  const Reply foreign = raw(0, {"b"}, decide_args(0, 0, std::vector<Claim>{kOne}));
+  const Reply foreign = raw(0, {"b"}, decide_args(0, 0, false, std::vector<Claim>{kOne}));
   ASSERT_TRUE(foreign.is_error());
   EXPECT_NE(foreign.text.find("does not hold a sluice bucket"), std::string::npos) << foreign.text;
   server_.cli({"DEL", "b"});
   server_.cli({"LPUSH", "b", "x"});
-  const Reply wrong_type = raw(0, {"b"}, decide_args(0, 0, std::vector<Claim>{kOne}));
+  const Reply wrong_type = raw(0, {"b"}, decide_args(0, 0, false, std::vector<Claim>{kOne}));
   ASSERT_TRUE(wrong_type.is_error());
   EXPECT_NE(wrong_type.text.find("WRONGTYPE"), std::string::npos) << wrong_type.text;
   std::string why;

@@ -36,8 +36,9 @@ std::vector<std::string> script_command(const Script& script, bool by_body,
                                         std::span<const std::string> args);
 
 // decide's arguments: the longest acceptable wait, the earliest release the caller's local
-// limits allow (both from Redis's now), and each bucket's claim.
-std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before,
+// limits allow (both from Redis's now), whether the caller may give the slots back even when
+// they need no wait (found and set are returned for a wait anyway), and each bucket's claim.
+std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before, bool refundable,
                                      std::span<const limit::Claim> claims);
 
 // What decide answered.
@@ -48,7 +49,8 @@ struct SharedVerdict {
   Nanos retry_after = 0;     // rejected: how much later the request would pass
   // Per key: the bucket's backlog (tat - now) after the charge, or as found when rejected.
   std::vector<Nanos> backlog;
-  // Admitted, per key: the bucket before and after, as stored, for refund_args.
+  // Admitted with a wait (or refundable), per key: the bucket before and after, as stored, for
+  // refund_args. Empty otherwise: such a request is never given back.
   std::vector<std::string> found;
   std::vector<std::string> set;
 };

@@ -67,8 +67,9 @@ class SharedLimiter {
   // The key of a bucket that was full when last seen and has a call in flight, if any.
   [[nodiscard]] const std::string* in_flight(const Prepared& p, const SharedTicket& ticket) const;
   asio::awaitable<void> wait_for_flight(const std::string& key);
-  void take_off(const SharedTicket& ticket);
-  void land(const SharedTicket& ticket);
+  // Counts the call in flight for the buckets the cache knows; returns which ones (a bit per key).
+  std::uint32_t take_off(const SharedTicket& ticket);
+  void land(const SharedTicket& ticket, std::uint32_t tracked);
   void refund_shared(const SharedTicket& ticket);
   asio::awaitable<void> refund(std::vector<std::string> keys, std::vector<std::string> args);
   void open_circuit(const std::string& reason);
