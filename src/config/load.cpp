@@ -3,8 +3,8 @@
 #include "sluice/config/load.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>

@@ -348,9 +348,11 @@ void Loader::load_action(const Node& node, const std::string& path, Route& route
       policy.max_delay = *d;
     }
   }
-  // Redis's Lua counts in doubles: nanoseconds stay exact up to 2^53 (104 days), and a bucket reaches period plus max_delay ahead.
+  // Redis's Lua counts in doubles: nanoseconds stay exact up to 2^53 (104 days), and a bucket
+  // reaches period plus max_delay ahead.
   constexpr Nanos kLongestShared = 45LL * 24 * 3600 * kNanosPerSecond;
-  if (policy.any_shared() && (longest_period > kLongestShared || policy.max_delay > kLongestShared)) {
+  if (policy.any_shared() &&
+      (longest_period > kLongestShared || policy.max_delay > kLongestShared)) {
     error(node, path, "a shared limit's time_period and max_delay must be at most 45 days");
   }
   if (const auto& status = node["status"]) {

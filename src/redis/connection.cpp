@@ -61,10 +61,10 @@ asio::awaitable<std::string> Connection::open() {
   // AUTH and SELECT go first, ahead of anything callers queue while the connection is made.
   std::vector<std::pair<std::string, std::shared_ptr<Pending>>> handshake;
   if (!config_.password.empty()) {
-    handshake.emplace_back("AUTH", enqueue(config_.user.empty()
-                                               ? std::vector<std::string>{"AUTH", config_.password}
-                                               : std::vector<std::string>{"AUTH", config_.user,
-                                                                          config_.password}));
+    handshake.emplace_back(
+        "AUTH", enqueue(config_.user.empty()
+                            ? std::vector<std::string>{"AUTH", config_.password}
+                            : std::vector<std::string>{"AUTH", config_.user, config_.password}));
   }
   if (config_.db != 0) {
     handshake.emplace_back("SELECT", enqueue({"SELECT", std::to_string(config_.db)}));
@@ -116,9 +116,9 @@ asio::awaitable<boost::system::error_code> Connection::connect_socket() {
     socket_.open(asio::generic::stream_protocol(endpoint.protocol()), ec);
     if (!ec) std::tie(ec) = co_await socket_.async_connect(endpoint, use_tuple);
   } else {
-    auto [resolve_ec, results] = co_await resolver->async_resolve(
-        config_.host, std::to_string(config_.port), asio::ip::tcp::resolver::numeric_service,
-        use_tuple);
+    auto [resolve_ec, results] =
+        co_await resolver->async_resolve(config_.host, std::to_string(config_.port),
+                                         asio::ip::tcp::resolver::numeric_service, use_tuple);
     ec = resolve_ec;
     for (auto it = results.begin(); !ec && !expired && it != results.end(); ++it) {
       boost::system::error_code ignored;

@@ -147,8 +147,7 @@ std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before, bool refu
   return args;
 }
 
-std::optional<SharedVerdict> parse_verdict(const Reply& reply, std::size_t keys,
-                                           std::string& why) {
+std::optional<SharedVerdict> parse_verdict(const Reply& reply, std::size_t keys, std::string& why) {
   if (reply.is_error()) {
     why = reply.text;
     return std::nullopt;

@@ -47,7 +47,7 @@ struct SharedLimiter::Prepared {
   Nanos max_wait = 0;
   std::array<std::string, kMaxLimitsPerRoute> keys;
   std::array<limit::Claim, kMaxLimitsPerRoute> claims{};
-  std::array<Nanos, kMaxLimitsPerRoute> found{};             // local limits: the tat read
+  std::array<Nanos, kMaxLimitsPerRoute> found{};            // local limits: the tat read
   std::array<std::size_t, kMaxLimitsPerRoute> shared_of{};  // redis_keys index → limit index
   std::vector<limit::Claim> shared_claims;
 };
@@ -176,8 +176,8 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     const Nanos answered = clock_.now();
     health_.latency.observe(static_cast<double>(answered - now) / kNanosPerSecond);
     std::string why = result.problem;
-    auto verdict = result.ok() ? parse_verdict(result.reply, ticket.redis_keys.size(), why)
-                               : std::nullopt;
+    auto verdict =
+        result.ok() ? parse_verdict(result.reply, ticket.redis_keys.size(), why) : std::nullopt;
     (result.status == Result::Status::timeout ? health_.commands_timeout
      : verdict                                ? health_.commands_ok
                                               : health_.commands_error)
@@ -193,9 +193,9 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
       tats[j] = now + verdict->backlog[j];
       known_.remember(ticket.redis_keys[j], tats[j], now);
     }
-    const std::size_t deciding =
-        verdict->deciding == 0 ? (local_deciding == p.n ? 0 : local_deciding)
-                               : p.shared_of[verdict->deciding - 1];
+    const std::size_t deciding = verdict->deciding == 0
+                                     ? (local_deciding == p.n ? 0 : local_deciding)
+                                     : p.shared_of[verdict->deciding - 1];
     if (!verdict->admitted) {
       views(tats, false);
       reject(deciding, verdict->retry_after);
@@ -227,7 +227,8 @@ asio::awaitable<Result> SharedLimiter::run_decide(const Prepared& p, const Share
   // With local limits too, a conflict on them gives the shared slots back (decide()).
   const bool mixed = ticket.redis_keys.size() < p.n;
   const auto args = decide_args(p.max_wait, not_before, mixed, p.shared_claims);
-  Result r = co_await connection_.call(script_command(decide_script(), false, ticket.redis_keys, args));
+  Result r =
+      co_await connection_.call(script_command(decide_script(), false, ticket.redis_keys, args));
   // Redis restarted empty, or SCRIPT FLUSH: the body loads the script again, invisibly.
   if (is_noscript(r)) {
     r = co_await connection_.call(script_command(decide_script(), true, ticket.redis_keys, args));
@@ -311,8 +312,7 @@ void SharedLimiter::refund_shared(const SharedTicket& ticket) {
   if (!ticket.verdict.admitted || ticket.verdict.found.empty() || !usable_) return;
   // What this process remembers of these buckets may now be too high.
   for (const std::string& key : ticket.redis_keys) known_.forget(key);
-  asio::co_spawn(executor_, refund(ticket.redis_keys, refund_args(ticket.verdict)),
-                 asio::detached);
+  asio::co_spawn(executor_, refund(ticket.redis_keys, refund_args(ticket.verdict)), asio::detached);
 }
 
 asio::awaitable<void> SharedLimiter::refund(std::vector<std::string> keys,

@@ -61,8 +61,9 @@ TEST(SharedLimits, ThreeInstancesAdmitExactlyTheLimitInTotal) {
   auto instances = start_instances(
       shared_config(redis, "",
                     route("g", "key: global, max_rate: 10, time_period: 1h, shared: true") +
-                        route("k", "key: \"header:X-Api-Key\", max_rate: 4, time_period: 1h, "
-                                   "shared: true") +
+                        route("k",
+                              "key: \"header:X-Api-Key\", max_rate: 4, time_period: 1h, "
+                              "shared: true") +
                         route("l", "key: global, max_rate: 10, time_period: 1h")),
       3);
   EXPECT_EQ(count_status(instances, "/g", 30, 200), 10);
@@ -79,8 +80,9 @@ TEST(SharedLimits, DelayedRequestsLeaveInGlobalFifoSlotsNeverEarly) {
   constexpr auto kSlot = milliseconds(250);
   auto instances = start_instances(
       shared_config(redis, "",
-                    route("d", "key: global, max_rate: 1, time_period: 250ms, action: delay, "
-                               "max_delay: 10s, shared: true")),
+                    route("d",
+                          "key: global, max_rate: 1, time_period: 250ms, action: delay, "
+                          "max_delay: 10s, shared: true")),
       3);
   const auto start = Clock::now();
   std::vector<std::unique_ptr<Client>> clients;
@@ -104,9 +106,10 @@ TEST(SharedLimits, MixedLocalAndSharedLimitsChargeNoneOnARejection) {
   RedisServer redis;
   auto instances = start_instances(
       shared_config(redis, "",
-                    route("m", "action: reject, limits: [ { key: client_ip, max_rate: 2, "
-                               "time_period: 1h }, { key: global, max_rate: 3, time_period: 1h, "
-                               "shared: true } ]")),
+                    route("m",
+                          "action: reject, limits: [ { key: client_ip, max_rate: 2, "
+                          "time_period: 1h }, { key: global, max_rate: 3, time_period: 1h, "
+                          "shared: true } ]")),
       2);
   Client a(instances[0]->port());
   EXPECT_EQ(a.request("GET", "/m").status, 200u);
@@ -128,8 +131,9 @@ TEST(SharedLimits, ADelayedRequestWhoseClientLeavesGivesItsSharedSlotBack) {
   RedisServer redis;
   auto instances = start_instances(
       shared_config(redis, "",
-                    route("d", "key: global, max_rate: 1, time_period: 2s, action: delay, "
-                               "max_delay: 10s, shared: true")),
+                    route("d",
+                          "key: global, max_rate: 1, time_period: 2s, action: delay, "
+                          "max_delay: 10s, shared: true")),
       2);
   const std::string key = "sluice:route:d#0:global:1/2s:global";
   EXPECT_EQ(Client(instances[0]->port()).request("GET", "/d").status, 200u);
@@ -149,7 +153,8 @@ TEST(SharedLimits, ADelayedRequestWhoseClientLeavesGivesItsSharedSlotBack) {
 TEST(SharedLimits, AFloodOnAFullBucketCostsRedisAHandfulOfCalls) {
   RedisServer redis;
   auto instances = start_instances(
-      shared_config(redis, "", route("f", "key: global, max_rate: 5, time_period: 1h, shared: true")),
+      shared_config(redis, "",
+                    route("f", "key: global, max_rate: 5, time_period: 1h, shared: true")),
       1);
   ProxyHarness& proxy = *instances[0];
   Client client(proxy.port());

@@ -8,11 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <chrono>
 #include <cstring>
-#include <fcntl.h>
 #include <stdexcept>
 #include <thread>
 
@@ -74,8 +74,8 @@ void RedisServer::kill() {
 }
 
 void RedisServer::start() {
-  pid_ = spawn({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--daemonize", "no"},
+  pid_ = spawn({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
+                "", "--appendonly", "no", "--daemonize", "no"},
                -1);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (cli({"PING"}) != "PONG") {

@@ -3,11 +3,11 @@
 // blocking client over sluice's own pipelined connection. A missing redis-server fails the
 // test that needs it (the constructor throws): shared limits are never tested against a mock.
 
+#include <sys/types.h>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "sluice/config/config.hpp"
@@ -25,10 +25,10 @@ class RedisServer {
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] std::string address() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
-  void kill();     // SIGKILL: connections reset, everything lost
-  void start();    // (again) on the same port, empty; returns once it answers PING
-  void pause();    // SIGSTOP: connections stay open, nothing answers
-  void resume();   // SIGCONT
+  void kill();    // SIGKILL: connections reset, everything lost
+  void start();   // (again) on the same port, empty; returns once it answers PING
+  void pause();   // SIGSTOP: connections stay open, nothing answers
+  void resume();  // SIGCONT
   // redis-cli's output for one command, trailing newline removed.
   std::string cli(const std::vector<std::string>& args) const;
 

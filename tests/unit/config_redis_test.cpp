@@ -44,7 +44,8 @@ TEST(ConfigRedis, AddressFormsAndDefaults) {
   EXPECT_EQ(c->redis->port, 6379);
   EXPECT_EQ(c->redis->user, "");
   EXPECT_EQ(c->redis->password, "p@ss");
-  c = ok("redis: { address: \"unix:///run/redis.sock\", timeout: 20ms, on_error: reject, "
+  c =
+      ok("redis: { address: \"unix:///run/redis.sock\", timeout: 20ms, on_error: reject, "
          "prefix: \"rl:\" }\n");
   ASSERT_TRUE(c && c->redis);
   EXPECT_EQ(c->redis->unix_path, "/run/redis.sock");
@@ -104,13 +105,13 @@ TEST(ConfigRedis, SharedNeedsARedisBlock) {
 }
 
 TEST(ConfigRedis, SharedOnLimitsIsInheritedFromTheRouteAndOnBucketsFromTheBucket) {
-  auto c = ok(
-      "redis: { address: \"redis://h\" }\n"
-      "buckets:\n  q: { max_rate: 9, time_period: 1m, shared: true }\n"
-      "routes:\n"
-      "  - name: a\n    shared: true\n    max_rate: 5\n    time_period: 1s\n"
-      "    limits: [ { key: client_ip }, { key: global, shared: false }, { bucket: q } ]\n"
-      "  - { name: b, bucket: q }\n");
+  auto c =
+      ok("redis: { address: \"redis://h\" }\n"
+         "buckets:\n  q: { max_rate: 9, time_period: 1m, shared: true }\n"
+         "routes:\n"
+         "  - name: a\n    shared: true\n    max_rate: 5\n    time_period: 1s\n"
+         "    limits: [ { key: client_ip }, { key: global, shared: false }, { bucket: q } ]\n"
+         "  - { name: b, bucket: q }\n");
   ASSERT_TRUE(c);
   const auto& limits = c->routes[0].policy.limits;
   ASSERT_EQ(limits.size(), 3u);
@@ -135,8 +136,9 @@ TEST(ConfigRedis, ASharedLimitIsBoundedTo45DaysSoRedisCountsExactly) {
                      "routes:\n  - { name: a, max_rate: 1, time_period: 1100h, shared: true }\n"),
             "sluice.yaml:6:5: routes[0]: a shared limit's time_period and max_delay must be at "
             "most 45 days");
-  EXPECT_TRUE(ok("redis: { address: \"redis://h\" }\n"
-                 "routes:\n  - { name: a, max_rate: 1, time_period: 1080h, shared: true }\n"));
+  EXPECT_TRUE(
+      ok("redis: { address: \"redis://h\" }\n"
+         "routes:\n  - { name: a, max_rate: 1, time_period: 1080h, shared: true }\n"));
   EXPECT_TRUE(ok("routes:\n  - { name: a, max_rate: 1, time_period: 1100h }\n"));
 }
 

@@ -26,8 +26,8 @@ class SharedScript : public ::testing::Test {
   // decide at `at` nanoseconds after the fixed epoch (a whole number of microseconds).
   SharedVerdict decide(Nanos at, const std::vector<std::string>& keys,
                        const std::vector<Claim>& claims, Nanos max_wait, Nanos not_before = 0) {
-    const Script script = decide_script_at(kBaseSeconds + at / kNanosPerSecond,
-                                           (at % kNanosPerSecond) / 1000);
+    const Script script =
+        decide_script_at(kBaseSeconds + at / kNanosPerSecond, (at % kNanosPerSecond) / 1000);
     const auto args = decide_args(max_wait, not_before, true, claims);
     const Result r = client_.call(script_command(script, true, keys, args));
     EXPECT_TRUE(r.ok()) << r.problem;
@@ -37,8 +37,8 @@ class SharedScript : public ::testing::Test {
     return verdict.value_or(SharedVerdict{});
   }
   long long refund(Nanos at, const std::vector<std::string>& keys, const SharedVerdict& v) {
-    const Script script = refund_script_at(kBaseSeconds + at / kNanosPerSecond,
-                                           (at % kNanosPerSecond) / 1000);
+    const Script script =
+        refund_script_at(kBaseSeconds + at / kNanosPerSecond, (at % kNanosPerSecond) / 1000);
     const Result r = client_.call(script_command(script, true, keys, refund_args(v)));
     EXPECT_TRUE(r.ok() && r.reply.type == Reply::Type::integer) << r.problem << r.reply.text;
     return r.reply.integer;
@@ -143,8 +143,8 @@ TEST_F(SharedScript, WhatARefundNeedsIsReturnedOnlyForAWaitOrWhenAsked) {
     return parse_verdict(client_.call(script_command(script, true, keys, args)).reply, 1, why)
         .value_or(SharedVerdict{});
   };
-  EXPECT_TRUE(call(0, false).found.empty());   // admitted at once: never given back
-  EXPECT_EQ(call(0, true).found.size(), 1u);   // mixed limits may give it back
+  EXPECT_TRUE(call(0, false).found.empty());  // admitted at once: never given back
+  EXPECT_EQ(call(0, true).found.size(), 1u);  // mixed limits may give it back
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(call(0, false).admitted);
   const SharedVerdict waiting = call(seconds(5), false);
   ASSERT_GT(waiting.wait, 0);
@@ -226,7 +226,8 @@ TEST_F(SharedScript, RandomInterleavingsNeverOverAdmit) {
     Nanos tat = limit::kFreshTat;
     for (const auto& [release, amount] : went) {
       const Claim claim{rate.cost(amount), rate.tau()};
-      ASSERT_TRUE(limit::has_capacity(tat, release, claim)) << "round " << round << " at " << release;
+      ASSERT_TRUE(limit::has_capacity(tat, release, claim))
+          << "round " << round << " at " << release;
       tat = limit::charged(tat, release, claim);
     }
   }

@@ -112,7 +112,7 @@ enum class OnRedisError { local, allow, reject };
 // Where shared buckets live. The password is held here and nowhere else: to_json and every
 // message print `address()`, which leaves it out.
 struct RedisConfig {
-  std::string host;       // TCP: a name or an IP literal (IPv6 without brackets)
+  std::string host;  // TCP: a name or an IP literal (IPv6 without brackets)
   std::uint16_t port = 6379;
   std::string unix_path;  // set instead of host/port for unix:///path
   std::string user;       // ACL user; empty: the default user

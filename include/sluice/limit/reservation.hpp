@@ -13,8 +13,8 @@
 
 #include <algorithm>
 #include <array>
-#include <limits>
 #include <cstddef>
+#include <limits>
 #include <span>
 
 #include "sluice/limit/gcra.hpp"
@@ -43,8 +43,7 @@ concept BucketCell = requires(Cell c, Nanos t) {
 // `not_before`: the earliest release, when other limits (a shared one's answer) set it.
 template <BucketCell Cell>
 MultiReservation reserve_all(std::span<Cell> cells, std::span<const Claim> claims, Nanos now,
-                             Nanos max_wait,
-                             Nanos not_before = std::numeric_limits<Nanos>::min()) {
+                             Nanos max_wait, Nanos not_before = std::numeric_limits<Nanos>::min()) {
   MultiReservation r;
   r.count = cells.size();
   for (;;) {

@@ -22,7 +22,7 @@ struct Exchange {
   const RouteRuntime* counters = nullptr;
   limit::Decision decision;
   redis::SharedTicket shared;  // routes with shared limits: how they were decided
-  std::string ratelimit;  // RateLimit value; empty when the route is unlimited
+  std::string ratelimit;       // RateLimit value; empty when the route is unlimited
   std::string method;
   std::string target;       // as forwarded: the canonical form
   std::string logged_path;  // the target with key parameter values masked

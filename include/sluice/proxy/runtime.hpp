@@ -23,7 +23,7 @@ struct RouteRuntime {
   std::array<observe::Counter*, 6> decisions{};  // by limit::Outcome
   observe::Histogram* delay = nullptr;
   observe::Gauge* tunnels = nullptr;
-  observe::Counter* redis_fallbacks = nullptr;  // routes with shared limits
+  observe::Counter* redis_fallbacks = nullptr;   // routes with shared limits
   std::array<observe::Counter*, 5> responses{};  // 1xx..5xx
   std::array<observe::Counter*, 4> errors{};     // by UpstreamError
 

@@ -42,8 +42,7 @@ class SharedLimiter {
   // Connects for the first time; requests meanwhile wait for it (within the timeout).
   void start();
   asio::awaitable<limit::Decision> decide(const limit::RoutePolicy& route,
-                                          const limit::RequestFacts& request,
-                                          SharedTicket& ticket);
+                                          const limit::RequestFacts& request, SharedTicket& ticket);
   // A delayed request whose client left: its slots back, where nothing sits behind them.
   void cancel(const limit::Decision& decision, const SharedTicket& ticket);
 
