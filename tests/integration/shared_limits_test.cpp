@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "sluice/config/load.hpp"
 #include "support/proxy_harness.hpp"
 #include "support/redis_server.hpp"
 
@@ -277,6 +278,38 @@ TEST(SharedLimits, SluiceStartsWhileRedisIsDownAndUsesItOnceItIsUp) {
   redis.start();
   ASSERT_TRUE(proxy.wait_for_log("\"event\":\"redis_up\""));
   EXPECT_EQ(client.request("GET", "/g").status, 200u);  // the shared bucket, still empty
+}
+
+}  // namespace
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+std::shared_ptr<const config::Config> loaded(const std::string& yaml, const std::string& log) {
+  auto r = config::load_string(
+      "listen: 127.0.0.1:0\nlog: { file: " + log + ", format: json, level: debug }\n" + yaml,
+      "reload.yaml");
+  for (const auto& e : r.errors) ADD_FAILURE() << e;
+  return r.config;
+}
+
+// redis: is a process setting; `shared` on a limit is not.
+TEST(SharedLimits, AReloadKeepsTheRedisBlockAndMayTurnSharingOnAndOff) {
+  RedisServer redis;
+  const std::string local = route("g", "key: global, max_rate: 2, time_period: 1h");
+  const std::string shared = route("g", "key: global, max_rate: 2, time_period: 1h, shared: true");
+  auto instances = start_instances(shared_config(redis, "", local), 2);
+  EXPECT_EQ(count_status(instances, "/g", 6, 200), 4);  // 2 per instance
+  for (auto& instance : instances) {
+    const auto kept = instance->server().reload(
+        loaded(shared_config(redis, "prefix: \"other:\"", shared), instance->log_path()));
+    EXPECT_EQ(kept, std::vector<std::string>{"redis"});
+    EXPECT_EQ(instance->server().config()->redis->prefix, "sluice:");
+  }
+  // Shared now: a new bucket (its namespace changed), 2 for both instances together.
+  EXPECT_EQ(count_status(instances, "/g", 6, 200), 2);
+  EXPECT_EQ(redis.cli({"EXISTS", "sluice:route:g#0:global:2/3600s:global"}), "1");
 }
 
 }  // namespace
