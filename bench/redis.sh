@@ -20,7 +20,8 @@ admin_port=$(free_port)
 start_upstream "$upstream_port"
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
   --logfile "$work/redis.log" &
-pids+=($!)
+redis_pid=$!
+pids+=($redis_pid)
 
 cat > "$work/sluice.yaml" <<CONF
 version: 1
@@ -47,28 +48,33 @@ script_calls() {  # sluice_redis_commands_total, all results
     awk '/^sluice_redis_commands_total/ { n += $2 } END { print n + 0 }'
 }
 
-run_wrk() {  # $1 = path → "rps p50_ms p99_ms requests calls_per_request"
-  local before after
-  before=$(script_calls)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # user + system, clock ticks
+
+# $1 = path → "rps p50_ms p99_ms calls_per_request sluice_cpu_us_per_request redis_cpu_us_per_request"
+run_wrk() {
+  local before after s0 s1 r0 r1
+  before=$(script_calls); s0=$(cpu_ticks "$sluice_pid"); r0=$(cpu_ticks "$redis_pid")
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$sluice_port$1" > "$work/wrk.out"
-  after=$(script_calls)
-  awk -v calls=$((after - before)) '
+  after=$(script_calls); s1=$(cpu_ticks "$sluice_pid"); r1=$(cpu_ticks "$redis_pid")
+  awk -v calls=$((after - before)) -v st=$((s1 - s0)) -v rt=$((r1 - r0)) -v hz="$(getconf CLK_TCK)" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
     /requests in/ { n = $1 }
-    END { printf "%.0f %.3f %.3f %d %.4f\n", rps, p50, p99, n, calls / n }' "$work/wrk.out"
+    END { printf "%.0f %.3f %.3f %.4f %.1f %.1f\n", rps, p50, p99, calls / n, st / hz * 1e6 / n, rt / hz * 1e6 / n }' "$work/wrk.out"
 }
 
-printf "%-6s %-8s %12s %10s %10s %14s\n" round route "req/s" "p50 ms" "p99 ms" "calls/req"
+printf "%-6s %-7s %10s %8s %8s %10s %14s %14s\n" round route "req/s" "p50 ms" "p99 ms" "calls/req" \
+  "sluice us/req" "redis us/req"
 declare -a l_rps s_rps l_p99 s_p99 s_calls
 for r in $(seq "$ROUNDS"); do
-  read -r rps p50 p99 n calls < <(run_wrk /local); l_rps+=("$rps"); l_p99+=("$p99")
-  printf "%-6s %-8s %12s %10s %10s %14s\n" "$r" local "$rps" "$p50" "$p99" "$calls"
-  read -r rps p50 p99 n calls < <(run_wrk /shared); s_rps+=("$rps"); s_p99+=("$p99"); s_calls+=("$calls")
-  printf "%-6s %-8s %12s %10s %10s %14s\n" "$r" shared "$rps" "$p50" "$p99" "$calls"
+  read -r rps p50 p99 calls scpu rcpu < <(run_wrk /local); l_rps+=("$rps"); l_p99+=("$p99")
+  printf "%-6s %-7s %10s %8s %8s %10s %14s %14s\n" "$r" local "$rps" "$p50" "$p99" "$calls" "$scpu" "$rcpu"
+  read -r rps p50 p99 calls scpu rcpu < <(run_wrk /shared)
+  s_rps+=("$rps"); s_p99+=("$p99"); s_calls+=("$calls")
+  printf "%-6s %-7s %10s %8s %8s %10s %14s %14s\n" "$r" shared "$rps" "$p50" "$p99" "$calls" "$scpu" "$rcpu"
 done
-read -r rps p50 p99 n flood_calls < <(run_wrk /flood)
-printf "%-6s %-8s %12s %10s %10s %14s\n" - flood "$rps" "$p50" "$p99" "$flood_calls"
+read -r rps p50 p99 flood_calls scpu rcpu < <(run_wrk /flood)
+printf "%-6s %-7s %10s %8s %8s %10s %14s %14s\n" - flood "$rps" "$p50" "$p99" "$flood_calls" "$scpu" "$rcpu"
 python3 - "${l_rps[*]}" "${s_rps[*]}" "${l_p99[*]}" "${s_p99[*]}" "${s_calls[*]}" "$flood_calls" <<'PY'
 import statistics, sys
 l, s, lp, sp, calls = ([float(x) for x in arg.split()] for arg in sys.argv[1:6])

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <span>
 
+#include "sluice/core/digest.hpp"
 #include "sluice/limit/key.hpp"
 
 namespace sluice::redis {
@@ -85,7 +86,14 @@ void SharedLimiter::prepare(const limit::RoutePolicy& route, const limit::Reques
     p.claims[k] = limit.claim();
     if (limit.shared) {
       p.shared_of[ticket.redis_keys.size()] = k;
-      ticket.redis_keys.push_back(config_.prefix + limit.shared_namespace() + p.keys[k]);
+      // Header and query values are often credentials (API keys): Redis holds their digest,
+      // whoever may list its keys. Addresses and `global` stay readable.
+      const bool secret =
+          std::any_of(limit.key.parts.begin(), limit.key.parts.end(), [](const auto& part) {
+            return part.kind == limit::KeyKind::header || part.kind == limit::KeyKind::query;
+          });
+      ticket.redis_keys.push_back(config_.prefix + limit.shared_namespace() +
+                                  (secret ? "sha256:" + sha256_hex(p.keys[k]) : p.keys[k]));
       p.shared_claims.push_back(p.claims[k]);
     } else {
       ticket.local[k] = true;

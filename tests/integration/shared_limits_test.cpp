@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sluice/config/load.hpp"
+#include "sluice/core/digest.hpp"
 #include "support/proxy_harness.hpp"
 #include "support/redis_server.hpp"
 
@@ -74,6 +75,11 @@ TEST(SharedLimits, ThreeInstancesAdmitExactlyTheLimitInTotal) {
   // The same limit without `shared` admits it once per instance.
   EXPECT_EQ(count_status(instances, "/l", 45, 200), 30);
   EXPECT_EQ(redis.cli({"EXISTS", "sluice:route:g#0:global:10/3600s:global"}), "1");
+  // A header value may be a credential: Redis holds its digest, not the value.
+  EXPECT_EQ(redis.cli({"EXISTS", "sluice:route:k#0:header:X-Api-Key:4/3600s:sha256:" +
+                                     sha256_hex("header:X-Api-Key=alice")}),
+            "1");
+  EXPECT_EQ(redis.cli({"KEYS", "*alice*"}), "");
 }
 
 TEST(SharedLimits, DelayedRequestsLeaveInGlobalFifoSlotsNeverEarly) {
