@@ -114,7 +114,9 @@ asio::awaitable<boost::system::error_code> Connection::connect_socket() {
   if (!config_.unix_path.empty()) {
     const asio::local::stream_protocol::endpoint endpoint(config_.unix_path);
     socket_.open(asio::generic::stream_protocol(endpoint.protocol()), ec);
-    if (!ec) std::tie(ec) = co_await socket_.async_connect(endpoint, use_tuple);
+    if (!ec) {
+      std::tie(ec) = co_await socket_.async_connect(endpoint, use_tuple);
+    }
   } else {
     auto [resolve_ec, results] =
         co_await resolver->async_resolve(config_.host, std::to_string(config_.port),

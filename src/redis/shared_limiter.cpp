@@ -21,13 +21,14 @@ constexpr int kMaxWaits = 2;
 // answering gives its shared slot back and asks again, this many times at most.
 constexpr int kAttempts = 3 + kMaxWaits;
 
-void set_outcome(limit::Decision& d, const limit::RoutePolicy& route, bool admitted, Nanos wait,
-                 Nanos retry_after) {
+void set_rejected(limit::Decision& d, const limit::RoutePolicy& route, Nanos retry_after) {
+  d.retry_after = retry_after;
+  d.outcome = route.dry_run ? limit::Outcome::dry_run_rejected : limit::Outcome::rejected;
+}
+
+void set_admitted(limit::Decision& d, const limit::RoutePolicy& route, Nanos wait) {
   using limit::Outcome;
-  if (!admitted) {
-    d.retry_after = retry_after;
-    d.outcome = route.dry_run ? Outcome::dry_run_rejected : Outcome::rejected;
-  } else if (wait > 0) {
+  if (wait > 0) {
     d.wait = wait;
     d.outcome = route.dry_run ? Outcome::dry_run_delayed : Outcome::delayed;
   } else {
@@ -138,7 +139,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     const auto reject = [&](std::size_t deciding, Nanos retry_after) {
       d.deciding = deciding;
       d.key = p.keys[deciding];
-      set_outcome(d, route, false, 0, retry_after);
+      set_rejected(d, route, retry_after);
     };
 
     // What this process already knows of the shared buckets: a flood on a full one is answered
@@ -225,7 +226,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     views(tats, true);
     d.deciding = deciding;
     d.key = p.keys[deciding];
-    set_outcome(d, route, true, release - answered, 0);
+    set_admitted(d, route, release - answered);
     co_return d;
   }
 }
@@ -295,7 +296,7 @@ limit::Decision SharedLimiter::fall_back(const limit::RoutePolicy& route,
                                    [](const limit::LimitPolicy& l) { return l.shared; });
   d.deciding = static_cast<std::size_t>(shared - route.limits.begin());
   d.key = render_key(shared->key, request);
-  set_outcome(d, route, false, 0, kNanosPerSecond);
+  set_rejected(d, route, kNanosPerSecond);
   ticket.unavailable = !route.dry_run;
   return d;
 }

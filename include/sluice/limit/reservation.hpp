@@ -41,9 +41,12 @@ concept BucketCell = requires(Cell c, Nanos t) {
 };
 
 // `not_before`: the earliest release, when other limits (a shared one's answer) set it.
+// Three times of different meaning (an instant, a span, an instant), each pinned by the tests.
+// NOLINTBEGIN(bugprone-easily-swappable-parameters)
 template <BucketCell Cell>
 MultiReservation reserve_all(std::span<Cell> cells, std::span<const Claim> claims, Nanos now,
                              Nanos max_wait, Nanos not_before = std::numeric_limits<Nanos>::min()) {
+  // NOLINTEND(bugprone-easily-swappable-parameters)
   MultiReservation r;
   r.count = cells.size();
   for (;;) {
