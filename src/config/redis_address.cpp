@@ -69,25 +69,10 @@ std::optional<RedisConfig> parse_redis_address(std::string_view address, std::st
     }
     redis.db = n ? static_cast<int>(*n) : 0;
   }
-  std::string_view host = rest;
-  if (const auto colon = rest.rfind(':');
-      colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
-    host = rest.substr(0, colon);
-    const auto port = parse_port(rest.substr(colon + 1), false);
-    if (!port) {
-      why = "has an invalid port";
-      return std::nullopt;
-    }
-    redis.port = *port;
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) {
-    why = "has no host";
-    return std::nullopt;
-  }
-  redis.host = std::string(host);
+  auto authority = parse_authority(rest, redis.port, why);
+  if (!authority) return std::nullopt;
+  redis.host = std::move(authority->host);
+  redis.port = authority->port;
   return redis;
 }
 

@@ -80,17 +80,24 @@ std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& 
     }
     rest = rest.substr(0, slash);
   }
-  UpstreamTarget target{std::string(url), std::string(rest), 80};
-  std::string_view host = rest;
-  if (const auto colon = rest.rfind(':');
-      colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
-    host = rest.substr(0, colon);
-    const auto port = parse_port(rest.substr(colon + 1), false);
+  auto authority = parse_authority(rest, 80, why);
+  if (!authority) return std::nullopt;
+  return UpstreamTarget{std::string(url), std::move(authority->host), authority->port};
+}
+
+std::optional<Authority> parse_authority(std::string_view text, std::uint16_t default_port,
+                                         std::string& why) {
+  Authority authority{std::string(), default_port};
+  std::string_view host = text;
+  if (const auto colon = text.rfind(':');
+      colon != std::string_view::npos && text.find(']', colon) == std::string_view::npos) {
+    host = text.substr(0, colon);
+    const auto port = parse_port(text.substr(colon + 1), false);
     if (!port) {
       why = "has an invalid port";
       return std::nullopt;
     }
-    target.port = *port;
+    authority.port = *port;
   }
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -99,8 +106,8 @@ std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& 
     why = "has no host";
     return std::nullopt;
   }
-  target.host = std::string(host);
-  return target;
+  authority.host = std::string(host);
+  return authority;
 }
 
 // RFC 9110 methods are case-sensitive tokens, and routes compare them as such: "post" would never

@@ -18,6 +18,14 @@ std::optional<Nanos> parse_duration(std::string_view text);
 std::optional<std::uint16_t> parse_port(std::string_view text, bool allow_zero);
 // "127.0.0.1:8080", "[::1]:8080", "localhost:8080".
 std::optional<Endpoint> parse_endpoint(std::string_view text);
+// "host[:port]" of a URL ("[::1]:80" for IPv6), the port defaulting to `default_port`;
+// nullopt with `why`.
+struct Authority {
+  std::string host;  // IPv6 without brackets
+  std::uint16_t port;
+};
+std::optional<Authority> parse_authority(std::string_view text, std::uint16_t default_port,
+                                         std::string& why);
 // "http://host[:port][/]", or nullopt with `why`.
 std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& why);
 // A redis.address (without password_env, timeout, on_error, prefix), or nullopt with `why`,
