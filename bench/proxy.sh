@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# wrk → sluice → nginx (return 200)   versus   wrk → nginx with limit_req (never triggering) → the
-# same upstream. One worker each, loopback only, alternating rounds; prints req/s and p50/p99
-# for both and their ratio. Bounded: ROUNDS × 2 × DURATION seconds plus start-up.
+# wrk → sluice → nginx (return 200)   versus   wrk → nginx with limit_req   versus   wrk → HAProxy
+# with a stick-table rate limit (neither limit ever triggering) → the same upstream. One worker
+# (thread) each, loopback only, alternating rounds; prints req/s, p50/p99 and CPU per request for
+# all three and the peers' ratios. Bounded: ROUNDS × 3 × DURATION seconds plus start-up.
 #
 #   bench/proxy.sh [ROUNDS] [DURATION] [CONNECTIONS]
 ROUNDS=${1:-3}
@@ -12,6 +13,7 @@ source "$(dirname "$0")/common.sh"
 upstream_port=$(free_port)
 nginx_port=$(free_port)
 sluice_port=$(free_port)
+haproxy_port=$(free_port)
 
 start_upstream "$upstream_port"
 nginx_conf peer "
@@ -29,6 +31,29 @@ nginx_conf peer "
 start_nginx peer
 nginx_pid=${pids[-1]}
 
+cat > "$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend bench
+  bind 127.0.0.1:$haproxy_port
+  stick-table type ip size 100k expire 30s store http_req_rate(1s)
+  http-request track-sc0 src
+  http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }
+  default_backend api
+backend api
+  http-reuse always
+  server upstream 127.0.0.1:$upstream_port
+CONF
+haproxy -f "$work/haproxy.cfg" -db &
+pids+=($!)
+haproxy_pid=$!
+
 cat > "$work/sluice.yaml" <<CONF
 version: 1
 listen: 127.0.0.1:$sluice_port
@@ -42,7 +67,7 @@ routes:
     time_period: 1s
 CONF
 start_sluice "$work/sluice.yaml"
-for port in $upstream_port $nginx_port $sluice_port; do wait_http "http://127.0.0.1:$port/"; done
+for port in $upstream_port $nginx_port $haproxy_port $sluice_port; do wait_http "http://127.0.0.1:$port/"; done
 
 # CPU time (user + system, clock ticks) of a process and its children: the proxy's cost per
 # request, which a shared, noisy machine disturbs far less than its throughput.
@@ -67,19 +92,31 @@ run_wrk() {  # $1 = port, $2 = proxy pid → "rps p50_ms p99_ms cpu_us_per_reque
 }
 
 printf "%-6s %-8s %12s %10s %10s %14s\n" round target "req/s" "p50 ms" "p99 ms" "CPU us/req"
-declare -a s_rps n_rps s_cpu n_cpu
+declare -a results
 for r in $(seq "$ROUNDS"); do
-  read -r rps p50 p99 cpu < <(run_wrk "$sluice_port" "$sluice_pid"); s_rps+=("$rps"); s_cpu+=("$cpu")
-  printf "%-6s %-8s %12s %10s %10s %14s\n" "$r" sluice "$rps" "$p50" "$p99" "$cpu"
-  read -r rps p50 p99 cpu < <(run_wrk "$nginx_port" "$nginx_pid"); n_rps+=("$rps"); n_cpu+=("$cpu")
-  printf "%-6s %-8s %12s %10s %10s %14s\n" "$r" nginx "$rps" "$p50" "$p99" "$cpu"
+  for target in sluice nginx haproxy; do
+    case $target in
+      sluice) port=$sluice_port pid=$sluice_pid ;;
+      nginx) port=$nginx_port pid=$nginx_pid ;;
+      haproxy) port=$haproxy_port pid=$haproxy_pid ;;
+    esac
+    read -r rps p50 p99 cpu < <(run_wrk "$port" "$pid")
+    results+=("$target $rps $p50 $p99 $cpu")
+    printf "%-6s %-8s %12s %10s %10s %14s\n" "$r" "$target" "$rps" "$p50" "$p99" "$cpu"
+  done
 done
-python3 - "${s_rps[*]}" "${n_rps[*]}" "${s_cpu[*]}" "${n_cpu[*]}" <<'PY'
-import statistics, sys
-s, n, sc, nc = ([float(x) for x in arg.split()] for arg in sys.argv[1:5])
-med = statistics.median
-print(f"median req/s: sluice {med(s):.0f}, nginx {med(n):.0f}, "
-      f"ratio sluice/nginx {med(s) / med(n):.2f}")
-print(f"median CPU per request: sluice {med(sc):.1f} us, nginx {med(nc):.1f} us, "
-      f"ratio nginx/sluice {med(nc) / med(sc):.2f}")
-PY
+printf '%s\n' "${results[@]}" | python3 -c '
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in sys.stdin:
+    target, *values = line.split()
+    runs[target].append([float(v) for v in values])
+med = {t: [statistics.median(col) for col in zip(*rows)] for t, rows in runs.items()}
+for t, (rps, p50, p99, cpu) in med.items():
+    print(f"median {t:8} {rps:8.0f} req/s  p99 {p99:6.2f} ms  CPU {cpu:5.1f} us/req")
+s = med["sluice"]
+for peer in ("nginx", "haproxy"):
+    p = med[peer]
+    print(f"{peer}: throughput sluice/{peer} {s[0] / p[0]:.2f}, "
+          f"CPU per request {peer}/sluice {p[3] / s[3]:.2f}")
+'

@@ -127,21 +127,21 @@ struct alignas(64) BucketTable::Shard {
   }
 };
 
-// One zeroed allocation for all slots, on huge pages where the kernel offers them: a table of
-// millions of keys is touched at random, and 4 KiB pages would cost a TLB miss per lookup.
+// One mapping for all slots, on huge pages where the kernel offers them: a table of millions of
+// keys is touched at random, and 4 KiB pages would cost a TLB miss per lookup. The kernel's zero
+// pages are the empty slots, so memory is touched only as keys arrive: RSS at start went from
+// 32 MB to 11 MB with the default max_keys (docs/BENCHMARKS.md).
 void BucketTable::SlotMemory::Free::operator()(void* p) const noexcept {
-  std::free(p);
+  ::munmap(p, bytes);
 }
 
 BucketTable::SlotMemory BucketTable::allocate_slots(std::size_t bytes) {
   constexpr std::size_t kHugePage = 2 << 20;
-  const std::size_t alignment = bytes >= kHugePage ? kHugePage : alignof(std::max_align_t);
-  bytes = (bytes + alignment - 1) / alignment * alignment;
-  void* p = std::aligned_alloc(alignment, bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  if (alignment == kHugePage) ::madvise(p, bytes, MADV_HUGEPAGE);
-  std::memset(p, 0, bytes);
-  return {std::unique_ptr<void, SlotMemory::Free>(p), bytes};
+  bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  ::madvise(p, bytes, MADV_HUGEPAGE);
+  return {std::unique_ptr<void, SlotMemory::Free>(p, SlotMemory::Free{bytes}), bytes};
 }
 
 BucketTable::BucketTable(std::size_t max_keys) : max_keys_(std::max<std::size_t>(max_keys, 1)) {

@@ -4,7 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/bind_allocator.hpp>
 
 #include "sluice/config/router.hpp"
 #include "sluice/core/token.hpp"
@@ -18,15 +18,8 @@
 namespace sluice::proxy {
 namespace {
 
-using namespace boost::asio::experimental::awaitable_operators;
-
-constexpr std::size_t kMaxRequestIdBytes = 128;
+constexpr std::size_t kReadChunk = 4096;  // most heads fit; the buffer grows up to max_header_bytes
 constexpr unsigned kNoAnswer = 1;  // read_head: the client left or sent nothing; close quietly
-constexpr const char* kAllowedMethods = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";
-
-std::string_view view(beast::string_view s) {
-  return {s.data(), s.size()};
-}
 
 // The client reset or closed its side: nothing more will come, nobody will read an answer.
 bool peer_gone(tcp::socket& socket) {
@@ -34,6 +27,21 @@ bool peer_gone(tcp::socket& socket) {
   const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
+
+// Exact-size memory for the waits that outlive a request. Asio's recycling allocator would hand
+// them a cached block sized for the largest recent operation (560 B where 100 B are needed), and
+// an idle connection would keep it for as long as it idles.
+template <typename T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <typename U>
+  ExactAllocator(const ExactAllocator<U>& /*other*/) noexcept {
+  }  // NOLINT(google-explicit-constructor)
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, n * sizeof(T)); }
+  friend bool operator==(ExactAllocator /*a*/, ExactAllocator /*b*/) noexcept { return true; }
+};
 
 }  // namespace
 
@@ -91,39 +99,74 @@ error_code Session::timeout_or(error_code ec) const {
   return ec && timed_out_ ? error_code(beast::error::timeout) : ec;
 }
 
-asio::awaitable<void> Session::run() {
-  auto self = shared_from_this();  // the session lives as long as its coroutine
-  for (bool first = true;; first = false) {
-    idle_ = true;
-    if (worker_.services().draining.load() || !co_await await_request(first)) break;
+void Session::start() {
+  await_request(true);
+}
+
+// Between requests a connection holds no coroutine, no parser and no read buffer: only this
+// object and one readiness wait. Kept as a coroutine with its 4 KiB buffer, an idle keep-alive
+// connection cost 8.5 KB of RSS; this way about 0.7 KB (docs/BENCHMARKS.md, bench/footprint.sh).
+// The first request's first byte must come within client_header; a kept-alive connection may
+// then idle for client_idle.
+void Session::await_request(bool first) {
+  idle_ = true;
+  if (worker_.services().draining.load()) return end();
+  const auto& timeouts = worker_.runtime()->config->timeouts;
+  arm(first ? timeouts.client_header : timeouts.client_idle);
+  auto on_readable = [self = shared_from_this()](error_code ec) {
+    if (ec) return self->end();
+    asio::co_spawn(self->socket_.get_executor(), self->serve_ready(),
+                   [self](const std::exception_ptr& e) {
+                     if (e) self->failed(e);
+                   });
+  };
+  socket_.async_wait(tcp::socket::wait_read,
+                     asio::bind_allocator(ExactAllocator<void>{}, std::move(on_readable)));
+}
+
+// Serves the requests whose bytes have arrived, then goes back to waiting without a buffer.
+asio::awaitable<void> Session::serve_ready() {
+  do {
     idle_ = false;
     const auto& limits = worker_.runtime()->config->http;
     RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
-    const HeadResult head = co_await read_head(parser);
+    HeadResult head = co_await read_head(parser);
     if (head.status != 0) {
-      if (head.status != kNoAnswer) {
-        co_await write_local(make_error(head.status, head.detail, kHttp11), false, nullptr);
-      }
-      break;
+      if (head.status != kNoAnswer) co_await refuse_head(std::move(head));
+      co_return end();
     }
-    if (!co_await serve(parser)) break;
-  }
+    if (!co_await serve(parser)) co_return end();
+  } while (buffer_.size() > 0 && !worker_.services().draining.load());
+  release_buffers();
+  await_request(false);
+}
+
+// Its own coroutine, so that serve_ready()'s frame, kept by every request in flight, holds no
+// response.
+asio::awaitable<void> Session::refuse_head(HeadResult head) {
+  co_await write_local(make_error(head.status, head.detail, kHttp11), false, nullptr);
+}
+
+void Session::release_buffers() {
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
+  head_.clear();
+  head_.shrink_to_fit();
+}
+
+void Session::end() {
   deadline_ = kNoDeadline;
   error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
 
-// Between requests a keep-alive connection may idle for client_idle; the first request's first
-// byte must come within client_header.
-asio::awaitable<bool> Session::await_request(bool first) {
-  if (buffer_.size() > 0) co_return true;
-  const auto& timeouts = worker_.runtime()->config->timeouts;
-  arm(first ? timeouts.client_header : timeouts.client_idle);
-  auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), use_tuple);
-  buffer_.commit(n);
-  co_return !ec && n > 0;
+void Session::failed(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    worker_.services().log.message(observe::Level::error, "session_failed", {{"error", ex.what()}});
+  }
 }
 
 // Reads a request head within client_header (the slowloris guard) and checks its bytes before
@@ -153,8 +196,8 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
     scanned = data.size() >= 3 ? data.size() - 3 : 0;
     if (!armed) arm(config.timeouts.client_header);
     armed = true;
-    auto [ec, n] =
-        co_await socket_.async_read_some(buffer_.prepare(max_bytes - data.size()), use_tuple);
+    const std::size_t room = std::min(kReadChunk, max_bytes - data.size());
+    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(room), use_tuple);
     buffer_.commit(n);
     if (ec) {
       if (timed_out()) co_return HeadResult{408, "request header not received in time"};
@@ -177,99 +220,14 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
   }
   if (ec) co_return HeadResult{400, "malformed request: " + ec.message()};
   buffer_.consume(used);
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();  // not held through a delay or a relay
   co_return HeadResult{0, {}};
 }
 
 asio::awaitable<bool> Session::serve(RequestParser& parser) {
-  Services& services = worker_.services();
   Exchange ex;
-  ex.started = services.clock.now();
-  ex.runtime = worker_.runtime();
-  const config::Config& config = *ex.runtime->config;
-  auto& request = parser.get();
-  ex.version = request.version() == kHttp10 ? kHttp10 : kHttp11;
-  ex.method = std::string(view(request.method_string()));
-  ex.target = ex.logged_path = std::string(view(request.target()));
-  ex.client = peer_text_;
-  ex.counters = &ex.runtime->unmatched;
-  const auto incoming_id = view(request["X-Request-Id"]);
-  ex.request_id = incoming_id.size() <= kMaxRequestIdBytes && is_token(incoming_id)
-                      ? std::string(incoming_id)
-                      : worker_.next_request_id();
-
-  if (auto refusal = check_framing(request, parser.chunked())) {
-    co_await write_local(make_error(refusal->status, refusal->detail, ex.version), false, &ex);
-    co_return false;
-  }
-  auto resolved = resolve_target(request.method(), ex.target, view(request[http::field::host]),
-                                 config.http.paths);
-  if (auto* refusal = std::get_if<Refusal>(&resolved)) {
-    auto res = make_error(refusal->status, refusal->detail, ex.version);
-    if (refusal->status == 405) res.set(http::field::allow, kAllowedMethods);
-    co_await write_local(std::move(res), false, &ex);
-    co_return false;
-  }
-  const Target& target = std::get<Target>(resolved);
-  ex.target = ex.logged_path = target.forwarded;
-  request.target(target.forwarded);
-  if (!target.authority.empty()) request.set(http::field::host, target.authority);
-
-  const IpAddress client =
-      limit::client_address(peer_, view(request["X-Forwarded-For"]), config.trusted_proxies);
-  ex.client = client.to_string();
-  const std::string client_key = limit::client_key_text(client, config.ipv6_prefix);
-  ex.route = config::match_route(config, ex.method, target.path, target.host);
-  ex.counters = &ex.runtime->of(ex.route);
-  if (ex.route != nullptr && ex.route->upstream) {
-    ex.upstream = &*ex.route->upstream;
-  } else if (ex.route == nullptr && config.upstream) {
-    ex.upstream = &*config.upstream;
-  }
-
-  if (ex.route != nullptr && !ex.route->policy.limits.empty()) {
-    const limit::RoutePolicy& policy = ex.route->policy;
-    const HeadFacts facts(request, target.query, client_key);
-    ex.logged_path = limit::masked_target(policy, ex.target);
-    if (auto problem = limit::key_input_problem(policy, facts); !problem.empty()) {
-      co_return co_await refuse_ambiguous(ex, problem, parser.is_done() && request.keep_alive());
-    }
-    if (policy.any_shared() && worker_.shared() != nullptr) {
-      ex.decision = co_await worker_.shared()->decide(policy, facts, ex.shared);
-      if (ex.shared.path == redis::SharedTicket::Path::fallback) {
-        ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
-      }
-    } else {
-      ex.decision = services.limiter.decide(policy, facts, services.clock.now());
-    }
-    ex.ratelimit = ratelimit_value(policy, ex.decision);
-    if (ex.decision.throttled()) {
-      ex.logged_key = config.log.show_keys
-                          ? ex.decision.key
-                          : limit::render_key(policy.limits[ex.decision.deciding].key, facts,
-                                              limit::KeyText::digest);
-    }
-  }
-  ex.counters->count(ex.decision.outcome);
-
-  const bool body_unread = !parser.is_done();
-  if (ex.decision.outcome == limit::Outcome::rejected) {
-    const auto& limit = ex.route->policy.limits[ex.decision.deciding];
-    const bool keep = !body_unread && request.keep_alive();
-    if (ex.shared.unavailable) {
-      // Fail closed (redis.on_error: reject): the store of the shared limit is out, not the
-      // client over it.
-      auto res = make_error(503, "the shared rate limit store is unavailable", ex.version);
-      res.set(http::field::retry_after, "1");
-      co_return co_await write_local(std::move(res), keep, &ex);
-    }
-    Rejection r{ex.route->status,
-                ex.route->name,
-                limit.describe(),
-                std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
-                ex.counters->policy_header,
-                ex.ratelimit};
-    co_return co_await write_local(make_rejection(r, ex.version), keep, &ex);
-  }
+  if (const std::optional<bool> keep_alive = co_await admit(parser, ex)) co_return *keep_alive;
+  Services& services = worker_.services();
   if (ex.decision.outcome == limit::Outcome::delayed) {
     ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
     if (!co_await hold(ex.decision.wait)) {
@@ -283,6 +241,15 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
       co_return false;
     }
   }
+  co_return co_await deliver(parser, ex);
+}
+
+// An admitted request goes to its route's fixed response, a 404 without an upstream, or the
+// upstream. Apart from serve() so that the responses built here are not in the frame a delayed
+// request keeps while it waits: serve()'s frame went from 3.4 KB to ~1 KB.
+asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
+  const auto& request = parser.get();
+  const bool keep_alive = parser.is_done() && request.keep_alive();
   if (ex.route != nullptr && ex.route->respond) {
     const config::Respond& respond = *ex.route->respond;
     auto res = make_text(respond.status, respond.body, respond.content_type, ex.version);
@@ -291,45 +258,44 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
       res.set("RateLimit", ex.ratelimit);
     }
     if (request.method() == http::verb::head) res.body().clear();
-    co_return co_await write_local(std::move(res), !body_unread && request.keep_alive(), &ex);
+    co_return co_await write_local(std::move(res), keep_alive, &ex);
   }
   if (ex.upstream == nullptr) {
     co_return co_await write_local(
-        make_error(404, "no route matches and no default upstream is set", ex.version),
-        !body_unread && request.keep_alive(), &ex);
+        make_error(404, "no route matches and no default upstream is set", ex.version), keep_alive,
+        &ex);
   }
   co_return co_await forward(parser, ex);
-}
-
-// A key header or parameter sent twice (or undecodable): which one counts depends on the upstream's
-// framework, so neither does. Logged, so operators see the attempts.
-asio::awaitable<bool> Session::refuse_ambiguous(Exchange& ex, const std::string& problem,
-                                                bool keep_alive) {
-  worker_.services().log.message(observe::Level::warn, "rejected_request",
-                                 {{"route", ex.route->name},
-                                  {"reason", problem},
-                                  {"status", "400", true},
-                                  {"method", observe::sanitize(ex.method)},
-                                  {"path", observe::sanitize(ex.logged_path)},
-                                  {"client", ex.client},
-                                  {"request_id", observe::sanitize(ex.request_id)}});
-  co_return co_await write_local(make_error(400, problem, ex.version), keep_alive, &ex);
 }
 
 // Holds a delayed request until its slot, watching the client: if it hangs up, the wait ends and
 // the caller refunds the slot.
 asio::awaitable<bool> Session::hold(Nanos wait) {
   deadline_ = kNoDeadline;
-  asio::steady_timer timer(socket_.get_executor());
-  timer.expires_after(to_duration(wait));
-  auto first = co_await (timer.async_wait(use_tuple) ||
-                         socket_.async_wait(tcp::socket::wait_read, use_tuple));
-  if (first.index() == 0) co_return !std::get<0>(std::get<0>(first));
-  if (peer_gone(socket_)) co_return false;
-  // Readable with data: a request body or a pipelined request. Both stay buffered in the socket
-  // for later; the connection is no longer watched for hang-ups.
+  asio::steady_timer timer(socket_.get_executor(), to_duration(wait));
+  hold_timer_ = &timer;
+  hung_up_ = false;
+  watch_for_hang_up();
   auto [ec] = co_await timer.async_wait(use_tuple);
-  co_return !ec;
+  hold_timer_ = nullptr;
+  error_code ignored;
+  socket_.cancel(ignored);  // the readiness wait, if still pending
+  co_return !ec && !hung_up_;
+}
+
+// A plain wait beside the hold's timer, not `timer || wait`: the parallel group cost 2.5 KB per
+// held request (docs/BENCHMARKS.md).
+void Session::watch_for_hang_up() {
+  auto on_readable = [self = shared_from_this()](error_code ec) {
+    if (ec || self->hold_timer_ == nullptr) return;
+    // Readable with data: a request body or a pipelined request. Both stay buffered in the
+    // socket for later; the connection is no longer watched for hang-ups.
+    if (!peer_gone(self->socket_)) return;
+    self->hung_up_ = true;
+    self->hold_timer_->cancel();
+  };
+  socket_.async_wait(tcp::socket::wait_read,
+                     asio::bind_allocator(ExactAllocator<void>{}, std::move(on_readable)));
 }
 
 asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_alive, Exchange* ex) {

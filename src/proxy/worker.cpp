@@ -125,14 +125,7 @@ void Worker::serve(tcp::socket socket) {
     return;
   }
   auto session = std::make_shared<Session>(*this, std::move(socket));
-  asio::co_spawn(io_, session->run(), [this](const std::exception_ptr& e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      services_.log.message(observe::Level::error, "session_failed", {{"error", ex.what()}});
-    }
-  });
+  session->start();
 }
 
 // Over max_connections: a short 503 and close, bounded in time, instead of a silent drop.

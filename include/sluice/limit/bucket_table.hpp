@@ -74,6 +74,7 @@ class BucketTable {
   struct Shard;
   struct SlotMemory {
     struct Free {
+      std::size_t bytes;  // of the mapping
       void operator()(void* p) const noexcept;
     };
     std::unique_ptr<void, Free> data;

@@ -2,6 +2,7 @@
 // One downstream connection: read a request, match its route, decide, wait, forward, relay the
 // response, log; repeat while the connection is kept alive.
 
+#include <exception>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -29,7 +30,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Worker& worker, tcp::socket socket);
   ~Session();
 
-  asio::awaitable<void> run();
+  // Serves the connection until it closes; the session keeps itself alive meanwhile.
+  void start();
   // Shutdown: a connection waiting for its next request is closed; one serving a request is not.
   void close_if_idle();
   void close();
@@ -43,11 +45,19 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string detail;
   };
 
-  asio::awaitable<bool> await_request(bool first);
+  void await_request(bool first);
+  asio::awaitable<void> serve_ready();
+  asio::awaitable<void> refuse_head(HeadResult head);
+  void release_buffers();
+  void end();
+  void failed(const std::exception_ptr& e);
   asio::awaitable<HeadResult> read_head(RequestParser& parser);
   asio::awaitable<bool> serve(RequestParser& parser);
+  asio::awaitable<std::optional<bool>> admit(RequestParser& parser, Exchange& ex);
+  asio::awaitable<bool> deliver(RequestParser& parser, Exchange& ex);
   asio::awaitable<bool> refuse_ambiguous(Exchange& ex, const std::string& problem, bool keep_alive);
   asio::awaitable<bool> hold(Nanos wait);
+  void watch_for_hang_up();
   asio::awaitable<bool> forward(RequestParser& parser, Exchange& ex);
   asio::awaitable<std::unique_ptr<UpstreamConnection>> send_upstream(
       RequestParser& parser, Exchange& ex, std::span<char> piece,
@@ -84,6 +94,8 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket* upstream_socket_ = nullptr;  // the upstream connection in use, also cancelled
   Nanos deadline_ = kNoDeadline;
   bool timed_out_ = false;
+  asio::steady_timer* hold_timer_ = nullptr;  // while a delayed request waits
+  bool hung_up_ = false;                      // the client left during that wait
   beast::flat_buffer buffer_;
   std::string head_;  // the head being written
   IpAddress peer_;
