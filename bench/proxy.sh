@@ -5,6 +5,9 @@
 # all three and the peers' ratios. Bounded: ROUNDS × 3 × DURATION seconds plus start-up.
 #
 #   bench/proxy.sh [ROUNDS] [DURATION] [CONNECTIONS]
+#
+# BASELINE=path/to/an/older/sluice adds it as a fourth target, "baseline", with the same config:
+# what a change bought, measured side by side.
 ROUNDS=${1:-3}
 DURATION=${2:-10}
 CONNECTIONS=${3:-32}
@@ -67,6 +70,17 @@ routes:
     time_period: 1s
 CONF
 start_sluice "$work/sluice.yaml"
+targets="sluice nginx haproxy"
+if [ -n "${BASELINE:-}" ]; then
+  baseline_port=$(free_port)
+  sed "s/^listen: .*/listen: 127.0.0.1:$baseline_port/; s|sluice.log|baseline.log|" \
+    "$work/sluice.yaml" > "$work/baseline.yaml"
+  "$BASELINE" -c "$work/baseline.yaml" &
+  pids+=($!)
+  baseline_pid=$!
+  targets="$targets baseline"
+  wait_http "http://127.0.0.1:$baseline_port/"
+fi
 for port in $upstream_port $nginx_port $haproxy_port $sluice_port; do wait_http "http://127.0.0.1:$port/"; done
 
 # CPU time (user + system, clock ticks) of a process and its children: the proxy's cost per
@@ -94,11 +108,12 @@ run_wrk() {  # $1 = port, $2 = proxy pid → "rps p50_ms p99_ms cpu_us_per_reque
 printf "%-6s %-8s %12s %10s %10s %14s\n" round target "req/s" "p50 ms" "p99 ms" "CPU us/req"
 declare -a results
 for r in $(seq "$ROUNDS"); do
-  for target in sluice nginx haproxy; do
+  for target in $targets; do
     case $target in
       sluice) port=$sluice_port pid=$sluice_pid ;;
       nginx) port=$nginx_port pid=$nginx_pid ;;
       haproxy) port=$haproxy_port pid=$haproxy_pid ;;
+      baseline) port=$baseline_port pid=$baseline_pid ;;
     esac
     read -r rps p50 p99 cpu < <(run_wrk "$port" "$pid")
     results+=("$target $rps $p50 $p99 $cpu")
@@ -115,7 +130,7 @@ med = {t: [statistics.median(col) for col in zip(*rows)] for t, rows in runs.ite
 for t, (rps, p50, p99, cpu) in med.items():
     print(f"median {t:8} {rps:8.0f} req/s  p99 {p99:6.2f} ms  CPU {cpu:5.1f} us/req")
 s = med["sluice"]
-for peer in ("nginx", "haproxy"):
+for peer in [t for t in ("nginx", "haproxy", "baseline") if t in med]:
     p = med[peer]
     print(f"{peer}: throughput sluice/{peer} {s[0] / p[0]:.2f}, "
           f"CPU per request {peer}/sluice {p[3] / s[3]:.2f}")

@@ -18,7 +18,6 @@
 namespace sluice::proxy {
 namespace {
 
-constexpr std::size_t kReadChunk = 4096;  // most heads fit; the buffer grows up to max_header_bytes
 constexpr unsigned kNoAnswer = 1;  // read_head: the client left or sent nothing; close quietly
 
 // The client reset or closed its side: nothing more will come, nobody will read an answer.
@@ -176,6 +175,7 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
   const config::Config& config = *worker_.runtime()->config;
   const std::size_t max_bytes = config.http.max_header_bytes;
   bool armed = false;  // the whole rest of the head must come within one client_header
+  bool tried_at_once = false;
   std::size_t head_size = 0;
   for (std::size_t scanned = 0;;) {
     const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
@@ -196,7 +196,21 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
     scanned = data.size() >= 3 ? data.size() - 3 : 0;
     if (!armed) arm(config.timeouts.client_header);
     armed = true;
-    const std::size_t room = std::min(kReadChunk, max_bytes - data.size());
+    const std::size_t room = std::min(kReadBlock, max_bytes - data.size());
+    if (!tried_at_once) {
+      // Woken by readiness, the bytes are there: read them without a second reactor operation
+      // (its allocation, locking and completion cost 2 000 instructions per request).
+      tried_at_once = true;
+      const auto got =
+          ::recv(socket_.native_handle(), buffer_.prepare(room).data(), room, MSG_DONTWAIT);
+      if (got > 0) {
+        buffer_.commit(static_cast<std::size_t>(got));
+        continue;
+      }
+      if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        co_return HeadResult{kNoAnswer, {}};
+      }
+    }
     auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(room), use_tuple);
     buffer_.commit(n);
     if (ec) {

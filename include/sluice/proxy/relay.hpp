@@ -57,8 +57,8 @@ struct RelayOptions {
 };
 
 // `arm(timeout)` is called before every read and every write: the caller's deadline.
-template <class ReadStream, class WriteStream, bool isRequest, class Arm>
-asio::awaitable<RelayResult> relay(ReadStream& in, beast::flat_buffer& in_buffer,
+template <class ReadStream, class ReadBuffer, class WriteStream, bool isRequest, class Arm>
+asio::awaitable<RelayResult> relay(ReadStream& in, ReadBuffer& in_buffer,
                                    http::parser<isRequest, http::buffer_body>& parser,
                                    WriteStream& out, RelayOptions options, Arm arm) {
   const auto [head, framing, piece, read_timeout, write_timeout] = options;

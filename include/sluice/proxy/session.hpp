@@ -12,6 +12,7 @@
 #include "sluice/core/ip.hpp"
 #include "sluice/proxy/beast.hpp"
 #include "sluice/proxy/local_response.hpp"
+#include "sluice/proxy/read_buffer.hpp"
 #include "sluice/proxy/runtime.hpp"
 
 namespace sluice::proxy {
@@ -96,7 +97,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool timed_out_ = false;
   asio::steady_timer* hold_timer_ = nullptr;  // while a delayed request waits
   bool hung_up_ = false;                      // the client left during that wait
-  beast::flat_buffer buffer_;
+  ReadBuffer buffer_;
   std::string head_;  // the head being written
   IpAddress peer_;
   std::string peer_text_;
