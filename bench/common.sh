@@ -29,7 +29,7 @@ worker_processes 1;
 daemon off;
 pid $work/$1/nginx.pid;
 error_log $work/$1/error.log crit;
-events { worker_connections 4096; }
+events { worker_connections ${NGINX_WORKER_CONNECTIONS:-4096}; }
 http {
   access_log off;
   client_body_temp_path $work/$1/body;
@@ -46,6 +46,26 @@ CONF
 start_nginx() {
   nginx -p "$work/$1" -c "$work/$1/nginx.conf" &
   pids+=($!)
+}
+
+# start_nginx_peer PORT UPSTREAM_PORT [SERVER_DIRECTIVES]: the peer sluice is compared with, nginx
+# proxying to the upstream behind a limit_req that never triggers; sets $nginx_pid (the master).
+start_nginx_peer() {
+  nginx_conf peer "
+  limit_req_zone \$binary_remote_addr zone=bench:10m rate=100000000r/s;
+  upstream api { server 127.0.0.1:$2; keepalive 64; }
+  server {
+    listen 127.0.0.1:$1;
+    ${3:-}
+    location / {
+      limit_req zone=bench burst=100000000 nodelay;
+      proxy_pass http://api;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }
+  }"
+  start_nginx peer
+  nginx_pid=${pids[-1]}
 }
 
 # A plain upstream answering 200 "ok" on PORT.

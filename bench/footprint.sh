@@ -12,28 +12,14 @@ CONNECTIONS=${1:-5000}
 source "$(dirname "$0")/common.sh"
 
 ulimit -n $((CONNECTIONS * 3 + 1000))
+NGINX_WORKER_CONNECTIONS=$((CONNECTIONS * 2 + 100))  # all of them stay open for the whole run
 upstream_port=$(free_port)
 nginx_port=$(free_port)
 sluice_port=$(free_port)
 
 start_upstream "$upstream_port"
-nginx_conf peer "
-  limit_req_zone \$binary_remote_addr zone=bench:10m rate=100000000r/s;
-  upstream api { server 127.0.0.1:$upstream_port; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    keepalive_timeout 600s;
-    keepalive_requests 100000;
-    location / {
-      limit_req zone=bench burst=100000000 nodelay;
-      proxy_pass http://api;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-    }
-  }"
-sed -i "s/worker_connections 4096/worker_connections $((CONNECTIONS * 2 + 100))/" "$work/peer/nginx.conf"
-start_nginx peer
-nginx_master=${pids[-1]}
+start_nginx_peer "$nginx_port" "$upstream_port" "keepalive_timeout 600s; keepalive_requests 100000;"
+nginx_master=$nginx_pid
 
 cat > "$work/sluice.yaml" <<CONF
 version: 1

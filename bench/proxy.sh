@@ -19,20 +19,7 @@ sluice_port=$(free_port)
 haproxy_port=$(free_port)
 
 start_upstream "$upstream_port"
-nginx_conf peer "
-  limit_req_zone \$binary_remote_addr zone=bench:10m rate=100000000r/s;
-  upstream api { server 127.0.0.1:$upstream_port; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / {
-      limit_req zone=bench burst=100000000 nodelay;
-      proxy_pass http://api;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-    }
-  }"
-start_nginx peer
-nginx_pid=${pids[-1]}
+start_nginx_peer "$nginx_port" "$upstream_port"
 
 cat > "$work/haproxy.cfg" <<CONF
 global

@@ -38,7 +38,7 @@ struct ExactAllocator {
   ExactAllocator(const ExactAllocator<U>& /*other*/) noexcept {
   }  // NOLINT(google-explicit-constructor)
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, n * sizeof(T)); }
+  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p); }
   friend bool operator==(ExactAllocator /*a*/, ExactAllocator /*b*/) noexcept { return true; }
 };
 
@@ -133,7 +133,9 @@ asio::awaitable<void> Session::serve_ready() {
     parser.body_limit(limits.max_body_bytes);
     HeadResult head = co_await read_head(parser);
     if (head.status != 0) {
-      if (head.status != kNoAnswer) co_await refuse_head(std::move(head));
+      if (head.status != kNoAnswer) {
+        co_await refuse_head(std::move(head));
+      }
       co_return end();
     }
     if (!co_await serve(parser)) co_return end();

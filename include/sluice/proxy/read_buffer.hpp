@@ -23,7 +23,7 @@ class ReadBlockPool {
   ReadBlockPool(const ReadBlockPool&) = delete;
   ReadBlockPool& operator=(const ReadBlockPool&) = delete;
   ~ReadBlockPool() {
-    for (void* block : spare_) ::operator delete(block, kReadBlock);
+    for (void* block : spare_) ::operator delete(block);
   }
   void* take() {
     if (spare_.empty()) return ::operator new(kReadBlock);
@@ -39,7 +39,7 @@ class ReadBlockPool {
       } catch (const std::bad_alloc&) {  // NOLINT(bugprone-empty-catch): freed below instead
       }
     }
-    ::operator delete(block, kReadBlock);
+    ::operator delete(block);
   }
   static ReadBlockPool& of_this_thread() {
     thread_local ReadBlockPool pool;
@@ -57,7 +57,8 @@ struct ReadBlockAllocator {
   using value_type = T;
   ReadBlockAllocator() = default;
   template <class U>
-  ReadBlockAllocator(const ReadBlockAllocator<U>& /*other*/) noexcept {}  // NOLINT(google-explicit-constructor)
+  ReadBlockAllocator(const ReadBlockAllocator<U>& /*other*/) noexcept {
+  }  // NOLINT(google-explicit-constructor)
   T* allocate(std::size_t n) {
     if (n * sizeof(T) == kReadBlock) {
       return static_cast<T*>(detail::ReadBlockPool::of_this_thread().take());
@@ -66,7 +67,7 @@ struct ReadBlockAllocator {
   }
   void deallocate(T* p, std::size_t n) noexcept {
     if (n * sizeof(T) == kReadBlock) return detail::ReadBlockPool::of_this_thread().give(p);
-    ::operator delete(p, n * sizeof(T));
+    ::operator delete(p);
   }
   friend bool operator==(ReadBlockAllocator /*a*/, ReadBlockAllocator /*b*/) noexcept {
     return true;
