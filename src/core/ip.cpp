@@ -39,10 +39,18 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
 std::string IpAddress::to_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (v4) {
-    ::inet_ntop(AF_INET, bytes.data() + 12, buf, sizeof buf);
-  } else {
-    ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+    // By hand: glibc's inet_ntop formats IPv4 with sprintf, ~1 000 instructions, and a client's
+    // address is rendered twice per request (its key and its log field).
+    std::string text;  // at most 15 characters: no allocation
+    for (std::size_t i = 12; i < 16; ++i) {
+      if (i > 12) text += '.';
+      char digits[3];
+      const auto end = std::to_chars(digits, digits + 3, static_cast<unsigned>(bytes[i])).ptr;
+      text.append(digits, end);
+    }
+    return text;
   }
+  ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
   return buf;
 }
 

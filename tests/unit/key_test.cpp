@@ -156,3 +156,11 @@ TEST(Cidr, MatchesPrefixesOfBothFamilies) {
 
 }  // namespace
 }  // namespace sluice::limit
+
+TEST(IpAddress, RendersIpv4AndMappedAddressesDottedAndIpv6Compressed) {
+  EXPECT_EQ(sluice::IpAddress::parse("0.0.0.0")->to_string(), "0.0.0.0");
+  EXPECT_EQ(sluice::IpAddress::parse("255.255.255.255")->to_string(), "255.255.255.255");
+  EXPECT_EQ(sluice::IpAddress::parse("10.20.3.100")->to_string(), "10.20.3.100");
+  EXPECT_EQ(sluice::IpAddress::parse("::ffff:192.0.2.1")->to_string(), "192.0.2.1");
+  EXPECT_EQ(sluice::IpAddress::parse("2001:db8::1")->to_string(), "2001:db8::1");
+}
