@@ -74,6 +74,12 @@ start_upstream() {
   start_nginx upstream
 }
 
+# sluice_config_head PORT UPSTREAM_PORT: the lines every bench config starts with (one worker).
+sluice_config_head() {
+  printf 'version: 1\nlisten: 127.0.0.1:%s\nupstream: http://127.0.0.1:%s\nworkers: 1\n' "$1" "$2"
+  printf 'log: { level: warn, file: %s/sluice.log }\n' "$work"
+}
+
 # start_sluice CONFIG_FILE: sets $sluice_pid.
 start_sluice() {
   "$sluice" -c "$1" &

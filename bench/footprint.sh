@@ -21,12 +21,7 @@ start_upstream "$upstream_port"
 start_nginx_peer "$nginx_port" "$upstream_port" "keepalive_timeout 600s; keepalive_requests 100000;"
 nginx_master=$nginx_pid
 
-cat > "$work/sluice.yaml" <<CONF
-version: 1
-listen: 127.0.0.1:$sluice_port
-upstream: http://127.0.0.1:$upstream_port
-workers: 1
-log: { level: warn, file: $work/sluice.log }
+{ sluice_config_head "$sluice_port" "$upstream_port"; cat; } > "$work/sluice.yaml" <<CONF
 timeouts: { client_idle: 600s }
 routes:
   - name: held

@@ -44,12 +44,7 @@ haproxy -f "$work/haproxy.cfg" -db &
 pids+=($!)
 haproxy_pid=$!
 
-cat > "$work/sluice.yaml" <<CONF
-version: 1
-listen: 127.0.0.1:$sluice_port
-upstream: http://127.0.0.1:$upstream_port
-workers: 1
-log: { level: warn, file: $work/sluice.log }
+{ sluice_config_head "$sluice_port" "$upstream_port"; cat; } > "$work/sluice.yaml" <<CONF
 routes:
   - name: bench
     match: { path_prefix: / }

@@ -30,17 +30,7 @@ bool peer_gone(tcp::socket& socket) {
 // Exact-size memory for the waits that outlive a request. Asio's recycling allocator would hand
 // them a cached block sized for the largest recent operation (560 B where 100 B are needed), and
 // an idle connection would keep it for as long as it idles.
-template <typename T>
-struct ExactAllocator {
-  using value_type = T;
-  ExactAllocator() = default;
-  template <typename U>
-  ExactAllocator(const ExactAllocator<U>& /*other*/) noexcept {
-  }  // NOLINT(google-explicit-constructor)
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p); }
-  friend bool operator==(ExactAllocator /*a*/, ExactAllocator /*b*/) noexcept { return true; }
-};
+using ExactAllocator = PlainAllocator<void>;
 
 }  // namespace
 
@@ -120,7 +110,7 @@ void Session::await_request(bool first) {
                    });
   };
   socket_.async_wait(tcp::socket::wait_read,
-                     asio::bind_allocator(ExactAllocator<void>{}, std::move(on_readable)));
+                     asio::bind_allocator(ExactAllocator{}, std::move(on_readable)));
 }
 
 // Serves the requests whose bytes have arrived, then goes back to waiting without a buffer.
@@ -311,7 +301,7 @@ void Session::watch_for_hang_up() {
     self->hold_timer_->cancel();
   };
   socket_.async_wait(tcp::socket::wait_read,
-                     asio::bind_allocator(ExactAllocator<void>{}, std::move(on_readable)));
+                     asio::bind_allocator(ExactAllocator{}, std::move(on_readable)));
 }
 
 asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_alive, Exchange* ex) {

@@ -52,28 +52,36 @@ class ReadBlockPool {
 
 }  // namespace detail
 
-template <class T>
-struct ReadBlockAllocator {
+// Memory of the exact size asked for, from operator new; with `Pooled` = kReadBlock, blocks of
+// that size come from and go back to this thread's pool. Given to Asio with `Pooled` = 0, it
+// also stops Asio handing an operation a cached block sized for the largest recent one.
+template <class T, std::size_t Pooled = 0>
+struct PlainAllocator {
+  static_assert(Pooled == 0 || Pooled == kReadBlock, "the pool holds read blocks only");
   using value_type = T;
-  ReadBlockAllocator() = default;
   template <class U>
-  ReadBlockAllocator(const ReadBlockAllocator<U>& /*other*/) noexcept {
+  struct rebind {  // NOLINT(readability-identifier-naming): the name allocators must use
+    using other = PlainAllocator<U, Pooled>;
+  };
+  PlainAllocator() = default;
+  template <class U>
+  PlainAllocator(const PlainAllocator<U, Pooled>& /*other*/) noexcept {
   }  // NOLINT(google-explicit-constructor)
   T* allocate(std::size_t n) {
-    if (n * sizeof(T) == kReadBlock) {
+    if (Pooled != 0 && n * sizeof(T) == Pooled) {
       return static_cast<T*>(detail::ReadBlockPool::of_this_thread().take());
     }
     return static_cast<T*>(::operator new(n * sizeof(T)));
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    if (n * sizeof(T) == kReadBlock) return detail::ReadBlockPool::of_this_thread().give(p);
+    if (Pooled != 0 && n * sizeof(T) == Pooled) {
+      return detail::ReadBlockPool::of_this_thread().give(p);
+    }
     ::operator delete(p);
   }
-  friend bool operator==(ReadBlockAllocator /*a*/, ReadBlockAllocator /*b*/) noexcept {
-    return true;
-  }
+  friend bool operator==(PlainAllocator /*a*/, PlainAllocator /*b*/) noexcept { return true; }
 };
 
-using ReadBuffer = boost::beast::basic_flat_buffer<ReadBlockAllocator<char>>;
+using ReadBuffer = boost::beast::basic_flat_buffer<PlainAllocator<char, kReadBlock>>;
 
 }  // namespace sluice::proxy
