@@ -131,7 +131,7 @@ struct alignas(64) BucketTable::Shard {
 // keys is touched at random, and 4 KiB pages would cost a TLB miss per lookup. The kernel's zero
 // pages are the empty slots, so memory is touched only as keys arrive: RSS at start went from
 // 32 MB to 11 MB with the default max_keys (docs/BENCHMARKS.md).
-void BucketTable::SlotMemory::Free::operator()(void* p) const noexcept {
+void BucketTable::Unmap::operator()(void* p) const noexcept {
   ::munmap(p, bytes);
 }
 
@@ -141,7 +141,7 @@ BucketTable::SlotMemory BucketTable::allocate_slots(std::size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   ::madvise(p, bytes, MADV_HUGEPAGE);
-  return {std::unique_ptr<void, SlotMemory::Free>(p, SlotMemory::Free{bytes}), bytes};
+  return SlotMemory(p, Unmap{bytes});
 }
 
 BucketTable::BucketTable(std::size_t max_keys) : max_keys_(std::max<std::size_t>(max_keys, 1)) {
@@ -158,7 +158,7 @@ BucketTable::BucketTable(std::size_t max_keys) : max_keys_(std::max<std::size_t>
     total += shard.capacity;
   }
   slot_memory_ = allocate_slots(total * sizeof(Slot));
-  auto* next = static_cast<Slot*>(slot_memory_.data.get());
+  auto* next = static_cast<Slot*>(slot_memory_.get());
   for (std::size_t s = 0; s < shards; ++s) {
     shards_[s].slots = next;
     next += shards_[s].capacity;
@@ -231,7 +231,7 @@ EvictionCounts BucketTable::evictions() const noexcept {
 }
 
 std::size_t BucketTable::memory_bytes() const noexcept {
-  return sizeof(*this) + (shard_mask_ + 1) * sizeof(Shard) + slot_memory_.bytes;
+  return sizeof(*this) + (shard_mask_ + 1) * sizeof(Shard) + slot_memory_.get_deleter().bytes;
 }
 
 }  // namespace sluice::limit

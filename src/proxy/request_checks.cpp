@@ -9,10 +9,6 @@ namespace {
 
 constexpr std::ptrdiff_t kMaxHeaderFields = 100;
 
-std::string_view view(beast::string_view s) {
-  return {s.data(), s.size()};
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);

@@ -27,10 +27,14 @@ bool peer_gone(tcp::socket& socket) {
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-// Exact-size memory for the waits that outlive a request. Asio's recycling allocator would hand
-// them a cached block sized for the largest recent operation (560 B where 100 B are needed), and
-// an idle connection would keep it for as long as it idles.
-using ExactAllocator = PlainAllocator<void>;
+// Calls `handler` once the socket is readable (or the wait fails). Its operation gets memory of
+// its exact size: Asio's recycling allocator would hand it a cached block sized for the largest
+// recent operation (560 B where 100 B are needed), kept for as long as the connection idles.
+template <class Handler>
+void when_readable(tcp::socket& socket, Handler handler) {
+  socket.async_wait(tcp::socket::wait_read,
+                    asio::bind_allocator(PlainAllocator<void>{}, std::move(handler)));
+}
 
 }  // namespace
 
@@ -102,15 +106,13 @@ void Session::await_request(bool first) {
   if (worker_.services().draining.load()) return end();
   const auto& timeouts = worker_.runtime()->config->timeouts;
   arm(first ? timeouts.client_header : timeouts.client_idle);
-  auto on_readable = [self = shared_from_this()](error_code ec) {
+  when_readable(socket_, [self = shared_from_this()](error_code ec) {
     if (ec) return self->end();
     asio::co_spawn(self->socket_.get_executor(), self->serve_ready(),
                    [self](const std::exception_ptr& e) {
                      if (e) self->failed(e);
                    });
-  };
-  socket_.async_wait(tcp::socket::wait_read,
-                     asio::bind_allocator(ExactAllocator{}, std::move(on_readable)));
+  });
 }
 
 // Serves the requests whose bytes have arrived, then goes back to waiting without a buffer.
@@ -292,16 +294,14 @@ asio::awaitable<bool> Session::hold(Nanos wait) {
 // A plain wait beside the hold's timer, not `timer || wait`: the parallel group cost 2.5 KB per
 // held request (docs/BENCHMARKS.md).
 void Session::watch_for_hang_up() {
-  auto on_readable = [self = shared_from_this()](error_code ec) {
+  when_readable(socket_, [self = shared_from_this()](error_code ec) {
     if (ec || self->hold_timer_ == nullptr) return;
     // Readable with data: a request body or a pipelined request. Both stay buffered in the
     // socket for later; the connection is no longer watched for hang-ups.
     if (!peer_gone(self->socket_)) return;
     self->hung_up_ = true;
     self->hold_timer_->cancel();
-  };
-  socket_.async_wait(tcp::socket::wait_read,
-                     asio::bind_allocator(ExactAllocator{}, std::move(on_readable)));
+  });
 }
 
 asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_alive, Exchange* ex) {

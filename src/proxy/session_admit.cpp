@@ -16,10 +16,6 @@ namespace {
 constexpr std::size_t kMaxRequestIdBytes = 128;
 constexpr const char* kAllowedMethods = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";
 
-std::string_view view(beast::string_view s) {
-  return {s.data(), s.size()};
-}
-
 }  // namespace
 
 // Reads the request's facts into `ex`, matches its route and decides on its limits. A request

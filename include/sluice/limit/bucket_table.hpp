@@ -72,14 +72,11 @@ class BucketTable {
 
  private:
   struct Shard;
-  struct SlotMemory {
-    struct Free {
-      std::size_t bytes;  // of the mapping
-      void operator()(void* p) const noexcept;
-    };
-    std::unique_ptr<void, Free> data;
-    std::size_t bytes = 0;
+  struct Unmap {
+    std::size_t bytes;  // of the mapping
+    void operator()(void* p) const noexcept;
   };
+  using SlotMemory = std::unique_ptr<void, Unmap>;
   static SlotMemory allocate_slots(std::size_t bytes);
   Shard& shard_of(BucketId id) const noexcept;
 

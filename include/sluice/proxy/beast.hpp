@@ -13,6 +13,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <string_view>
 
 #include "sluice/core/clock.hpp"
 
@@ -30,6 +31,11 @@ inline constexpr unsigned kHttp11 = 11;
 
 // Awaits an operation and returns its error as a value instead of throwing it.
 inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Beast's string views as the standard's.
+inline std::string_view view(beast::string_view s) {
+  return {s.data(), s.size()};
+}
 
 inline std::chrono::nanoseconds to_duration(Nanos n) {
   return std::chrono::nanoseconds(n);
