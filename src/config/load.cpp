@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "config/environment.hpp"
 #include "config/loader.hpp"
 #include "config/text_parsers.hpp"
 
@@ -260,10 +261,10 @@ LoadResult Loader::finish(std::shared_ptr<Config> config) {
 
 namespace {
 
-LoadResult parse(std::string_view text, const std::string& name) {
+LoadResult parse(std::string_view text, const std::string& name, const EnvironmentLookup& env) {
   Loader loader(name);
   std::vector<DuplicateKey> duplicates;
-  const YamlDocument doc = parse_yaml(std::string(text), duplicates);
+  YamlDocument doc = parse_yaml(std::string(text), duplicates);
   if (!doc.root) {
     loader.error_at(doc.error_mark, "", "invalid YAML: " + doc.error);
     return {nullptr, loader.take_errors()};
@@ -273,13 +274,15 @@ LoadResult parse(std::string_view text, const std::string& name) {
                     "duplicate key; first at line " + std::to_string(d.first.line + 1) +
                         ", column " + std::to_string(d.first.column + 1));
   }
+  expand_environment(*doc.root, loader, env);
   return loader.load(*doc.root);
 }
 
 }  // namespace
 
-LoadResult load_string(std::string_view yaml, const std::string& name) {
-  return parse(yaml, name);
+LoadResult load_string(std::string_view yaml, const std::string& name,
+                       const EnvironmentLookup& env) {
+  return parse(yaml, name, env ? env : EnvironmentLookup(process_environment));
 }
 
 LoadResult load_file(const std::string& path) {
@@ -287,7 +290,7 @@ LoadResult load_file(const std::string& path) {
   if (!in) return {nullptr, {path + ": cannot open: " + std::strerror(errno)}};
   std::ostringstream text;
   text << in.rdbuf();
-  return parse(text.str(), path);
+  return parse(text.str(), path, process_environment);
 }
 
 }  // namespace sluice::config

@@ -45,6 +45,7 @@ class Node {
 
  private:
   friend struct TreeBuilder;
+  friend struct EnvironmentExpander;  // rewrites scalars in place (environment.cpp)
   Kind kind_ = Kind::missing;
   Mark mark_;
   std::string scalar_;

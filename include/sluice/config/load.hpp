@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +17,10 @@ struct LoadResult {
 };
 
 LoadResult load_file(const std::string& path);
-LoadResult load_string(std::string_view yaml, const std::string& name);
+// The value of an environment variable, or nullopt when it is not set: ${VAR} in config values.
+using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+LoadResult load_string(std::string_view yaml, const std::string& name,
+                       const EnvironmentLookup& env = {});  // empty: the process environment
 
 }  // namespace sluice::config
