@@ -19,22 +19,22 @@ bool valid_name(std::string_view name) {
 struct EnvironmentExpander {
   static void expand(Node& node, const std::string& path, Reader& reader,
                      const EnvironmentLookup& lookup) {
-  if (node.is_scalar()) {
-    if (node.scalar().find('$') == std::string::npos) return;
-    Expansion e = expand_environment(node.scalar(), lookup);
-    if (e.error.empty()) {
-      node.scalar_ = std::move(e.text);
-    } else {
-      reader.error(node, path, e.error);
+    if (node.is_scalar()) {
+      if (node.scalar().find('$') == std::string::npos) return;
+      Expansion e = expand_environment(node.scalar(), lookup);
+      if (e.error.empty()) {
+        node.scalar_ = std::move(e.text);
+      } else {
+        reader.error(node, path, e.error);
+      }
+      return;
     }
-    return;
-  }
-  for (std::size_t i = 0; i < node.items_.size(); ++i) {
-    expand(node.items_[i], index_path(path, i), reader, lookup);
-  }
-  for (auto& [key, value] : node.entries_) {
-    expand(value, key.is_scalar() ? join_path(path, key.scalar()) : path, reader, lookup);
-  }
+    for (std::size_t i = 0; i < node.items_.size(); ++i) {
+      expand(node.items_[i], index_path(path, i), reader, lookup);
+    }
+    for (auto& [key, value] : node.entries_) {
+      expand(value, key.is_scalar() ? join_path(path, key.scalar()) : path, reader, lookup);
+    }
   }
 };
 
@@ -64,8 +64,9 @@ Expansion expand_environment(std::string_view text, const EnvironmentLookup& loo
     const std::size_t dash = inside.find(":-");
     const std::string name(inside.substr(0, dash));
     if (!valid_name(name)) {
-      return {{}, "\"${" + std::string(inside) +
-                      "}\": a variable name is letters, digits and _ (write $$ for a literal $)"};
+      return {{},
+              "\"${" + std::string(inside) +
+                  "}\": a variable name is letters, digits and _ (write $$ for a literal $)"};
     }
     const std::optional<std::string> value = lookup(name);
     if (dash != std::string_view::npos && (!value || value->empty())) {
@@ -73,8 +74,9 @@ Expansion expand_environment(std::string_view text, const EnvironmentLookup& loo
     } else if (value) {
       out.text += *value;
     } else {
-      return {{}, "environment variable " + name + " is not set (give a default: ${" + name +
-                      ":-value})"};
+      return {
+          {},
+          "environment variable " + name + " is not set (give a default: ${" + name + ":-value})"};
     }
     i = close;
   }

@@ -109,6 +109,7 @@ void EventLog::summarise_floods() {
     last = stopping_;
     // On the way out every held-back count is written, whatever its window.
     const std::int64_t now = last ? std::numeric_limits<std::int64_t>::max() / 2 : steady_ms();
+    summarise_upstream_errors(now);
     for (const LogBudget::Summary& s : budget_.drain(now)) {
       if (s.last.route.empty() && s.last.key.empty()) {
         message(Level::warn, "throttled_suppressed",
@@ -151,6 +152,45 @@ void EventLog::write_throttled(const ThrottledEvent& e, std::uint64_t suppressed
 
 void EventLog::access(const AccessEvent& e) {
   if (access_enabled() && enabled(Level::info)) write(Level::info, "access", fields_of(e));
+}
+
+void EventLog::upstream_error(const UpstreamErrorEvent& e) {
+  if (!enabled(Level::warn)) return;
+  const std::int64_t now = steady_ms();
+  std::uint64_t suppressed = 0;
+  {
+    std::lock_guard guard(upstream_errors_mutex_);
+    UpstreamErrorBudget& b = upstream_errors_[{e.route, e.kind}];
+    if (b.window_start_ms != 0 && now - b.window_start_ms < LogBudget::kWindowMs) {
+      ++b.suppressed;
+      b.last = e;
+      return;
+    }
+    b.window_start_ms = now;
+    suppressed = std::exchange(b.suppressed, 0);
+  }
+  write_upstream_error(e, suppressed);
+}
+
+void EventLog::write_upstream_error(const UpstreamErrorEvent& e, std::uint64_t suppressed) {
+  auto fields = fields_of(e);
+  if (suppressed > 0) fields.push_back({"suppressed", std::to_string(suppressed), true});
+  write(Level::warn, "upstream_error", fields);
+}
+
+void EventLog::summarise_upstream_errors(std::int64_t now_ms) {
+  std::vector<std::pair<UpstreamErrorEvent, std::uint64_t>> ended;
+  {
+    std::lock_guard guard(upstream_errors_mutex_);
+    for (auto& [where, b] : upstream_errors_) {
+      if (b.suppressed > 0 && now_ms - b.window_start_ms >= LogBudget::kWindowMs) {
+        // The held-back lines' count is written with the last of them, which opens a window.
+        b.window_start_ms = now_ms;
+        ended.emplace_back(std::move(b.last), std::exchange(b.suppressed, 0) - 1);
+      }
+    }
+  }
+  for (const auto& [e, suppressed] : ended) write_upstream_error(e, suppressed);
 }
 
 void EventLog::message(Level level, std::string_view event, const std::vector<Field>& fields) {

@@ -75,6 +75,15 @@ std::vector<Field> fields_of(const AccessEvent& e) {
           {"request_id", sanitize(e.request_id)}};
 }
 
+std::vector<Field> fields_of(const UpstreamErrorEvent& e) {
+  return {{"route", e.route},
+          {"upstream", e.upstream},
+          {"kind", e.kind},
+          {"error", sanitize(e.error)},
+          {"status", number(std::int64_t{e.status}), true},
+          {"request_id", sanitize(e.request_id)}};
+}
+
 std::string render_json(std::string_view ts, Level level, std::string_view event,
                         const std::vector<Field>& fields) {
   std::string out = "{\"ts\":";

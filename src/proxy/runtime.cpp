@@ -5,7 +5,6 @@
 namespace sluice::proxy {
 namespace {
 
-constexpr const char* kErrorKinds[] = {"connect", "timeout", "reset", "protocol"};
 constexpr limit::Outcome kOutcomes[] = {
     limit::Outcome::unlimited, limit::Outcome::allowed,         limit::Outcome::delayed,
     limit::Outcome::rejected,  limit::Outcome::dry_run_delayed, limit::Outcome::dry_run_rejected};
@@ -34,13 +33,28 @@ RouteRuntime make_route(const config::Route* route, std::string name, observe::M
                          {{"route", rt.name}, {"code", std::to_string(c + 1) + "xx"}});
   }
   for (std::size_t k = 0; k < 4; ++k) {
-    rt.errors[k] = &metrics.counter(Family::upstream_errors_total,
-                                    {{"route", rt.name}, {"kind", kErrorKinds[k]}});
+    rt.errors[k] = &metrics.counter(
+        Family::upstream_errors_total,
+        {{"route", rt.name}, {"kind", std::string(to_string(static_cast<UpstreamError>(k)))}});
   }
   return rt;
 }
 
 }  // namespace
+
+std::string_view to_string(UpstreamError e) noexcept {
+  switch (e) {
+    case UpstreamError::connect:
+      return "connect";
+    case UpstreamError::timeout:
+      return "timeout";
+    case UpstreamError::reset:
+      return "reset";
+    case UpstreamError::protocol:
+      return "protocol";
+  }
+  return "reset";
+}
 
 void RouteRuntime::count_response(unsigned status) const noexcept {
   const unsigned cls = status / 100;

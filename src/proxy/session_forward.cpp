@@ -57,6 +57,18 @@ UpstreamFailure classify_upstream_failure(const error_code& ec) {
   return {502, "upstream connection failed: " + ec.message(), UpstreamError::reset};
 }
 
+// Counted always; logged within the log budget of upstream_error events.
+void report_upstream_error(Services& services, const Exchange& ex, UpstreamError kind,
+                           std::string error, unsigned status) {
+  ex.counters->count(kind);
+  services.log.upstream_error({.route = ex.counters->name,
+                               .upstream = ex.upstream->url,
+                               .kind = std::string(to_string(kind)),
+                               .error = std::move(error),
+                               .status = status,
+                               .request_id = ex.request_id});
+}
+
 }  // namespace
 
 asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
@@ -99,7 +111,8 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     }
     // A switch nobody asked for: the upstream speaks something else now.
     upstream_socket_ = nullptr;
-    ex.counters->count(UpstreamError::protocol);
+    report_upstream_error(services, ex, UpstreamError::protocol,
+                          "the upstream answered 101 to a request without Upgrade", 502);
     co_await write_local(make_error(502, "upstream switched protocols unasked", ex.version), false,
                          &ex);
     co_return false;
@@ -148,8 +161,11 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   ex.upstream_ns = services.clock.now() - upstream_started;
   ex.bytes = relayed.bytes;
   if (relayed.failure == RelayFailure::read) {
-    ex.counters->count(relayed.ec == beast::error::timeout ? UpstreamError::timeout
-                                                           : UpstreamError::reset);
+    // The client got the head already: its connection closes on a truncated body.
+    report_upstream_error(
+        services, ex,
+        relayed.ec == beast::error::timeout ? UpstreamError::timeout : UpstreamError::reset,
+        "response body broke off: " + relayed.ec.message(), ex.status);
   }
   if (relayed.failure == RelayFailure::none && upstream_keep_alive && request_complete &&
       upstream->buffer.size() == 0) {
@@ -179,7 +195,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     auto upstream =
         co_await worker_.pool().acquire(target, config.timeouts.upstream_connect, reuse, ec);
     if (!upstream) {
-      ex.counters->count(UpstreamError::connect);
+      report_upstream_error(worker_.services(), ex, UpstreamError::connect, ec.message(), 502);
       co_await write_local(make_error(502, "upstream unreachable: " + ec.message(), ex.version),
                            false, &ex);
       co_return nullptr;
@@ -235,7 +251,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     const bool stale = upstream->reused && !response->got_some() && upstream->buffer.size() == 0;
     if (stale && retryable && attempt == 0) continue;
     const UpstreamFailure failure = classify_upstream_failure(ec);
-    ex.counters->count(failure.kind);
+    report_upstream_error(worker_.services(), ex, failure.kind, ec.message(), failure.status);
     co_await write_local(make_error(failure.status, failure.detail, ex.version), false, &ex);
     co_return nullptr;
   }

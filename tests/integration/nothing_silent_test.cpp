@@ -108,6 +108,43 @@ TEST(Floods, ThrottledLinesAreBoundedAndTheSuppressedCountsAddUp) {
   EXPECT_EQ(events, static_cast<std::size_t>(flood));
 }
 
+// A port nothing listens on: bound by the kernel, then closed.
+std::uint16_t refused_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+TEST(UpstreamErrors, AnOutageIsLoggedOncePerSecondPerRouteAndKindWithTheRestCounted) {
+  const std::string upstream = "http://127.0.0.1:" + std::to_string(refused_port());
+  ProxyHarness proxy("version: 1\nupstream: " + upstream +
+                     "\nroutes:\n  - { name: search, match: { path_prefix: /api/search } }\n");
+  const int outage = 200;
+  for (int i = 0; i < outage; ++i) {
+    Client client(proxy.port());
+    ASSERT_EQ(client.request("GET", "/api/search?q=" + std::to_string(i)).status, 502u);
+  }
+  auto accounted = [&] {
+    const std::string log = proxy.log_text();
+    return count_lines_with(log, "\"event\":\"upstream_error\"") + sum_of_suppressed(log);
+  };
+  EXPECT_TRUE(wait_until([&] { return accounted() == static_cast<std::uint64_t>(outage); },
+                         std::chrono::seconds(5)))
+      << accounted();
+  const std::string log = proxy.log_text();
+  EXPECT_LE(count_lines_with(log, "\"event\":\"upstream_error\""), 10u) << log;
+  std::istringstream lines(log);
+  std::string first;
+  while (std::getline(lines, first) && first.find("upstream_error") == std::string::npos) {
+  }
+  EXPECT_NE(first.find("\"level\":\"warn\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"route\":\"search\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"upstream\":\"" + upstream + "\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"kind\":\"connect\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"error\":\"Connection refused\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"status\":502"), std::string::npos) << first;
+}
+
 TEST(Metrics, CounterSeriesExistAtZeroFromTheStart) {
   TestUpstream upstream;
   ProxyHarness proxy(with_admin(

@@ -62,7 +62,8 @@ TEST(ConfigEnvironment, SetVariableWinsOverItsDefault) {
 }
 
 TEST(ConfigEnvironment, UnsetVariableWithoutDefaultIsAnErrorNamingItAndItsPlace) {
-  const std::string e = error_of("upstream: http://127.0.0.1:9000\nlog: { file: \"${LOG_FILE}\" }\n");
+  const std::string e =
+      error_of("upstream: http://127.0.0.1:9000\nlog: { file: \"${LOG_FILE}\" }\n");
   EXPECT_NE(e.find("sluice.yaml:4:"), std::string::npos) << e;
   EXPECT_NE(e.find("log.file"), std::string::npos) << e;
   EXPECT_NE(e.find("LOG_FILE is not set"), std::string::npos) << e;
@@ -79,7 +80,8 @@ TEST(ConfigEnvironment, DoubleDollarIsALiteralDollar) {
 TEST(ConfigEnvironment, ALoneDollarIsKeptSoRegexesNeedNoEscaping) {
   const LoadResult r = load(
       "upstream: http://127.0.0.1:9000\nroutes:\n"
-      "  - { name: a, match: { path_regex: \"^/items/[0-9]+$\" }, max_rate: 1, time_period: 1s }\n");
+      "  - { name: a, match: { path_regex: \"^/items/[0-9]+$\" }, max_rate: 1, time_period: 1s "
+      "}\n");
   ASSERT_NE(r.config, nullptr) << r.errors.at(0);
   EXPECT_TRUE(r.config->routes.at(0).match.regex->matches("/items/12"));
 }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,9 @@ class EventLog {
   // Recorded in the ring always; written within the log budget (log.throttled_lines_per_key).
   void throttled(ThrottledEvent e);
   void access(const AccessEvent& e);
+  // At warn, at most one line per (route, kind) per second: the next line, or the summariser
+  // once the outage ends, says how many were held back (`suppressed`).
+  void upstream_error(const UpstreamErrorEvent& e);
   void message(Level level, std::string_view event, const std::vector<Field>& fields = {});
 
   // Level, format and access logging follow a reloaded config; the file does not (restart).
@@ -54,6 +58,14 @@ class EventLog {
   // Writes the final counts of floods that ended, every half second, on its own thread.
   void summarise_floods();
 
+  struct UpstreamErrorBudget {
+    std::int64_t window_start_ms = 0;
+    std::uint64_t suppressed = 0;
+    UpstreamErrorEvent last;
+  };
+  void write_upstream_error(const UpstreamErrorEvent& e, std::uint64_t suppressed);
+  void summarise_upstream_errors(std::int64_t now_ms);
+
   std::shared_ptr<Sink> sink_;
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<void> thread_pool_;
@@ -62,6 +74,9 @@ class EventLog {
   std::atomic<bool> access_{false};
   ThrottleRing ring_;
   LogBudget budget_{1};
+  std::mutex upstream_errors_mutex_;
+  // Keyed by route and kind: bounded by the config, whatever the clients do.
+  std::map<std::pair<std::string, std::string>, UpstreamErrorBudget> upstream_errors_;
   std::mutex summary_mutex_;
   std::condition_variable summary_wake_;
   bool stopping_ = false;

@@ -43,6 +43,16 @@ struct AccessEvent {
   std::uint64_t bytes = 0;  // response body bytes sent to the client
 };
 
+// An exchange with the upstream that failed (DESIGN §5: upstream trouble is visible in the log).
+struct UpstreamErrorEvent {
+  std::string route;
+  std::string upstream;  // as configured: http://host:port
+  std::string kind;      // connect | timeout | reset | protocol
+  std::string error;     // the system's words
+  unsigned status = 0;   // what the client was sent (a 2xx when the body broke off midway)
+  std::string request_id;
+};
+
 using Level = LogLevel;
 
 // One field of a line: the value is already a JSON literal when `raw` (numbers).
@@ -54,6 +64,7 @@ struct Field {
 
 std::vector<Field> fields_of(const ThrottledEvent& e);
 std::vector<Field> fields_of(const AccessEvent& e);
+std::vector<Field> fields_of(const UpstreamErrorEvent& e);
 
 // {"ts":...,"level":...,"event":...,<fields>}
 std::string render_json(std::string_view ts, Level level, std::string_view event,

@@ -15,6 +15,7 @@
 namespace sluice::proxy {
 
 enum class UpstreamError { connect, timeout, reset, protocol };
+std::string_view to_string(UpstreamError e) noexcept;
 
 struct RouteRuntime {
   const config::Route* route = nullptr;          // null: requests no route matched
