@@ -145,6 +145,9 @@ void Server::start() {
     threads_.emplace_back([w = worker.get()] { w->io().run(); });
   }
   if (admin_) admin_->start();
+  watcher_ = std::make_unique<ConfigWatcher>(
+      config_->source, [this] { return config()->watch_config; },
+      [this, path = config_->source] { reload_from_file(path); });
   log_->message(
       observe::Level::info, "started",
       {{"listen", config::Endpoint{config_->listen.host, port_}.to_string()},
@@ -197,6 +200,7 @@ std::vector<std::string> Server::reload(const std::shared_ptr<const config::Conf
 }
 
 bool Server::reload_from_file(const std::string& path) {
+  std::lock_guard reloading(reload_mutex_);
   auto count = [&](const char* result) {
     metrics_.counter(observe::Family::config_reloads_total, {{"result", result}}).fetch_add(1);
   };
@@ -257,6 +261,7 @@ void Server::adopt(int fd) {
 }
 
 void Server::join() {
+  watcher_.reset();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -25,7 +25,8 @@ LoadResult Loader::load(const Node& root) {
   }
   check_keys(root, "",
              {"version", "listen", "upstream", "admin", "workers", "trusted_proxies", "timeouts",
-              "http", "max_keys", "ipv6_prefix", "log", "redis", "buckets", "routes"});
+              "http", "max_keys", "ipv6_prefix", "watch_config", "state_file", "log", "redis",
+              "buckets", "routes"});
   if (const auto& v = required(root, "", "version"); v && integer(v, "version") != 1) {
     error(v, "version", "must be 1");
   }
@@ -54,6 +55,18 @@ LoadResult Loader::load(const Node& root) {
   if (const auto& prefix = root["ipv6_prefix"]) {
     if (auto n = bounded_integer(prefix, "ipv6_prefix", 48, 128)) {
       config->ipv6_prefix = static_cast<int>(*n);
+    }
+  }
+  if (const auto& watch = root["watch_config"]) {
+    if (auto b = boolean(watch, "watch_config")) config->watch_config = *b;
+  }
+  if (const auto& state = root["state_file"]) {
+    if (auto path = scalar(state, "state_file")) {
+      if (path->empty()) {
+        error(state, "state_file", "must be a file path");
+      } else {
+        config->state_file = *path;
+      }
     }
   }
   load_log(root["log"], config->log);

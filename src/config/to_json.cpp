@@ -133,6 +133,8 @@ std::string to_json(const Config& c) {
   w.close('}');
   w.key("max_keys").number(static_cast<double>(c.max_keys));
   w.key("ipv6_prefix").number(c.ipv6_prefix);
+  w.key("watch_config").boolean(c.watch_config);
+  w.key("state_file").string(c.state_file);
   w.key("log").open('{');
   w.key("level").string(std::string(to_string(c.log.level)));
   w.key("format").string(c.log.format == LogFormat::json ? "json" : "text");

@@ -25,7 +25,16 @@ ProxyHarness::ProxyHarness(const std::string& yaml, const std::string& log_optio
       "listen: 127.0.0.1:0\nlog: { file: " + log_path_ + ", level: debug" +
       (log_options.find("format:") == std::string::npos ? ", format: json" : "") +
       (log_options.empty() ? "" : ", " + log_options) + " }\n" + yaml;
-  auto loaded = config::load_string(full, "test.yaml");
+  start(config::load_string(full, "test.yaml"));
+}
+
+ProxyHarness::ProxyHarness(const File& file) {
+  const auto loaded = config::load_file(file.path);
+  if (loaded.config) log_path_ = loaded.config->log.file;
+  start(loaded);
+}
+
+void ProxyHarness::start(const config::LoadResult& loaded) {
   if (!loaded.config) {
     std::string all;
     for (const auto& e : loaded.errors) all += e + "\n";

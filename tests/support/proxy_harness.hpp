@@ -11,6 +11,7 @@
 #include <string>
 
 #include "sluice/app/server.hpp"
+#include "sluice/config/load.hpp"
 
 namespace sluice::testing {
 
@@ -19,6 +20,12 @@ class ProxyHarness {
   // `yaml` is a config without `listen` and `log`; the harness adds both, the log with
   // `log_options` (flow-mapping items, e.g. "show_keys: true").
   explicit ProxyHarness(const std::string& yaml, const std::string& log_options = "");
+  // sluice started from a config file, as the daemon is (reloads read the file again); the file
+  // has its own `listen` and a JSON `log.file`.
+  struct File {
+    std::string path;
+  };
+  explicit ProxyHarness(const File& file);
   ~ProxyHarness();
 
   [[nodiscard]] std::uint16_t port() const { return server_->port(); }
@@ -31,6 +38,8 @@ class ProxyHarness {
   [[nodiscard]] const std::string& log_path() const { return log_path_; }
 
  private:
+  void start(const config::LoadResult& loaded);
+
   std::string log_path_;
   std::unique_ptr<app::Server> server_;
 };

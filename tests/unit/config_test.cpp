@@ -426,3 +426,32 @@ TEST(Router, HostsMatchCanonicallyAndPathsMayIgnoreCase) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(ConfigLoad, WatchConfigAndStateFileAreRead) {
+  const LoadResult r = load_string(
+      "version: 1\nlisten: 127.0.0.1:1\nwatch_config: true\nstate_file: /var/lib/sluice/state\n",
+      "w.yaml");
+  ASSERT_NE(r.config, nullptr) << r.errors.at(0);
+  EXPECT_TRUE(r.config->watch_config);
+  EXPECT_EQ(r.config->state_file, "/var/lib/sluice/state");
+}
+
+TEST(ConfigLoad, WatchConfigMustBeABoolean) {
+  const LoadResult r =
+      load_string("version: 1\nlisten: 127.0.0.1:1\nwatch_config: often\n", "w.yaml");
+  ASSERT_EQ(r.config, nullptr);
+  EXPECT_NE(r.errors.at(0).find("watch_config"), std::string::npos) << r.errors.at(0);
+}
+
+TEST(ConfigLoad, StateFileMustNotBeEmpty) {
+  const LoadResult r = load_string("version: 1\nlisten: 127.0.0.1:1\nstate_file: \"\"\n", "w.yaml");
+  ASSERT_EQ(r.config, nullptr);
+  EXPECT_NE(r.errors.at(0).find("state_file: must be a file path"), std::string::npos)
+      << r.errors.at(0);
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "sluice/app/config_watcher.hpp"
 #include "sluice/config/config.hpp"
 #include "sluice/core/clock.hpp"
 #include "sluice/limit/bucket_table.hpp"
@@ -79,6 +80,8 @@ class Server {
   std::vector<proxy::tcp::acceptor> acceptors_;
   std::vector<std::thread> threads_;
   std::unique_ptr<proxy::AdminServer> admin_;
+  std::unique_ptr<ConfigWatcher> watcher_;  // from start() to join()
+  std::mutex reload_mutex_;                 // SIGHUP and the watcher may reload at once
   std::uint16_t port_ = 0;
   std::atomic<bool> aborted_{false};
   mutable std::mutex config_mutex_;
