@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "sluice/app/state_file.hpp"
 #include "sluice/config/load.hpp"
 
 namespace sluice::app {
@@ -69,9 +70,24 @@ tcp::acceptor share_listener(proxy::asio::io_context& io, tcp::acceptor& listene
 Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<observe::EventLog> log)
     : config_(std::move(config)),
       log_(std::move(log)),
+      saved_state_(config_->state_file.empty() ? std::nullopt
+                                               : read_state_file(config_->state_file, *log_)),
       table_(config_->max_keys),
-      limiter_(table_, KeyedHash::random()),
+      limiter_(table_, saved_state_ ? KeyedHash(saved_state_->hash_key) : KeyedHash::random()),
       services_(limiter_, metrics_, *log_, clock_) {
+  if (saved_state_) {
+    const auto counts = limit::restore(*saved_state_, table_, clock_.now(), unix_now_ns());
+    log_->message(
+        observe::Level::info, "state_loaded",
+        {{"file", config_->state_file},
+         {"buckets", std::to_string(counts.restored), true},
+         {"drained_while_stopped", std::to_string(counts.drained), true},
+         {"stopped_s",
+          std::to_string(std::max<std::int64_t>(0, unix_now_ns() - saved_state_->saved_unix_ns) /
+                         kNanosPerSecond),
+          true}});
+    saved_state_.reset();
+  }
   const auto runtime = proxy::Runtime::build(config_, metrics_);
   declare_series(*config_);
   metrics_.gauge(observe::Family::start_time_seconds, {})
@@ -248,6 +264,14 @@ void Server::shutdown() {
   }
   abort();
   join();
+  save_state();
+}
+
+bool Server::save_state() {
+  const std::string path = config()->state_file;
+  if (path.empty()) return false;
+  return write_state_file(
+      path, limit::capture(table_, limiter_.hash(), clock_.now(), unix_now_ns()), *log_);
 }
 
 void Server::abort() {

@@ -199,6 +199,27 @@ Reservation BucketTable::reserve(BucketId id, Nanos now, Claim claim, Nanos max_
   return r;
 }
 
+void BucketTable::for_each_live(Nanos now,
+                                const std::function<void(BucketId, Nanos)>& visit) const {
+  for (std::size_t s = 0; s <= shard_mask_; ++s) {
+    const Shard& shard = shards_[s];
+    std::lock_guard guard(shard.lock);
+    for (std::size_t i = 0; i < shard.capacity; ++i) {
+      if (shard.slots[i].id != 0 && shard.slots[i].tat > now) {
+        visit(shard.slots[i].id, shard.slots[i].tat);
+      }
+    }
+  }
+}
+
+void BucketTable::restore(BucketId id, Nanos tat, Nanos now) noexcept {
+  Shard& shard = shard_of(id);
+  std::lock_guard guard(shard.lock);
+  const std::size_t i = shard.probe(id);
+  if (shard.slots[i].id == id && shard.slots[i].tat >= tat) return;
+  shard.store(i, id, tat, now);
+}
+
 std::size_t BucketTable::size() const noexcept {
   std::size_t total = 0;
   for (std::size_t s = 0; s <= shard_mask_; ++s) {

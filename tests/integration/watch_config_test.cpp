@@ -35,8 +35,11 @@ class TempDir {
 
 std::string config_answering(const std::string& body, const fs::path& log) {
   return "version: 1\nlisten: 127.0.0.1:0\nwatch_config: true\n"
-         "log: { file: " + log.string() + ", format: json, level: debug }\n"
-         "routes:\n  - { name: hello, respond: { status: 200, body: \"" + body + "\" } }\n";
+         "log: { file: " +
+         log.string() +
+         ", format: json, level: debug }\n"
+         "routes:\n  - { name: hello, respond: { status: 200, body: \"" +
+         body + "\" } }\n";
 }
 
 void write_file(const fs::path& path, const std::string& text) {

@@ -16,6 +16,7 @@
 #include "sluice/core/clock.hpp"
 #include "sluice/limit/bucket_table.hpp"
 #include "sluice/limit/limiter.hpp"
+#include "sluice/limit/snapshot.hpp"
 #include "sluice/observe/event_log.hpp"
 #include "sluice/observe/metrics.hpp"
 #include "sluice/proxy/admin.hpp"
@@ -48,6 +49,8 @@ class Server {
   // Stops accepting and lets requests in flight finish within shutdown_grace; then closes the
   // rest. Blocks until every worker thread has ended.
   void shutdown();
+  // Writes state_file, if the config has one (shutdown() does, once every request has ended).
+  bool save_state();
   // Closes everything now (second signal).
   void abort();
   // Serves a connected stream socket accepted elsewhere, on the first worker; takes `fd`.
@@ -71,6 +74,9 @@ class Server {
   SteadyClock clock_;
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<observe::EventLog> log_;
+  // state_file's buckets, read before the limiter is made (it takes their hash key); put into
+  // the table and released by the constructor.
+  std::optional<limit::Snapshot> saved_state_;
   observe::Metrics metrics_;
   limit::BucketTable table_;
   limit::Limiter limiter_;

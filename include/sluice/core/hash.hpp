@@ -17,6 +17,8 @@ class KeyedHash {
   static KeyedHash random();
 
   [[nodiscard]] std::uint64_t operator()(std::string_view bytes) const noexcept;
+  // For the state file: bucket identities survive a restart only under the same key.
+  [[nodiscard]] const Key& key() const noexcept { return key_; }
 
  private:
   Key key_;

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -51,6 +52,11 @@ class BucketTable {
   bool compare_exchange(BucketId id, Nanos expected, Nanos desired, Nanos now) noexcept;
   // Single-bucket reserve in one lock round trip (gcra.hpp's decide() for the semantics).
   Reservation reserve(BucketId id, Nanos now, Claim claim, Nanos max_wait) noexcept;
+
+  // Every bucket with level > 0 at `now`, shard by shard (each shard locked while it is read).
+  void for_each_live(Nanos now, const std::function<void(BucketId, Nanos tat)>& visit) const;
+  // Puts back a bucket (the state file); an existing bucket keeps the fuller of the two.
+  void restore(BucketId id, Nanos tat, Nanos now) noexcept;
 
   [[nodiscard]] std::size_t size() const noexcept;
   // Buckets with level > 0 at `now`; scans the table (for the metrics gauge, not the data path).

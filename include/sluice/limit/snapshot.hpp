@@ -1,0 +1,58 @@
+#pragma once
+// The local buckets across a restart (DESIGN §11, state_file): without them every rolling deploy
+// hands every client a fresh full burst.
+//
+// A bucket is saved as its backlog (time until empty) with the wall-clock instant of the save,
+// since the steady clock's origin does not survive the process; at load, the wall-clock time
+// spent stopped drains it. Identities are keyed hashes of (limit identity, key), so the snapshot
+// carries the hash key: under it, a limit whose name, rate or key kind is unchanged addresses the
+// same buckets again, and a changed one addresses fresh buckets, never charged by the old ones
+// (which simply drain from the table).
+//
+// The encoding is binary and checked: magic, format version, exact length and a checksum, so a
+// truncated, corrupt or foreign file is told apart from a valid one and ignored.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/core/hash.hpp"
+#include "sluice/limit/bucket_table.hpp"
+
+namespace sluice::limit {
+
+struct Snapshot {
+  static constexpr std::uint32_t kVersion = 1;
+
+  struct Bucket {
+    BucketId id = 0;
+    Nanos backlog = 0;  // > 0
+  };
+  KeyedHash::Key hash_key{};
+  std::int64_t saved_unix_ns = 0;
+  std::vector<Bucket> buckets;
+};
+
+// The live buckets of `table` at steady instant `now`, wall-clock instant `unix_now_ns`.
+Snapshot capture(const BucketTable& table, const KeyedHash& hash, Nanos now,
+                 std::int64_t unix_now_ns);
+
+std::string encode(const Snapshot& snapshot);
+
+struct DecodedSnapshot {
+  std::optional<Snapshot> snapshot;
+  std::string error;  // why not, when there is none
+};
+DecodedSnapshot decode(std::string_view bytes);
+
+struct RestoreCounts {
+  std::size_t restored = 0;
+  std::size_t drained = 0;  // emptied while sluice was stopped
+};
+// Puts back into `table` the buckets that still hold something after the time stopped.
+RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Nanos now,
+                      std::int64_t unix_now_ns);
+
+}  // namespace sluice::limit
