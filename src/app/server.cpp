@@ -117,8 +117,8 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
     auto acceptor = bind_listener(*io, *config_->admin, config_->admin->port);
     admin_ = std::make_unique<proxy::AdminServer>(
         std::move(io), std::move(acceptor),
-        proxy::AdminSources{[this] { return this->config(); }, metrics_, *log_,
-                            services_.draining});
+        proxy::AdminSources{[this] { return this->config(); }, metrics_, *log_, services_.draining,
+                            stats_history_});
   }
 }
 

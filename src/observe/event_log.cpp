@@ -136,8 +136,14 @@ void EventLog::write(Level level, std::string_view event, const std::vector<Fiel
 
 void EventLog::throttled(ThrottledEvent e) {
   const Level level = e.decision == "rejected" ? Level::warn : Level::info;
-  const std::string ts = utc_timestamp();
+  const std::int64_t now_ms = unix_now_ms();
+  const std::string ts = utc_timestamp(now_ms);
   ring_.push(render_json(ts, level, "throttled", fields_of(e)));
+  top_.record(e.route, e.key,
+              e.decision.starts_with("dry_run") ? TopThrottled::Kind::dry_run
+              : e.decision == "rejected"        ? TopThrottled::Kind::rejected
+                                                : TopThrottled::Kind::delayed,
+              now_ms);
   if (!enabled(level)) return;
   const LogBudget::Verdict verdict = budget_.admit(e, steady_ms());
   if (verdict.write) write_throttled(e, verdict.suppressed);

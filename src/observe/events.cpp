@@ -127,11 +127,19 @@ std::string render_text(std::string_view ts, Level level, std::string_view event
   return out;
 }
 
+std::int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string utc_timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  return utc_timestamp(unix_now_ms());
+}
+
+std::string utc_timestamp(std::int64_t unix_ms) {
+  const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  const auto millis = unix_ms % 1000;
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
   char buf[64];

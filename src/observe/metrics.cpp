@@ -71,6 +71,7 @@ Metrics::Series& Metrics::series(Family family, const Labels& labels) {
   Series& s = it->second;
   if (inserted) {
     s.labels = it->first.second;
+    s.label_pairs = labels;
     switch (info(family).type) {
       case Type::counter:
         s.counter = std::make_unique<Counter>(0);
@@ -101,13 +102,37 @@ void Metrics::on_scrape(std::function<void(Metrics&)> refresh) {
   refreshers_.push_back(std::move(refresh));
 }
 
-std::string Metrics::render() {
+void Metrics::refresh() {
   std::vector<std::function<void(Metrics&)>> refreshers;
   {
     std::lock_guard guard(mutex_);
     refreshers = refreshers_;
   }
   for (auto& refresh : refreshers) refresh(*this);
+}
+
+std::string_view Metrics::Value::label(std::string_view name) const noexcept {
+  for (const auto& [n, v] : labels) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
+std::vector<Metrics::Value> Metrics::values(Family family) {
+  std::lock_guard guard(mutex_);
+  std::vector<Value> out;
+  for (auto it = series_.lower_bound({family, std::string()});
+       it != series_.end() && it->first.first == family; ++it) {
+    const Series& s = it->second;
+    if (s.counter) out.push_back({s.label_pairs, static_cast<double>(s.counter->load())});
+    if (s.gauge) out.push_back({s.label_pairs, static_cast<double>(s.gauge->load())});
+    if (s.histogram) out.push_back({s.label_pairs, static_cast<double>(s.histogram->count())});
+  }
+  return out;
+}
+
+std::string Metrics::render() {
+  refresh();
 
   std::lock_guard guard(mutex_);
   std::string out;

@@ -4,6 +4,7 @@
 
 #include "sluice/config/to_json.hpp"
 #include "sluice/core/uri.hpp"
+#include "sluice/dashboard_html.hpp"
 #include "sluice/proxy/accept_backoff.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/request_checks.hpp"
@@ -12,16 +13,49 @@ namespace sluice::proxy {
 namespace {
 
 constexpr std::size_t kDefaultThrottled = 100;
+constexpr std::size_t kDefaultTop = 20;
 constexpr std::size_t kMaxThrottled = 1000;
+constexpr std::int64_t kDefaultTopWindowMs = 5 * 60 * 1000;
 constexpr auto kAdminTimeout = std::chrono::seconds(10);
 
-std::size_t throttled_limit(std::string_view query) {
+std::size_t limit_param(std::string_view query, std::size_t fallback) {
   const auto text = uri::find_query_param(query, "limit");
-  std::size_t n = kDefaultThrottled;
+  std::size_t n = fallback;
   if (text.state == uri::Lookup::State::found) {
     std::from_chars(text.value.data(), text.value.data() + text.value.size(), n);
   }
   return std::min(n, kMaxThrottled);
+}
+
+// `window=` as 90s, 5m or 1h (at most observe::TopThrottled::kMaxWindowMs); nullopt if malformed.
+std::optional<std::int64_t> window_param(std::string_view query) {
+  const auto text = uri::find_query_param(query, "window");
+  if (text.state != uri::Lookup::State::found) return kDefaultTopWindowMs;
+  const std::string_view v = text.value;
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || n <= 0 || end + 1 != v.data() + v.size()) return std::nullopt;
+  std::int64_t unit_ms = 0;
+  switch (*end) {
+    case 's':
+      unit_ms = 1000;
+      break;
+    case 'm':
+      unit_ms = 60 * 1000;
+      break;
+    case 'h':
+      unit_ms = 3600 * 1000;
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (n > observe::TopThrottled::kMaxWindowMs / unit_ms) return std::nullopt;
+  return n * unit_ms;
+}
+
+std::optional<std::string> redis_address(const config::Config& config) {
+  if (!config.redis) return std::nullopt;
+  return config.redis->address();
 }
 
 }  // namespace
@@ -34,6 +68,34 @@ LocalResponse admin_response(std::string_view method, std::string_view target,
     return res;
   }
   const auto [path, query] = split_target(target);
+  if (path == "/") {
+    auto res = make_text(200, std::string(kDashboardHtml), "text/html; charset=utf-8", kHttp11);
+    // The page is self-contained: nothing may come from anywhere but this listener.
+    res.set("Content-Security-Policy",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "connect-src 'self'; img-src data:");
+    res.set(http::field::cache_control, "no-store");
+    return res;
+  }
+  if (path == "/stats") {
+    return make_text(200,
+                     observe::stats_json(sources.metrics, sources.history, observe::unix_now_ms(),
+                                         redis_address(*sources.config())) +
+                         "\n",
+                     "application/json", kHttp11);
+  }
+  if (path == "/throttled/top") {
+    const auto window = window_param(query);
+    if (!window) {
+      return make_error(400, "window must be a duration of at most 1h, such as 90s, 5m or 1h",
+                        kHttp11);
+    }
+    return make_text(200,
+                     observe::to_json(sources.log.top().top(
+                         *window, limit_param(query, kDefaultTop), observe::unix_now_ms())) +
+                         "\n",
+                     "application/json", kHttp11);
+  }
   if (path == "/healthz") return make_text(200, "ok\n", "text/plain; charset=utf-8", kHttp11);
   if (path == "/readyz") {
     return sources.draining.load()
@@ -45,13 +107,15 @@ LocalResponse admin_response(std::string_view method, std::string_view target,
                      kHttp11);
   }
   if (path == "/throttled") {
-    return make_text(200, sources.log.ring().newest(throttled_limit(query)) + "\n",
+    return make_text(200, sources.log.ring().newest(limit_param(query, kDefaultThrottled)) + "\n",
                      "application/json", kHttp11);
   }
   if (path == "/config") {
     return make_text(200, config::to_json(*sources.config()) + "\n", "application/json", kHttp11);
   }
-  return make_error(404, "admin endpoints: /healthz /readyz /metrics /throttled /config", kHttp11);
+  return make_error(
+      404, "admin endpoints: / /healthz /readyz /metrics /stats /throttled /throttled/top /config",
+      kHttp11);
 }
 
 AdminServer::AdminServer(std::unique_ptr<asio::io_context> io, tcp::acceptor acceptor,
@@ -67,6 +131,7 @@ AdminServer::~AdminServer() {
 
 void AdminServer::start() {
   asio::co_spawn(*io_, accept_loop(), asio::detached);
+  asio::co_spawn(*io_, sample_stats(), asio::detached);
   thread_ = std::thread([this] { io_->run(); });
 }
 
@@ -89,6 +154,16 @@ asio::awaitable<void> AdminServer::accept_loop() {
       continue;
     }
     asio::co_spawn(*io_, serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> AdminServer::sample_stats() {
+  asio::steady_timer timer(*io_);
+  for (;;) {
+    sources_.history.sample(sources_.metrics, observe::unix_now_ms());
+    timer.expires_after(std::chrono::milliseconds(observe::StatsHistory::kIntervalMs));
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec) co_return;  // the io_context stopped
   }
 }
 

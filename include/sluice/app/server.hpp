@@ -85,6 +85,7 @@ class Server {
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::vector<proxy::tcp::acceptor> acceptors_;
   std::vector<std::thread> threads_;
+  observe::StatsHistory stats_history_;
   std::unique_ptr<proxy::AdminServer> admin_;
   std::unique_ptr<ConfigWatcher> watcher_;  // from start() to join()
   std::mutex reload_mutex_;                 // SIGHUP and the watcher may reload at once

@@ -17,6 +17,7 @@
 #include "sluice/observe/events.hpp"
 #include "sluice/observe/log_budget.hpp"
 #include "sluice/observe/throttle_ring.hpp"
+#include "sluice/observe/top_throttled.hpp"
 
 namespace spdlog {
 class logger;
@@ -48,6 +49,7 @@ class EventLog {
     return access_.load(std::memory_order_relaxed);
   }
   [[nodiscard]] const ThrottleRing& ring() const noexcept { return ring_; }
+  [[nodiscard]] const TopThrottled& top() const noexcept { return top_; }
 
  private:
   struct Sink;
@@ -73,6 +75,7 @@ class EventLog {
   std::atomic<bool> json_{false};
   std::atomic<bool> access_{false};
   ThrottleRing ring_;
+  TopThrottled top_;
   LogBudget budget_{1};
   std::mutex upstream_errors_mutex_;
   // Keyed by route and kind: bounded by the config, whatever the clients do.

@@ -75,6 +75,10 @@ std::string render_text(std::string_view ts, Level level, std::string_view event
 
 // Now, as 2026-11-27T06:00:00.123Z.
 std::string utc_timestamp();
+// `unix_ms` (ms since the Unix epoch) in the same form.
+std::string utc_timestamp(std::int64_t unix_ms);
+// The wall clock in ms since the Unix epoch.
+std::int64_t unix_now_ms();
 
 // Escapes control and non-ASCII bytes and cuts at kMaxLoggedValue.
 std::string sanitize(std::string_view value);

@@ -121,6 +121,16 @@ class Metrics {
 
   // Called at the start of every render, to refresh gauges that are read rather than counted.
   void on_scrape(std::function<void(Metrics&)> refresh);
+  // Runs those refreshers (render() does it itself).
+  void refresh();
+
+  // The current value of every series of a counter or gauge family (for GET /stats).
+  struct Value {
+    Labels labels;
+    double value = 0;
+    [[nodiscard]] std::string_view label(std::string_view name) const noexcept;
+  };
+  [[nodiscard]] std::vector<Value> values(Family family);
 
   // Prometheus text exposition format 0.0.4.
   [[nodiscard]] std::string render();
@@ -128,6 +138,7 @@ class Metrics {
  private:
   struct Series {
     std::string labels;  // rendered: {a="x",b="y"}
+    Labels label_pairs;
     std::unique_ptr<Counter> counter;
     std::unique_ptr<Gauge> gauge;
     std::unique_ptr<Histogram> histogram;

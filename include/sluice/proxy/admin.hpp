@@ -1,5 +1,6 @@
 #pragma once
-// The admin listener (DESIGN §6): /healthz, /readyz, /metrics, /throttled, /config. It runs on
+// The admin listener (DESIGN §6, §11): the dashboard at /, /healthz, /readyz, /metrics, /stats,
+// /throttled, /throttled/top, /config. It runs on
 // a thread of its own so a slow scrape never delays proxied requests.
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include "sluice/config/config.hpp"
 #include "sluice/observe/event_log.hpp"
 #include "sluice/observe/metrics.hpp"
+#include "sluice/observe/stats.hpp"
 #include "sluice/proxy/beast.hpp"
 #include "sluice/proxy/local_response.hpp"
 
@@ -20,6 +22,7 @@ struct AdminSources {
   observe::Metrics& metrics;
   observe::EventLog& log;
   const std::atomic<bool>& draining;
+  observe::StatsHistory& history;  // sampled by the admin server's thread
 };
 
 // The answer to one admin request.
@@ -39,6 +42,7 @@ class AdminServer {
  private:
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(tcp::socket socket);
+  asio::awaitable<void> sample_stats();
 
   std::unique_ptr<asio::io_context> io_;
   tcp::acceptor acceptor_;

@@ -1,0 +1,72 @@
+#pragma once
+// Who is throttled most (DESIGN §11, GET /throttled/top): per (route, key), the rejected and
+// delayed requests over a window of up to an hour, in memory bounded whatever the number of keys.
+//
+// Each minute has a Space-Saving summary (Metwally et al., 2005) of kSlots counters: a key
+// already counted is incremented; a new key takes the counter of the least counted key, which is
+// dropped. A key whose share of a minute's throttled requests exceeds 1/kSlots is never dropped,
+// so the clients that matter are counted exactly, and a key that is reported is never
+// overcounted: its counts start when it entered the summary. A query merges the minutes the
+// window covers. Memory: kMinutes x kSlots counters, about 1.5 MB at most, whatever the keys.
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sluice::observe {
+
+class TopThrottled {
+ public:
+  static constexpr std::size_t kSlots = 128;           // counters per minute
+  static constexpr std::int64_t kSliceMs = 60'000;     // one summary per minute
+  static constexpr std::size_t kMinutes = 61;          // an hour, plus the current minute
+  static constexpr std::int64_t kMaxWindowMs = 3'600'000;
+
+  enum class Kind { rejected, delayed, dry_run };
+
+  void record(std::string_view route, std::string_view key, Kind kind, std::int64_t now_ms);
+
+  struct Entry {
+    std::string route;
+    std::string key;
+    std::uint64_t rejected = 0;
+    std::uint64_t delayed = 0;
+    std::uint64_t dry_run = 0;  // would have been throttled (dry_run routes)
+    std::int64_t last_ms = 0;
+    [[nodiscard]] std::uint64_t total() const noexcept { return rejected + delayed + dry_run; }
+  };
+  // The `limit` most throttled over the minutes overlapping [now - window, now], most first.
+  [[nodiscard]] std::vector<Entry> top(std::int64_t window_ms, std::size_t limit,
+                                       std::int64_t now_ms) const;
+  // Counters in use, all minutes together (bounded by kSlots x kMinutes).
+  [[nodiscard]] std::size_t size() const;
+
+ private:
+  // One minute's Space-Saving summary: a binary min-heap of counters ordered by `count` (which
+  // includes the count inherited from the key it replaced), with an index from key to position.
+  struct Counter {
+    Entry entry;
+    std::uint64_t count = 0;  // the ranking count: entry.total() plus what it inherited
+  };
+  struct Slice {
+    std::int64_t minute = -1;  // now_ms / kSliceMs; -1: unused
+    std::vector<Counter> heap;
+    std::unordered_map<std::string, std::size_t> index;  // route + '\0' + key -> heap position
+
+    void clear(std::int64_t new_minute);
+    void add(std::string_view route, std::string_view key, Kind kind, std::int64_t now_ms);
+    void sift_down(std::size_t i);
+    void swap_at(std::size_t a, std::size_t b);
+  };
+
+  mutable std::mutex mutex_;
+  std::vector<Slice> slices_ = std::vector<Slice>(kMinutes);
+};
+
+// `entries` as the JSON array of GET /throttled/top.
+std::string to_json(const std::vector<TopThrottled::Entry>& entries);
+
+}  // namespace sluice::observe
