@@ -128,8 +128,8 @@ std::string stats_json(Metrics& metrics, const StatsHistory& history, std::int64
     append_json_string(out, *redis_address);
     out += ",\"up\":";
     out += !up.empty() && up.front().value > 0 ? "true" : "false";
-    out += ",\"commands\":" + object_of(metrics.values(Family::redis_commands_total), "", "",
-                                        "result");
+    out += ",\"commands\":" +
+           object_of(metrics.values(Family::redis_commands_total), "", "", "result");
     out += '}';
   } else {
     out += "null";

@@ -70,7 +70,8 @@ TEST(Stats, CountersPerRouteAndDecisionWithHistory) {
   EXPECT_NE(stats.find(R"("buckets":{"live":2,)"), std::string::npos) << stats;
   EXPECT_NE(stats.find(R"("redis":null)"), std::string::npos) << stats;
   EXPECT_NE(stats.find(R"("history":{"interval_s":2,"ts_ms":[)"), std::string::npos) << stats;
-  EXPECT_TRUE(std::regex_search(stats, std::regex(R"(^\{"ts":"20[0-9-]+T[0-9:.]+Z","ts_ms":[0-9]{13},)")))
+  EXPECT_TRUE(
+      std::regex_search(stats, std::regex(R"(^\{"ts":"20[0-9-]+T[0-9:.]+Z","ts_ms":[0-9]{13},)")))
       << stats;
 }
 

@@ -20,9 +20,9 @@ namespace sluice::observe {
 
 class TopThrottled {
  public:
-  static constexpr std::size_t kSlots = 128;           // counters per minute
-  static constexpr std::int64_t kSliceMs = 60'000;     // one summary per minute
-  static constexpr std::size_t kMinutes = 61;          // an hour, plus the current minute
+  static constexpr std::size_t kSlots = 128;        // counters per minute
+  static constexpr std::int64_t kSliceMs = 60'000;  // one summary per minute
+  static constexpr std::size_t kMinutes = 61;       // an hour, plus the current minute
   static constexpr std::int64_t kMaxWindowMs = 3'600'000;
 
   enum class Kind { rejected, delayed, dry_run };
