@@ -76,7 +76,7 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
       limiter_(table_, saved_state_ ? KeyedHash(saved_state_->hash_key) : KeyedHash::random()),
       services_(limiter_, metrics_, *log_, clock_) {
   if (saved_state_) {
-    const auto counts = limit::restore(*saved_state_, table_, clock_.now(), unix_now_ns());
+    const auto counts = limit::restore(*saved_state_, table_, {clock_.now(), unix_now_ns()});
     log_->message(
         observe::Level::info, "state_loaded",
         {{"file", config_->state_file},
@@ -271,7 +271,7 @@ bool Server::save_state() {
   const std::string path = config()->state_file;
   if (path.empty()) return false;
   return write_state_file(
-      path, limit::capture(table_, limiter_.hash(), clock_.now(), unix_now_ns()), *log_);
+      path, limit::capture(table_, limiter_.hash(), {clock_.now(), unix_now_ns()}), *log_);
 }
 
 void Server::abort() {

@@ -74,9 +74,11 @@ Expansion expand_environment(std::string_view text, const EnvironmentLookup& loo
     } else if (value) {
       out.text += *value;
     } else {
-      return {
-          {},
-          "environment variable " + name + " is not set (give a default: ${" + name + ":-value})"};
+      std::string error = "environment variable " + name;
+      error += " is not set (give a default: ${";
+      error += name;
+      error += ":-value})";
+      return {{}, std::move(error)};
     }
     i = close;
   }

@@ -39,10 +39,11 @@ T get(std::string_view bytes, std::size_t& at) {
 
 }  // namespace
 
-Snapshot capture(const BucketTable& table, const KeyedHash& hash, Nanos now,
-                 std::int64_t unix_now_ns) {
-  Snapshot s{.hash_key = hash.key(), .saved_unix_ns = unix_now_ns, .buckets = {}};
-  table.for_each_live(now, [&](BucketId id, Nanos tat) { s.buckets.push_back({id, tat - now}); });
+Snapshot capture(const BucketTable& table, const KeyedHash& hash, Instant now) {
+  Snapshot s{.hash_key = hash.key(), .saved_unix_ns = now.unix_ns, .buckets = {}};
+  table.for_each_live(now.steady, [&](BucketId id, Nanos tat) {
+    s.buckets.push_back({id, tat - now.steady});
+  });
   return s;
 }
 
@@ -100,18 +101,17 @@ DecodedSnapshot decode(std::string_view bytes) {
   return {std::move(s), {}};
 }
 
-RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Nanos now,
-                      std::int64_t unix_now_ns) {
+RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Instant now) {
   // A clock set back since the save counts as no time stopped: the buckets stay as full as they
   // were, never fuller.
-  const Nanos stopped = std::max<std::int64_t>(0, unix_now_ns - snapshot.saved_unix_ns);
+  const Nanos stopped = std::max<std::int64_t>(0, now.unix_ns - snapshot.saved_unix_ns);
   RestoreCounts counts;
   for (const Snapshot::Bucket& b : snapshot.buckets) {
     if (b.backlog <= stopped) {
       ++counts.drained;
       continue;
     }
-    table.restore(b.id, now + (b.backlog - stopped), now);
+    table.restore(b.id, now.steady + (b.backlog - stopped), now.steady);
     ++counts.restored;
   }
   return counts;

@@ -65,7 +65,9 @@ std::string StatsHistory::json() const {
     }
   }
   bool first_route = true;
-  for (const auto& [route, names] : decisions) {
+  for (const auto& entry : decisions) {
+    const std::string& route = entry.first;
+    const std::vector<std::string>& names = entry.second;
     if (!first_route) out += ',';
     first_route = false;
     append_json_string(out, route);

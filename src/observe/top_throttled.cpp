@@ -100,9 +100,10 @@ void TopThrottled::record(std::string_view route, std::string_view key, Kind kin
   slice.add(route, key, kind, now_ms);
 }
 
-std::vector<TopThrottled::Entry> TopThrottled::top(std::int64_t window_ms, std::size_t limit,
-                                                   std::int64_t now_ms) const {
-  window_ms = std::clamp<std::int64_t>(window_ms, 1, kMaxWindowMs);
+std::vector<TopThrottled::Entry> TopThrottled::top(std::int64_t now_ms,
+                                                   std::chrono::milliseconds window,
+                                                   std::size_t limit) const {
+  const std::int64_t window_ms = std::clamp<std::int64_t>(window.count(), 1, kMaxWindowMs);
   const std::int64_t first = (now_ms - window_ms) / kSliceMs;
   const std::int64_t last = now_ms / kSliceMs;
   std::unordered_map<std::string, Entry> merged;

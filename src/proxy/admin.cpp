@@ -15,7 +15,7 @@ namespace {
 constexpr std::size_t kDefaultThrottled = 100;
 constexpr std::size_t kDefaultTop = 20;
 constexpr std::size_t kMaxThrottled = 1000;
-constexpr std::int64_t kDefaultTopWindowMs = 5 * 60 * 1000;
+constexpr std::int64_t kDefaultTopWindowMs = std::int64_t{5} * 60 * 1000;
 constexpr auto kAdminTimeout = std::chrono::seconds(10);
 
 std::size_t limit_param(std::string_view query, std::size_t fallback) {
@@ -41,10 +41,10 @@ std::optional<std::int64_t> window_param(std::string_view query) {
       unit_ms = 1000;
       break;
     case 'm':
-      unit_ms = 60 * 1000;
+      unit_ms = std::int64_t{60} * 1000;
       break;
     case 'h':
-      unit_ms = 3600 * 1000;
+      unit_ms = std::int64_t{3600} * 1000;
       break;
     default:
       return std::nullopt;
@@ -91,8 +91,9 @@ LocalResponse admin_response(std::string_view method, std::string_view target,
                         kHttp11);
     }
     return make_text(200,
-                     observe::to_json(sources.log.top().top(
-                         *window, limit_param(query, kDefaultTop), observe::unix_now_ms())) +
+                     observe::to_json(sources.log.top().top(observe::unix_now_ms(),
+                                                            std::chrono::milliseconds(*window),
+                                                            limit_param(query, kDefaultTop))) +
                          "\n",
                      "application/json", kHttp11);
   }

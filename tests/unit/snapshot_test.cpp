@@ -67,7 +67,7 @@ TEST(Snapshot, CaptureTakesLiveBucketsOnlyAsBacklogs) {
   table.restore(1, now + 5 * kSecond, now);
   table.restore(2, now - kSecond, now);  // drained: not even stored
   table.restore(3, now + 1, now);
-  const Snapshot s = capture(table, KeyedHash({1, 2}), now, kSavedAt);
+  const Snapshot s = capture(table, KeyedHash({1, 2}), {now, kSavedAt});
   EXPECT_EQ(s.hash_key, (KeyedHash::Key{1, 2}));
   ASSERT_EQ(s.buckets.size(), 2u);
   Nanos total = 0;
@@ -79,7 +79,7 @@ TEST(Snapshot, TimeStoppedDrainsExactly) {
   BucketTable table(64);
   const Nanos now = 7 * kSecond;  // the new process's steady clock
   // Stopped for exactly 3 s: bucket 11 (3 s of backlog) is empty, 33 keeps 57 s.
-  const RestoreCounts counts = restore(sample(), table, now, kSavedAt + 3 * kSecond);
+  const RestoreCounts counts = restore(sample(), table, {now, kSavedAt + 3 * kSecond});
   EXPECT_EQ(counts.restored, 1u);
   EXPECT_EQ(counts.drained, 2u);
   EXPECT_EQ(table.load(11), kFreshTat);
@@ -89,21 +89,21 @@ TEST(Snapshot, TimeStoppedDrainsExactly) {
 
 TEST(Snapshot, OneNanosecondShortOfDrainedIsKept) {
   BucketTable table(64);
-  const RestoreCounts counts = restore(sample(), table, 0, kSavedAt + 3 * kSecond - 1);
+  const RestoreCounts counts = restore(sample(), table, {0, kSavedAt + 3 * kSecond - 1});
   EXPECT_EQ(counts.restored, 2u);
   EXPECT_EQ(table.load(11), 1);
 }
 
 TEST(Snapshot, AClockSetBackCountsAsNoTimeStopped) {
   BucketTable table(64);
-  restore(sample(), table, 0, kSavedAt - 3600 * kSecond);
+  restore(sample(), table, {0, kSavedAt - 3600 * kSecond});
   EXPECT_EQ(table.load(33), 60 * kSecond);
 }
 
 TEST(Snapshot, RestoreNeverEmptiesAFullerBucket) {
   BucketTable table(64);
   table.restore(33, 90 * kSecond, 0);
-  restore(sample(), table, 0, kSavedAt);
+  restore(sample(), table, {0, kSavedAt});
   EXPECT_EQ(table.load(33), 90 * kSecond);
 }
 

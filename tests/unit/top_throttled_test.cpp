@@ -42,7 +42,7 @@ TEST(TopThrottled, SkewedStreamRanksTheTopTwentyWithinTheErrorBound) {
   for (const auto& [k, n] : exact) ranked.emplace_back(n, k);
   std::sort(ranked.rbegin(), ranked.rend());
 
-  const auto reported = top.top(5 * kMinute, 20, kT0 + 2000);
+  const auto reported = top.top(kT0 + 2000, std::chrono::milliseconds(5 * kMinute), 20);
   ASSERT_EQ(reported.size(), 20u);
   // Space-Saving's bound: a reported count misses at most events / kSlots of the true one (the
   // events before the key last entered the summary), and is never above it.
@@ -67,7 +67,7 @@ TEST(TopThrottled, UniformStreamNeverOvercountsAndKeepsItsBound) {
     top.record("api", key, i % 3 == 0 ? Kind::delayed : Kind::rejected, kT0 + 5);
     ++exact[key];
   }
-  const auto reported = top.top(kMinute, 1000, kT0 + 10);
+  const auto reported = top.top(kT0 + 10, std::chrono::milliseconds(kMinute), 1000);
   EXPECT_EQ(reported.size(), TopThrottled::kSlots);
   for (const auto& e : reported) {
     EXPECT_LE(e.rejected + e.delayed, exact[e.key]) << e.key;
@@ -81,7 +81,7 @@ TEST(TopThrottled, RouteAndKeyTogetherAreTheIdentity) {
   top.record("search", "ip:1.2.3.4", Kind::delayed, kT0 + 1);
   top.record("login", "ip:1.2.3.4", Kind::rejected, kT0 + 2);
   top.record("search", "ip:1.2.3.4", Kind::dry_run, kT0 + 3);
-  const auto reported = top.top(kMinute, 10, kT0 + 4);
+  const auto reported = top.top(kT0 + 4, std::chrono::milliseconds(kMinute), 10);
   ASSERT_EQ(reported.size(), 2u);
   EXPECT_EQ(reported[0].route, "search");
   EXPECT_EQ(reported[0].rejected, 1u);
@@ -97,12 +97,12 @@ TEST(TopThrottled, WindowsCountWholeMinutesAndMergeThem) {
   for (int m = 1; m <= 10; ++m) top.record("api", "steady", Kind::rejected, kT0 + m * kMinute);
   const std::int64_t now = kT0 + 10 * kMinute + 30000;  // 30 s into minute 10
   // 5m reaches back to 5:30, inside minute 5: minutes 5 to 10.
-  auto five = top.top(5 * kMinute, 10, now);
+  auto five = top.top(now, std::chrono::milliseconds(5 * kMinute), 10);
   ASSERT_EQ(five.size(), 1u);
   EXPECT_EQ(five[0].key, "steady");
   EXPECT_EQ(five[0].rejected, 6u);
   EXPECT_EQ(five[0].last_ms, kT0 + 10 * kMinute);
-  auto all = top.top(TopThrottled::kMaxWindowMs, 10, now);
+  auto all = top.top(now, std::chrono::milliseconds(TopThrottled::kMaxWindowMs), 10);
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].rejected, 10u);
   EXPECT_EQ(all[1].key, "old");
@@ -114,8 +114,8 @@ TEST(TopThrottled, AMinuteMoreThanAnHourOldIsForgotten) {
   // The same ring position, one lap later: the old minute is cleared, not merged.
   top.record("api", "now", Kind::rejected,
              kT0 + static_cast<std::int64_t>(TopThrottled::kMinutes) * kMinute);
-  const auto reported = top.top(TopThrottled::kMaxWindowMs, 10,
-                                kT0 + static_cast<std::int64_t>(TopThrottled::kMinutes) * kMinute);
+  const auto reported = top.top(kT0 + static_cast<std::int64_t>(TopThrottled::kMinutes) * kMinute,
+                                std::chrono::milliseconds(TopThrottled::kMaxWindowMs), 10);
   ASSERT_EQ(reported.size(), 1u);
   EXPECT_EQ(reported[0].key, "now");
 }
@@ -134,7 +134,7 @@ TEST(TopThrottled, AMillionDistinctKeysStayWithinTheBound) {
 TEST(TopThrottled, JsonHasTheContractFields) {
   TopThrottled top;
   top.record("api", "header:X-Api-Key=sha256:0123", Kind::rejected, kT0 + 123);
-  const std::string json = to_json(top.top(kMinute, 5, kT0 + 200));
+  const std::string json = to_json(top.top(kT0 + 200, std::chrono::milliseconds(kMinute), 5));
   EXPECT_EQ(json,
             "[{\"route\":\"api\",\"key\":\"header:X-Api-Key=sha256:0123\",\"rejected\":1,"
             "\"delayed\":0,\"dry_run\":0,\"last_ts\":\"2027-01-15T08:00:00.123Z\"}]");

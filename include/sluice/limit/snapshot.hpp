@@ -35,9 +35,15 @@ struct Snapshot {
   std::vector<Bucket> buckets;
 };
 
-// The live buckets of `table` at steady instant `now`, wall-clock instant `unix_now_ns`.
-Snapshot capture(const BucketTable& table, const KeyedHash& hash, Nanos now,
-                 std::int64_t unix_now_ns);
+// One instant on both clocks: buckets live on the steady clock, a snapshot crosses restarts on
+// the wall clock.
+struct Instant {
+  Nanos steady = 0;
+  std::int64_t unix_ns = 0;
+};
+
+// The live buckets of `table` at `now`.
+Snapshot capture(const BucketTable& table, const KeyedHash& hash, Instant now);
 
 std::string encode(const Snapshot& snapshot);
 
@@ -52,7 +58,6 @@ struct RestoreCounts {
   std::size_t drained = 0;  // emptied while sluice was stopped
 };
 // Puts back into `table` the buckets that still hold something after the time stopped.
-RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Nanos now,
-                      std::int64_t unix_now_ns);
+RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Instant now);
 
 }  // namespace sluice::limit

@@ -9,6 +9,7 @@
 // overcounted: its counts start when it entered the summary. A query merges the minutes the
 // window covers. Memory: kMinutes x kSlots counters, about 1.5 MB at most, whatever the keys.
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -39,8 +40,8 @@ class TopThrottled {
     [[nodiscard]] std::uint64_t total() const noexcept { return rejected + delayed + dry_run; }
   };
   // The `limit` most throttled over the minutes overlapping [now - window, now], most first.
-  [[nodiscard]] std::vector<Entry> top(std::int64_t window_ms, std::size_t limit,
-                                       std::int64_t now_ms) const;
+  [[nodiscard]] std::vector<Entry> top(std::int64_t now_ms, std::chrono::milliseconds window,
+                                       std::size_t limit) const;
   // Counters in use, all minutes together (bounded by kSlots x kMinutes).
   [[nodiscard]] std::size_t size() const;
 
