@@ -40,8 +40,8 @@ void TopThrottled::Slice::clear(std::int64_t new_minute) {
 
 void TopThrottled::Slice::swap_at(std::size_t a, std::size_t b) {
   std::swap(heap[a], heap[b]);
-  index[identity(heap[a].entry.route, heap[a].entry.key)] = a;
-  index[identity(heap[b].entry.route, heap[b].entry.key)] = b;
+  index[heap[a].id] = a;
+  index[heap[b].id] = b;
 }
 
 void TopThrottled::Slice::sift_down(std::size_t i) {
@@ -70,7 +70,7 @@ void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind
   if (heap.size() < kSlots) {
     // Counts only grow from here, so a new counter of 1 is a valid leaf wherever it lands; sifting
     // up keeps the minimum at the root.
-    heap.push_back({Entry{std::string(route), std::string(key), 0, 0, 0, now_ms}, 1});
+    heap.push_back({id, Entry{std::string(route), std::string(key), 0, 0, 0, now_ms}, 1});
     count(heap.back().entry, kind);
     std::size_t i = heap.size() - 1;
     index.emplace(std::move(id), i);
@@ -83,7 +83,8 @@ void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind
   // Full: the least counted key gives its counter up; the newcomer inherits its count for the
   // ranking (it may have been that often before), but its own counts start at one.
   Counter& least = heap.front();
-  index.erase(identity(least.entry.route, least.entry.key));
+  index.erase(least.id);
+  least.id = id;
   least.entry = Entry{std::string(route), std::string(key), 0, 0, 0, now_ms};
   count(least.entry, kind);
   ++least.count;
@@ -112,7 +113,7 @@ std::vector<TopThrottled::Entry> TopThrottled::top(std::int64_t now_ms,
     for (const Slice& slice : slices_) {
       if (slice.minute < first || slice.minute > last) continue;
       for (const Counter& c : slice.heap) {
-        Entry& into = merged[identity(c.entry.route, c.entry.key)];
+        Entry& into = merged[c.id];
         if (into.route.empty()) {
           into.route = c.entry.route;
           into.key = c.entry.key;

@@ -73,6 +73,12 @@ std::uint64_t sum_of_suppressed(const std::string& log) {
   return sum;
 }
 
+// Events of kind `event` written, plus those the written lines say were held back.
+std::uint64_t events_accounted(ProxyHarness& proxy, const std::string& event) {
+  const std::string log = proxy.log_text();
+  return count_lines_with(log, "\"event\":\"" + event + "\"") + sum_of_suppressed(log);
+}
+
 TEST(Floods, ThrottledLinesAreBoundedAndTheSuppressedCountsAddUp) {
   TestUpstream upstream;
   ProxyHarness proxy(with_admin(
@@ -87,10 +93,7 @@ TEST(Floods, ThrottledLinesAreBoundedAndTheSuppressedCountsAddUp) {
   EXPECT_EQ(proxy.decisions("r", "rejected"), static_cast<std::uint64_t>(flood));
   // Every throttled request is a line or counted by one; the flood's last count is written by
   // itself within about two seconds of its end.
-  auto accounted = [&] {
-    const std::string log = proxy.log_text();
-    return count_lines_with(log, "\"event\":\"throttled\"") + sum_of_suppressed(log);
-  };
+  auto accounted = [&] { return events_accounted(proxy, "throttled"); };
   EXPECT_TRUE(wait_until([&] { return accounted() == static_cast<std::uint64_t>(flood); },
                          std::chrono::seconds(5)))
       << accounted();
@@ -124,10 +127,7 @@ TEST(UpstreamErrors, AnOutageIsLoggedOncePerSecondPerRouteAndKindWithTheRestCoun
     Client client(proxy.port());
     ASSERT_EQ(client.request("GET", "/api/search?q=" + std::to_string(i)).status, 502u);
   }
-  auto accounted = [&] {
-    const std::string log = proxy.log_text();
-    return count_lines_with(log, "\"event\":\"upstream_error\"") + sum_of_suppressed(log);
-  };
+  auto accounted = [&] { return events_accounted(proxy, "upstream_error"); };
   EXPECT_TRUE(wait_until([&] { return accounted() == static_cast<std::uint64_t>(outage); },
                          std::chrono::seconds(5)))
       << accounted();
