@@ -40,8 +40,8 @@ void TopThrottled::Slice::clear(std::int64_t new_minute) {
 
 void TopThrottled::Slice::swap_at(std::size_t a, std::size_t b) {
   std::swap(heap[a], heap[b]);
-  index[heap[a].id] = a;
-  index[heap[b].id] = b;
+  *heap[a].position = a;
+  *heap[b].position = b;
 }
 
 void TopThrottled::Slice::sift_down(std::size_t i) {
@@ -70,10 +70,11 @@ void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind
   if (heap.size() < kSlots) {
     // Counts only grow from here, so a new counter of 1 is a valid leaf wherever it lands; sifting
     // up keeps the minimum at the root.
-    heap.push_back({id, Entry{std::string(route), std::string(key), 0, 0, 0, now_ms}, 1});
+    std::size_t i = heap.size();
+    const auto slot = index.emplace(id, i).first;
+    heap.push_back({std::move(id), &slot->second,
+                    Entry{std::string(route), std::string(key), 0, 0, 0, now_ms}, 1});
     count(heap.back().entry, kind);
-    std::size_t i = heap.size() - 1;
-    index.emplace(std::move(id), i);
     while (i > 0 && heap[(i - 1) / 2].count > heap[i].count) {
       swap_at(i, (i - 1) / 2);
       i = (i - 1) / 2;
@@ -84,11 +85,11 @@ void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind
   // ranking (it may have been that often before), but its own counts start at one.
   Counter& least = heap.front();
   index.erase(least.id);
-  least.id = id;
+  least.position = &index.emplace(id, 0).first->second;
+  least.id = std::move(id);
   least.entry = Entry{std::string(route), std::string(key), 0, 0, 0, now_ms};
   count(least.entry, kind);
   ++least.count;
-  index.emplace(std::move(id), 0);
   sift_down(0);
 }
 

@@ -51,6 +51,9 @@ class TopThrottled {
   // includes the count inherited from the key it replaced), with an index from key to position.
   struct Counter {
     std::string id;  // route + '\0' + key: the index's key
+    // Its position in the index, updated on every swap without hashing the key again (values of
+    // an unordered_map stay where they are when it rehashes).
+    std::size_t* position = nullptr;
     Entry entry;
     std::uint64_t count = 0;  // the ranking count: entry.total() plus what it inherited
   };
