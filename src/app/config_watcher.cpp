@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "sluice/core/clock.hpp"
+
 namespace sluice::app {
 
 ConfigWatcher::ConfigWatcher(std::string path, std::function<bool()> enabled,
@@ -29,13 +31,12 @@ ConfigWatcher::~ConfigWatcher() {
 ConfigWatcher::Fingerprint ConfigWatcher::look() const {
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) return {};
-  constexpr std::int64_t kNs = 1000000000;
   return {.exists = true,
           .device = st.st_dev,
           .inode = st.st_ino,
           .size = st.st_size,
-          .modified_ns = st.st_mtim.tv_sec * kNs + st.st_mtim.tv_nsec,
-          .changed_ns = st.st_ctim.tv_sec * kNs + st.st_ctim.tv_nsec};
+          .modified_ns = st.st_mtim.tv_sec * kNanosPerSecond + st.st_mtim.tv_nsec,
+          .changed_ns = st.st_ctim.tv_sec * kNanosPerSecond + st.st_ctim.tv_nsec};
 }
 
 std::size_t ConfigWatcher::content_hash() const {

@@ -76,16 +76,15 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
       limiter_(table_, saved_state_ ? KeyedHash(saved_state_->hash_key) : KeyedHash::random()),
       services_(limiter_, metrics_, *log_, clock_) {
   if (saved_state_) {
-    const auto counts = limit::restore(*saved_state_, table_, {clock_.now(), unix_now_ns()});
-    log_->message(
-        observe::Level::info, "state_loaded",
-        {{"file", config_->state_file},
-         {"buckets", std::to_string(counts.restored), true},
-         {"drained_while_stopped", std::to_string(counts.drained), true},
-         {"stopped_s",
-          std::to_string(std::max<std::int64_t>(0, unix_now_ns() - saved_state_->saved_unix_ns) /
-                         kNanosPerSecond),
-          true}});
+    const limit::Instant now{clock_.now(), unix_now_ns()};
+    const auto counts = limit::restore(*saved_state_, table_, now);
+    const std::int64_t stopped =
+        std::max<std::int64_t>(0, now.unix_ns - saved_state_->saved_unix_ns);
+    log_->message(observe::Level::info, "state_loaded",
+                  {{"file", config_->state_file},
+                   {"buckets", std::to_string(counts.restored), true},
+                   {"drained_while_stopped", std::to_string(counts.drained), true},
+                   {"stopped_s", std::to_string(stopped / kNanosPerSecond), true}});
     saved_state_.reset();
   }
   const auto runtime = proxy::Runtime::build(config_, metrics_);

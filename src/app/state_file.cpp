@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -29,12 +28,6 @@ bool write_all(int fd, const std::string& bytes) {
 }
 
 }  // namespace
-
-std::int64_t unix_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::optional<limit::Snapshot> read_state_file(const std::string& path, observe::EventLog& log) {
   std::ifstream in(path, std::ios::binary);

@@ -1,5 +1,6 @@
 #include "sluice/observe/events.hpp"
 
+#include "sluice/core/clock.hpp"
 #include "sluice/core/json.hpp"
 
 #include <chrono>
@@ -128,9 +129,7 @@ std::string render_text(std::string_view ts, Level level, std::string_view event
 }
 
 std::int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return unix_now_ns() / kNanosPerMilli;
 }
 
 std::string utc_timestamp() {

@@ -40,8 +40,8 @@ void TopThrottled::Slice::clear(std::int64_t new_minute) {
 
 void TopThrottled::Slice::swap_at(std::size_t a, std::size_t b) {
   std::swap(heap[a], heap[b]);
-  *heap[a].position = a;
-  *heap[b].position = b;
+  heap[a].slot->second = a;
+  heap[b].slot->second = b;
 }
 
 void TopThrottled::Slice::sift_down(std::size_t i) {
@@ -71,8 +71,7 @@ void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind
     // Counts only grow from here, so a new counter of 1 is a valid leaf wherever it lands; sifting
     // up keeps the minimum at the root.
     std::size_t i = heap.size();
-    const auto slot = index.emplace(id, i).first;
-    heap.push_back({std::move(id), &slot->second,
+    heap.push_back({&*index.emplace(std::move(id), i).first,
                     Entry{std::string(route), std::string(key), 0, 0, 0, now_ms}, 1});
     count(heap.back().entry, kind);
     while (i > 0 && heap[(i - 1) / 2].count > heap[i].count) {
@@ -84,9 +83,8 @@ void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind
   // Full: the least counted key gives its counter up; the newcomer inherits its count for the
   // ranking (it may have been that often before), but its own counts start at one.
   Counter& least = heap.front();
-  index.erase(least.id);
-  least.position = &index.emplace(id, 0).first->second;
-  least.id = std::move(id);
+  index.erase(index.find(least.slot->first));
+  least.slot = &*index.emplace(std::move(id), 0).first;
   least.entry = Entry{std::string(route), std::string(key), 0, 0, 0, now_ms};
   count(least.entry, kind);
   ++least.count;
@@ -114,7 +112,7 @@ std::vector<TopThrottled::Entry> TopThrottled::top(std::int64_t now_ms,
     for (const Slice& slice : slices_) {
       if (slice.minute < first || slice.minute > last) continue;
       for (const Counter& c : slice.heap) {
-        Entry& into = merged[c.id];
+        Entry& into = merged[c.slot->first];
         if (into.route.empty()) {
           into.route = c.entry.route;
           into.key = c.entry.key;

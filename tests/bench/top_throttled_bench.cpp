@@ -24,7 +24,8 @@ BENCHMARK(BM_TopThrottledHotKey);
 void BM_TopThrottledDistinctKeys(benchmark::State& state) {
   TopThrottled top;
   std::vector<std::string> keys;
-  for (int i = 0; i < 65536; ++i) keys.push_back("ip:10." + std::to_string(i / 256) + ".0." + std::to_string(i % 256));
+  for (int i = 0; i < 65536; ++i)
+    keys.push_back("ip:10." + std::to_string(i / 256) + ".0." + std::to_string(i % 256));
   std::size_t i = 0;
   for (auto _ : state) {
     top.record("search", keys[i++ & 65535], TopThrottled::Kind::rejected, kNowMs);

@@ -10,9 +10,6 @@
 
 namespace sluice::app {
 
-// The wall clock, in ns since the Unix epoch.
-std::int64_t unix_now_ns();
-
 // The snapshot in `path`, or nullopt (missing, unreadable, corrupt, foreign: logged).
 std::optional<limit::Snapshot> read_state_file(const std::string& path, observe::EventLog& log);
 

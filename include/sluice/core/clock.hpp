@@ -27,6 +27,14 @@ class SteadyClock final : public Clock {
   }
 };
 
+// The wall clock, in ns since the Unix epoch: for timestamps and what must outlive the process
+// (the state file), never for limits.
+inline std::int64_t unix_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Whole seconds, rounded up: what Retry-After and the RateLimit `t` parameter carry.
 constexpr std::int64_t ceil_seconds(Nanos span) noexcept {
   if (span <= 0) return 0;

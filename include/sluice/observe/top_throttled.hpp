@@ -7,7 +7,7 @@
 // dropped. A key whose share of a minute's throttled requests exceeds 1/kSlots is never dropped,
 // so the clients that matter are counted exactly, and a key that is reported is never
 // overcounted: its counts start when it entered the summary. A query merges the minutes the
-// window covers. Memory: kMinutes x kSlots counters of about 330 bytes with typical keys (three
+// window covers. Memory: kMinutes x kSlots counters of under 330 bytes with typical keys (two
 // strings and an index node each), so about 3 MB at most, whatever the number of keys.
 
 #include <chrono>
@@ -50,10 +50,9 @@ class TopThrottled {
   // One minute's Space-Saving summary: a binary min-heap of counters ordered by `count` (which
   // includes the count inherited from the key it replaced), with an index from key to position.
   struct Counter {
-    std::string id;  // route + '\0' + key: the index's key
-    // Its position in the index, updated on every swap without hashing the key again (values of
-    // an unordered_map stay where they are when it rehashes).
-    std::size_t* position = nullptr;
+    // Its index entry (key: route + '\0' + key; value: its heap position), updated on every swap
+    // without hashing the key again: an unordered_map's elements stay put when it rehashes.
+    std::pair<const std::string, std::size_t>* slot = nullptr;
     Entry entry;
     std::uint64_t count = 0;  // the ranking count: entry.total() plus what it inherited
   };
