@@ -1,4 +1,5 @@
-// The one translation unit that compiles Boost.Asio and Boost.Beast (separate compilation),
-// so the rest of the project only parses their declarations.
+// The one translation unit that compiles Boost.Asio (its TLS streams included) and Boost.Beast
+// (separate compilation), so the rest of the project only parses their declarations.
 #include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

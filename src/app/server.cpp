@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/socket_base.hpp>
 #include <chrono>
 #include <cstring>
@@ -35,7 +36,45 @@ std::int64_t resident_bytes() {
   return resident * ::sysconf(_SC_PAGESIZE);
 }
 
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) out += (out.empty() ? "" : "\n") + line;
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::string> watched_files(const config::Config& config) {
+  std::vector<std::string> files{config.source};
+  if (config.tls) {
+    for (const std::string* file : {&config.tls->cert, &config.tls->key, &config.tls->client_ca}) {
+      if (!file->empty()) files.push_back(*file);
+    }
+  }
+  auto add_ca = [&](const std::optional<config::UpstreamTarget>& target) {
+    if (target && target->tls && !target->tls->ca.empty() &&
+        std::find(files.begin(), files.end(), target->tls->ca) == files.end()) {
+      files.push_back(target->tls->ca);
+    }
+  };
+  add_ca(config.upstream);
+  for (const config::Route& route : config.routes) add_ca(route.upstream);
+  return files;
+}
+
+void Server::warn_if_insecure(const config::Config& config) {
+  auto warn = [&](const std::optional<config::UpstreamTarget>& target, const std::string& where) {
+    if (target && target->tls && target->tls->insecure) {
+      log_->message(observe::Level::warn, "upstream_tls_insecure",
+                    {{"upstream", target->url},
+                     {"where", where},
+                     {"reason", "the upstream's certificate is not verified: anyone on the path "
+                                "can read and change this traffic"}});
+    }
+  };
+  warn(config.upstream, "upstream");
+  for (const config::Route& route : config.routes) warn(route.upstream, "routes[" + route.name + "]");
+}
 
 tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,
                             std::uint16_t port) {
@@ -87,7 +126,11 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
                    {"stopped_s", std::to_string(stopped / kNanosPerSecond), true}});
     saved_state_.reset();
   }
-  const auto runtime = proxy::Runtime::build(config_, metrics_);
+  std::vector<std::string> tls_errors;
+  auto tls = proxy::TlsContexts::load(*config_, tls_errors);
+  if (!tls) throw StartError(join_lines(tls_errors));
+  warn_if_insecure(*config_);
+  const auto runtime = proxy::Runtime::build(config_, std::move(tls), metrics_);
   declare_series(*config_);
   metrics_.gauge(observe::Family::start_time_seconds, {})
       .store(std::chrono::duration_cast<std::chrono::seconds>(
@@ -161,7 +204,7 @@ void Server::start() {
   }
   if (admin_) admin_->start();
   watcher_ = std::make_unique<ConfigWatcher>(
-      config_->source, [this] { return config()->watch_config; },
+      [this] { return watched_files(*config()); }, [this] { return config()->watch_config; },
       [this, path = config_->source] { reload_from_file(path); });
   log_->message(
       observe::Level::info, "started",
@@ -201,11 +244,18 @@ std::vector<std::string> keep_process_settings(const config::Config& running,
 
 }  // namespace
 
-std::vector<std::string> Server::reload(const std::shared_ptr<const config::Config>& next) {
+std::vector<std::string> Server::reload(const std::shared_ptr<const config::Config>& next,
+                                        std::shared_ptr<const proxy::TlsContexts> tls) {
+  if (!tls) {
+    std::vector<std::string> errors;
+    tls = proxy::TlsContexts::load(*next, errors);
+    if (!tls) throw StartError(join_lines(errors));
+  }
   auto merged = std::make_shared<config::Config>(*next);
   std::vector<std::string> kept = keep_process_settings(*config(), *merged);
   std::shared_ptr<const config::Config> config = std::move(merged);
-  const auto runtime = proxy::Runtime::build(config, metrics_);
+  warn_if_insecure(*config);
+  const auto runtime = proxy::Runtime::build(config, std::move(tls), metrics_);
   declare_series(*config);
   log_->apply(config->log);
   for (auto& worker : workers_) worker->set_runtime(runtime);
@@ -232,6 +282,12 @@ bool Server::reload_from_file(const std::string& path) {
       }
     }
   }
+  // Certificates are read now: a file that does not load keeps the running ones.
+  std::shared_ptr<const proxy::TlsContexts> tls;
+  if (loaded.config) {
+    tls = proxy::TlsContexts::load(*loaded.config, loaded.errors);
+    if (!tls) loaded.config = nullptr;
+  }
   if (!loaded.config) {
     for (const std::string& e : loaded.errors) {
       log_->message(observe::Level::error, "reload_failed", {{"error", e}});
@@ -239,7 +295,7 @@ bool Server::reload_from_file(const std::string& path) {
     count("failure");
     return false;
   }
-  for (const std::string& field : reload(loaded.config)) {
+  for (const std::string& field : reload(loaded.config, std::move(tls))) {
     log_->message(
         observe::Level::warn, "reload_kept_setting",
         {{"field", field}, {"reason", "changing it needs a restart; the running value stays"}});

@@ -24,7 +24,7 @@ LoadResult Loader::load(const Node& root) {
     return finish(nullptr);
   }
   check_keys(root, "",
-             {"version", "listen", "upstream", "admin", "workers", "trusted_proxies", "timeouts",
+             {"version", "listen", "upstream", "tls", "upstream_tls", "admin", "workers", "trusted_proxies", "timeouts",
               "http", "max_keys", "ipv6_prefix", "watch_config", "state_file", "log", "redis",
               "buckets", "routes"});
   if (const auto& v = required(root, "", "version"); v && integer(v, "version") != 1) {
@@ -33,9 +33,16 @@ LoadResult Loader::load(const Node& root) {
   if (const auto& listen = required(root, "", "listen")) {
     if (auto e = endpoint(listen, "listen")) config->listen = *e;
   }
+  load_listener_tls(root["tls"], *config);
+  if (const auto& tls = root["upstream_tls"]) {
+    if (auto settings = upstream_tls(tls, "upstream_tls", config->upstream_tls)) {
+      config->upstream_tls = *settings;
+    }
+  }
   if (const auto& upstream = root["upstream"]) {
     upstream_given_ = true;  // when it is invalid, routes are not told that none is set
     config->upstream = upstream_target(upstream, "upstream");
+    if (config->upstream && config->upstream->tls) config->upstream->tls = config->upstream_tls;
   }
   if (const auto& admin = root["admin"]) config->admin = endpoint(admin, "admin");
   if (const auto& workers = root["workers"]) {
@@ -93,6 +100,48 @@ void Loader::load_trusted_proxies(const Node& node, Config& config) {
       error(node[i], path, "must be an address or CIDR, e.g. 10.0.0.0/8");
     }
   }
+}
+
+// Only the form is checked here: the files are read (and their errors reported with these
+// field names) when the TLS contexts are built, at start-up, on --check and on every reload.
+void Loader::load_listener_tls(const Node& node, Config& config) {
+  if (!node) return;
+  if (!map_or_error(node, "tls")) return;
+  check_keys(node, "tls", {"cert", "key", "client_ca"});
+  ListenerTls tls;
+  auto path_of = [&](const char* key, std::string& out, bool needed) {
+    const Node& file = needed ? required(node, "tls", key) : node[key];
+    if (!file) return;
+    if (auto text = scalar(file, join_path("tls", key))) {
+      if (text->empty()) error(file, join_path("tls", key), "must be a file path");
+      out = *text;
+    }
+  };
+  path_of("cert", tls.cert, true);
+  path_of("key", tls.key, true);
+  path_of("client_ca", tls.client_ca, false);
+  client_certs_asked_ = !tls.client_ca.empty();
+  config.tls = std::move(tls);
+}
+
+std::optional<UpstreamTls> Loader::upstream_tls(const Node& node, const std::string& path,
+                                                const UpstreamTls& inherited) {
+  if (!map_or_error(node, path)) return std::nullopt;
+  check_keys(node, path, {"ca", "insecure"});
+  UpstreamTls tls = inherited;
+  if (const auto& ca = node["ca"]) {
+    if (auto text = scalar(ca, join_path(path, "ca"))) {
+      if (text->empty()) error(ca, join_path(path, "ca"), "must be a file path");
+      tls.ca = *text;
+    }
+  }
+  if (const auto& insecure = node["insecure"]) {
+    if (auto b = boolean(insecure, join_path(path, "insecure"))) tls.insecure = *b;
+  }
+  if (tls.insecure && !tls.ca.empty()) {
+    error(node, path, "ca and insecure: true contradict each other: keep one");
+  }
+  return tls;
 }
 
 void Loader::load_timeouts(const Node& node, Timeouts& t) {

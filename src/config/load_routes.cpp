@@ -86,7 +86,8 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
                                         const Config& config) {
   check_keys(node, path,
              {"name", "match", "key", "max_rate", "time_period", "weight", "shared", "bucket",
-              "limits", "action", "max_delay", "status", "dry_run", "upstream", "respond"});
+              "limits", "action", "max_delay", "status", "dry_run", "upstream", "upstream_tls",
+              "host_header", "respond"});
   Route route;
   const std::size_t errors_before = errors().size();
   if (auto name = required(node, path, "name")) {
@@ -105,23 +106,51 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
   load_limits(node, path, config, route.policy);
   route.policy.route = route.name;
   load_action(node, path, route);
-  if (const auto& upstream = node["upstream"]) {
-    route.upstream = upstream_target(upstream, join_path(path, "upstream"));
-  }
   if (const auto& respond = node["respond"]) {
     route.respond = load_respond(respond, join_path(path, "respond"));
-    if (route.upstream) {
+    if (node["upstream"]) {
       error(respond, join_path(path, "respond"), "a route either responds or has an upstream");
     }
   }
-  if (!route.respond && !route.upstream) {
+  if (!route.respond) load_route_upstream(node, path, config, route);
+  if (errors().size() != errors_before) return std::nullopt;
+  return route;
+}
+
+// The route's upstream (its own or the top-level one), how its certificate is checked, and the
+// Host it is sent.
+void Loader::load_route_upstream(const Node& node, const std::string& path, const Config& config,
+                                 Route& route) {
+  if (const auto& upstream = node["upstream"]) {
+    route.upstream = upstream_target(upstream, join_path(path, "upstream"));
+    if (route.upstream && route.upstream->tls) route.upstream->tls = config.upstream_tls;
+  } else {
     route.upstream = config.upstream;
-    if (!route.upstream && !upstream_given_ && !node["upstream"]) {
+    if (!route.upstream && !upstream_given_) {
       error(node, path, "forwards but no upstream is set, neither here nor at the top level");
     }
   }
-  if (errors().size() != errors_before) return std::nullopt;
-  return route;
+  const bool https = route.upstream && route.upstream->tls;
+  if (const auto& tls = node["upstream_tls"]) {
+    const std::string tls_path = join_path(path, "upstream_tls");
+    if (route.upstream && !https) {
+      error(tls, tls_path, "applies to https:// upstreams only; this route's is " + route.upstream->url);
+    } else if (auto settings = upstream_tls(tls, tls_path, config.upstream_tls); settings && https) {
+      route.upstream->tls = *settings;
+    }
+  }
+  route.host_header = https ? HostHeader::upstream : HostHeader::preserve;
+  if (const auto& host = node["host_header"]) {
+    if (auto text = scalar(host, join_path(path, "host_header"))) {
+      if (*text == "upstream") {
+        route.host_header = HostHeader::upstream;
+      } else if (*text == "preserve") {
+        route.host_header = HostHeader::preserve;
+      } else {
+        error(host, join_path(path, "host_header"), "must be upstream or preserve");
+      }
+    }
+  }
 }
 
 void Loader::load_match(const Node& node, const std::string& path,

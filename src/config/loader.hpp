@@ -21,6 +21,12 @@ class Loader : public Reader {
   static constexpr long long kNoMaximum = std::numeric_limits<long long>::max();
 
   LoadResult finish(std::shared_ptr<Config> config);
+  void load_listener_tls(const Node& node, Config& config);
+  // An upstream_tls block over `inherited` (the top-level one, or the defaults).
+  std::optional<UpstreamTls> upstream_tls(const Node& node, const std::string& path,
+                                          const UpstreamTls& inherited);
+  void load_route_upstream(const Node& node, const std::string& path, const Config& config,
+                           Route& route);
   void load_trusted_proxies(const Node& node, Config& config);
   void load_timeouts(const Node& node, Timeouts& t);
   void set_duration(const Node& map, const std::string& path, const char* key, Nanos& out);

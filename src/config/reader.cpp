@@ -137,12 +137,20 @@ std::optional<KeySpec> Reader::key_spec(const Node& node, const std::string& pat
       spec.parts.push_back({KeyKind::client_ip, {}});
     } else if (*text == "global") {
       spec.parts.push_back({KeyKind::global, {}});
+    } else if (*text == "client_cert") {
+      if (!client_certs_asked_) {
+        // Without client_ca no client sends a certificate: every request would fall back to
+        // its address, and the limit would not be the one written.
+        error(item, item_path, "client_cert needs tls.client_ca: clients are asked for certificates only then");
+        return false;
+      }
+      spec.parts.push_back({KeyKind::client_cert, {}});
     } else if (text->starts_with("header:") && is_token(text->substr(7))) {
       spec.parts.push_back({KeyKind::header, text->substr(7)});
     } else if (text->starts_with("query:") && text->size() > 6) {
       spec.parts.push_back({KeyKind::query, text->substr(6)});
     } else {
-      error(item, item_path, "must be client_ip, global, header:<Name> or query:<param>");
+      error(item, item_path, "must be client_ip, global, client_cert, header:<Name> or query:<param>");
       return false;
     }
     return true;

@@ -51,6 +51,7 @@ class Reader {
 
  protected:
   std::string file_;
+  bool client_certs_asked_ = false;  // tls.client_ca is set: the key part client_cert is usable
 
  private:
   std::vector<std::string> errors_;

@@ -67,12 +67,14 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
 }
 
 std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& why) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) {
-    why = "must start with http:// (sluice speaks plain HTTP/1.1 to the upstream)";
+  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
+  const bool tls = url.starts_with(kHttps);
+  if (!tls && !url.starts_with(kHttp)) {
+    why = "must start with http:// or https://";
     return std::nullopt;
   }
-  std::string_view rest = url.substr(kScheme.size());
+  std::string_view rest = url.substr(tls ? kHttps.size() : kHttp.size());
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     if (rest.substr(slash) != "/") {
       why = "must not have a path; the request's own path is forwarded";
@@ -80,9 +82,11 @@ std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& 
     }
     rest = rest.substr(0, slash);
   }
-  auto authority = parse_authority(rest, 80, why);
+  auto authority = parse_authority(rest, tls ? 443 : 80, why);
   if (!authority) return std::nullopt;
-  return UpstreamTarget{std::string(url), std::move(authority->host), authority->port};
+  UpstreamTarget target{std::string(url), std::move(authority->host), authority->port, {}};
+  if (tls) target.tls.emplace();
+  return target;
 }
 
 std::optional<Authority> parse_authority(std::string_view text, std::uint16_t default_port,
@@ -185,6 +189,17 @@ std::optional<std::string> unwritable_log_file(const std::string& file) {
     return "directory " + dir + " is not writable: " + std::strerror(errno);
   }
   return std::nullopt;
+}
+
+std::string UpstreamTarget::authority() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  std::string out = v6 ? "[" + host + "]" : host;
+  if (port != (tls ? 443 : 80)) out += ":" + std::to_string(port);
+  return out;
+}
+
+std::string_view to_string(HostHeader h) noexcept {
+  return h == HostHeader::upstream ? "upstream" : "preserve";
 }
 
 std::string Endpoint::to_string() const {

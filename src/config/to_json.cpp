@@ -70,6 +70,13 @@ void write_upstream(JsonWriter& w, const std::optional<UpstreamTarget>& u) {
   }
 }
 
+void write_upstream_tls(JsonWriter& w, const UpstreamTls& tls) {
+  w.open('{');
+  w.key("ca").string(tls.ca);
+  w.key("insecure").boolean(tls.insecure);
+  w.close('}');
+}
+
 void write_limit(JsonWriter& w, const limit::LimitPolicy& l) {
   w.open('{');
   w.key("policy").string(l.policy_name);
@@ -104,6 +111,18 @@ std::string to_json(const Config& c) {
   w.key("listen").string(c.listen.to_string());
   w.key("upstream");
   write_upstream(w, c.upstream);
+  w.key("tls");
+  if (c.tls) {
+    w.open('{');
+    w.key("cert").string(c.tls->cert);
+    w.key("key").string(c.tls->key);
+    w.key("client_ca").string(c.tls->client_ca);
+    w.close('}');
+  } else {
+    w.null();
+  }
+  w.key("upstream_tls");
+  write_upstream_tls(w, c.upstream_tls);
   w.key("admin");
   if (c.admin) {
     w.string(c.admin->to_string());
@@ -187,6 +206,11 @@ std::string to_json(const Config& c) {
     w.key("dry_run").boolean(r.policy.dry_run);
     w.key("upstream");
     write_upstream(w, r.upstream);
+    if (r.upstream && r.upstream->tls) {
+      w.key("upstream_tls");
+      write_upstream_tls(w, *r.upstream->tls);
+    }
+    w.key("host_header").string(to_string(r.host_header));
     w.key("respond");
     if (r.respond) {
       w.open('{');

@@ -49,6 +49,17 @@ std::string render_key(const KeySpec& spec, const RequestFacts& request, KeyText
       case KeyKind::global:
         out += "global";
         continue;
+      case KeyKind::client_cert:
+        // Verified by the handshake, so no client can choose it. Without one (never while
+        // client_ca makes the handshake require it) the address stands in.
+        if (const std::string_view subject = request.client_cert(); !subject.empty()) {
+          out += "cert:";
+          append_value(out, subject);
+          continue;
+        }
+        out += "ip:";
+        out += request.client_ip();
+        continue;
       case KeyKind::header:
       case KeyKind::query:
         if (value.state == uri::Lookup::State::found) {

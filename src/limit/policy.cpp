@@ -21,6 +21,9 @@ std::string KeySpec::to_string() const {
       case KeyKind::query:
         out += "query:" + part.name;
         break;
+      case KeyKind::client_cert:
+        out += "client_cert";
+        break;
     }
   }
   return out;

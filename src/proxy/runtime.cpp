@@ -32,7 +32,7 @@ RouteRuntime make_route(const config::Route* route, std::string name, observe::M
         &metrics.counter(Family::upstream_responses_total,
                          {{"route", rt.name}, {"code", std::to_string(c + 1) + "xx"}});
   }
-  for (std::size_t k = 0; k < 4; ++k) {
+  for (std::size_t k = 0; k < kUpstreamErrorKinds; ++k) {
     rt.errors[k] = &metrics.counter(
         Family::upstream_errors_total,
         {{"route", rt.name}, {"kind", std::string(to_string(static_cast<UpstreamError>(k)))}});
@@ -52,6 +52,8 @@ std::string_view to_string(UpstreamError e) noexcept {
       return "reset";
     case UpstreamError::protocol:
       return "protocol";
+    case UpstreamError::tls:
+      return "tls";
   }
   return "reset";
 }
@@ -62,8 +64,10 @@ void RouteRuntime::count_response(unsigned status) const noexcept {
 }
 
 std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Config> config,
+                                              std::shared_ptr<const TlsContexts> tls,
                                               observe::Metrics& metrics) {
   auto rt = std::make_shared<Runtime>();
+  rt->tls = std::move(tls);
   rt->routes.reserve(config->routes.size());
   for (const config::Route& route : config->routes) {
     rt->routes.push_back(make_route(&route, route.name, metrics));

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/write.hpp>
 
 #include "sluice/config/router.hpp"
 #include "sluice/core/token.hpp"
@@ -12,6 +13,7 @@
 #include "sluice/proxy/exchange.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/request_checks.hpp"
+#include "sluice/proxy/tls.hpp"
 #include "sluice/proxy/wire.hpp"
 #include "sluice/proxy/worker.hpp"
 
@@ -38,7 +40,8 @@ void when_readable(tcp::socket& socket, Handler handler) {
 
 }  // namespace
 
-Session::Session(Worker& worker, tcp::socket socket) : worker_(worker), socket_(std::move(socket)) {
+Session::Session(Worker& worker, tcp::socket socket)
+    : worker_(worker), stream_(std::move(socket)), socket_(stream_.socket()) {
   // Asked of the descriptor, not through tcp::endpoint: an adopted socket may be no IP socket
   // at all (a socketpair), and its address is then unknown rather than misread.
   sockaddr_storage address{};
@@ -93,6 +96,34 @@ error_code Session::timeout_or(error_code ec) const {
 }
 
 void Session::start() {
+  const auto& tls = worker_.runtime()->tls;
+  if (!tls || !tls->listener()) return await_request(true);
+  stream_.start_tls(tls->listener());
+  asio::co_spawn(socket_.get_executor(), handshake(),
+                 [self = shared_from_this()](const std::exception_ptr& e) {
+                   if (e) self->failed(e);
+                 });
+}
+
+asio::awaitable<void> Session::handshake() {
+  arm(worker_.runtime()->config->timeouts.client_header);
+  auto [ec] = co_await stream_.tls()->async_handshake(ssl::stream_base::server, use_tuple);
+  if (ec) {
+    const HandshakeFailure why = classify_handshake_failure(ec, timed_out());
+    worker_.services().count_handshake_failure(Side::downstream, why);
+    if (why == HandshakeFailure::plain_http) {
+      // As nginx does: a plain-HTTP client is told in plain HTTP, not left with a reset.
+      static constexpr std::string_view kPlainHttp =
+          "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Content-Length: 52\r\nConnection: close\r\n\r\n"
+          "This port speaks HTTPS; the request was plain HTTP.\n";
+      arm(worker_.runtime()->config->timeouts.client_header);
+      co_await asio::async_write(socket_, asio::buffer(kPlainHttp), use_tuple);
+    }
+    deadline_ = kNoDeadline;
+    co_return close();
+  }
+  client_cert_ = verified_peer_name(*stream_.tls());
   await_request(true);
 }
 
@@ -106,6 +137,13 @@ void Session::await_request(bool first) {
   if (worker_.services().draining.load()) return end();
   const auto& timeouts = worker_.runtime()->config->timeouts;
   arm(first ? timeouts.client_header : timeouts.client_idle);
+  if (stream_.tls() != nullptr) {
+    asio::co_spawn(socket_.get_executor(), read_next_request(),
+                   [self = shared_from_this()](const std::exception_ptr& e) {
+                     if (e) self->failed(e);
+                   });
+    return;
+  }
   when_readable(socket_, [self = shared_from_this()](error_code ec) {
     if (ec) return self->end();
     asio::co_spawn(self->socket_.get_executor(), self->serve_ready(),
@@ -113,6 +151,13 @@ void Session::await_request(bool first) {
                      if (e) self->failed(e);
                    });
   });
+}
+
+asio::awaitable<void> Session::read_next_request() {
+  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadBlock), use_tuple);
+  buffer_.commit(n);
+  if (ec) co_return end();
+  co_await serve_ready();
 }
 
 // Serves the requests whose bytes have arrived, then goes back to waiting without a buffer.
@@ -149,6 +194,25 @@ void Session::release_buffers() {
 }
 
 void Session::end() {
+  deadline_ = kNoDeadline;
+  if (stream_.tls() != nullptr && socket_.is_open()) {
+    asio::co_spawn(socket_.get_executor(), close_tls(),
+                   [self = shared_from_this()](const std::exception_ptr& e) {
+                     if (e) self->failed(e);
+                   });
+    return;
+  }
+  error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+// TLS ends with close_notify, so that a client reading to the end of the stream (an HTTP/1.0
+// body) knows it was not cut. Asio's shutdown then waits for the client's own close_notify:
+// bounded by a short deadline, since many clients just close.
+asio::awaitable<void> Session::close_tls() {
+  static constexpr Nanos kCloseNotifyWait = kNanosPerSecond;
+  arm(kCloseNotifyWait);
+  co_await stream_.tls()->async_shutdown(use_tuple);
   deadline_ = kNoDeadline;
   error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
@@ -191,7 +255,7 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
     if (!armed) arm(config.timeouts.client_header);
     armed = true;
     const std::size_t room = std::min(kReadBlock, max_bytes - data.size());
-    if (!tried_at_once) {
+    if (!tried_at_once && stream_.tls() == nullptr) {
       // Woken by readiness, the bytes are there: read them without a second reactor operation
       // (its allocation, locking and completion cost 2 000 instructions per request).
       tried_at_once = true;
@@ -205,7 +269,7 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
         co_return HeadResult{kNoAnswer, {}};
       }
     }
-    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(room), use_tuple);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_tuple);
     buffer_.commit(n);
     if (ec) {
       if (timed_out()) co_return HeadResult{408, "request header not received in time"};
@@ -322,7 +386,7 @@ asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_ali
     finish(*ex);
   }
   arm(worker_.runtime()->config->timeouts.client_idle);
-  auto [ec, n] = co_await asio::async_write(socket_, message, use_tuple);
+  auto [ec, n] = co_await asio::async_write(stream_, message, use_tuple);
   co_return !ec && keep_alive;
 }
 

@@ -69,7 +69,7 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
 
   if (ex.route != nullptr && !ex.route->policy.limits.empty()) {
     const limit::RoutePolicy& policy = ex.route->policy;
-    const HeadFacts facts(request, target.query, client_key);
+    const HeadFacts facts(request, target.query, {.key = client_key, .cert = client_cert_});
     ex.logged_path = limit::masked_target(policy, ex.target);
     if (auto problem = limit::key_input_problem(policy, facts); !problem.empty()) {
       co_return co_await refuse_ambiguous(ex, problem, parser.is_done() && request.keep_alive());

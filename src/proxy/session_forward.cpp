@@ -82,7 +82,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     // plain request, and a rejected client never sent its body.
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     arm(config.timeouts.client_idle);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), use_tuple);
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
     if (ec) co_return false;
   }
   const std::string upgrade = upgrade_protocol(request);
@@ -90,6 +90,10 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   strip_hop_by_hop(request);
   add_forwarding(request, peer_text_, ex.version);
   request.set("X-Request-Id", ex.request_id);
+  if (ex.route != nullptr ? ex.route->host_header == config::HostHeader::upstream
+                          : ex.upstream->tls.has_value()) {
+    request.set(http::field::host, ex.upstream->authority());
+  }
   request.version(kHttp11);
   request.keep_alive(true);
   if (!upgrade.empty()) {
@@ -149,7 +153,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   res.keep_alive(keep_alive);
   write_head(res, head_);
 
-  RelayResult relayed = co_await relay(upstream->socket, upstream->buffer, response, socket_,
+  RelayResult relayed = co_await relay(upstream->stream, upstream->buffer, response, stream_,
                                        {.head = head_,
                                         .framing = framing,
                                         .piece = piece.get(),
@@ -192,18 +196,20 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
                        : retryable ? UpstreamPool::Reuse::any
                                    : UpstreamPool::Reuse::checked;
     deadline_ = kNoDeadline;  // the pool keeps its own connect deadline
-    auto upstream =
-        co_await worker_.pool().acquire(target, config.timeouts.upstream_connect, reuse, ec);
+    UpstreamPool::Failure failed;
+    // Computed before the co_await: gcc 12 evaluates both arms of a conditional inside one.
+    std::shared_ptr<ssl::context> tls;
+    if (target.tls) tls = ex.runtime->tls->upstream(*target.tls);
+    auto upstream = co_await worker_.pool().acquire(target, tls, config.timeouts.upstream_connect,
+                                                    reuse, failed);
     if (!upstream) {
-      report_upstream_error(worker_.services(), ex, UpstreamError::connect, ec.message(), 502);
-      co_await write_local(make_error(502, "upstream unreachable: " + ec.message(), ex.version),
-                           false, &ex);
+      co_await refuse_unreachable(ex, failed);
       co_return nullptr;
     }
     upstream_socket_ = &upstream->socket;
     write_head(parser.get(), head_);
     const Framing framing = parser.chunked() ? Framing::chunked : Framing::none;
-    RelayResult sent = co_await relay(socket_, buffer_, parser, upstream->socket,
+    RelayResult sent = co_await relay(stream_, buffer_, parser, upstream->stream,
                                       {.head = head_,
                                        .framing = framing,
                                        .piece = piece,
@@ -233,13 +239,13 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     fresh_response_parser(response, config.http.max_header_bytes, head_request);
     if (sent.failure == RelayFailure::none) {
       arm(config.timeouts.upstream_response);
-      auto [read_ec, n] = co_await http::async_read_header(upstream->socket, upstream->buffer,
+      auto [read_ec, n] = co_await http::async_read_header(upstream->stream, upstream->buffer,
                                                            *response, use_tuple);
       // Interim 1xx responses other than 101 (the answer to an Upgrade) are skipped.
       while (!read_ec && response->get().result_int() / 100 == 1 &&
              response->get().result_int() != 101) {
         fresh_response_parser(response, config.http.max_header_bytes, head_request);
-        std::tie(read_ec, n) = co_await http::async_read_header(upstream->socket, upstream->buffer,
+        std::tie(read_ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
                                                                 *response, use_tuple);
       }
       if (!read_ec) co_return upstream;
@@ -255,6 +261,28 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     co_await write_local(make_error(failure.status, failure.detail, ex.version), false, &ex);
     co_return nullptr;
   }
+}
+
+}  // namespace sluice::proxy
+
+namespace sluice::proxy {
+
+// No connection to the upstream: refused, unreachable, or (https://) a handshake that failed,
+// most often a certificate that does not verify. Either way a 502 that says which.
+asio::awaitable<void> Session::refuse_unreachable(Exchange& ex, const UpstreamPool::Failure& failed) {
+  Services& services = worker_.services();
+  if (failed.tls) {
+    services.count_handshake_failure(
+        Side::upstream,
+        classify_handshake_failure(failed.ec, failed.ec == asio::error::timed_out));
+    report_upstream_error(services, ex, UpstreamError::tls, failed.detail, 502);
+    co_await write_local(make_error(502, "upstream TLS handshake failed: " + failed.detail, ex.version),
+                         false, &ex);
+    co_return;
+  }
+  report_upstream_error(services, ex, UpstreamError::connect, failed.ec.message(), 502);
+  co_await write_local(make_error(502, "upstream unreachable: " + failed.ec.message(), ex.version),
+                       false, &ex);
 }
 
 }  // namespace sluice::proxy

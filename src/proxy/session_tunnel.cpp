@@ -40,11 +40,11 @@ asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
   // What either side sent right behind its head already belongs to the new protocol.
   arm(config.timeouts.client_idle);
   const std::array<asio::const_buffer, 2> first{asio::buffer(head_), upstream->buffer.data()};
-  auto [ec, n] = co_await asio::async_write(socket_, first, use_tuple);
+  auto [ec, n] = co_await asio::async_write(stream_, first, use_tuple);
   upstream->buffer.consume(upstream->buffer.size());
   if (!ec && buffer_.size() > 0) {
     arm(config.timeouts.client_idle);
-    std::tie(ec, n) = co_await asio::async_write(upstream->socket, buffer_.data(), use_tuple);
+    std::tie(ec, n) = co_await asio::async_write(upstream->stream, buffer_.data(), use_tuple);
     buffer_.consume(buffer_.size());
   }
   if (ec) {
@@ -58,8 +58,8 @@ asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
     const auto to_upstream = worker_.pieces().borrow();
     const auto to_client = worker_.pieces().borrow();
     const Nanos idle = config.timeouts.tunnel_idle;
-    co_await (pump({.from = socket_, .to = upstream->socket, .piece = to_upstream.get()}, idle) ||
-              pump({.from = upstream->socket, .to = socket_, .piece = to_client.get()}, idle));
+    co_await (pump({.from = stream_, .to = upstream->stream, .piece = to_upstream.get()}, idle) ||
+              pump({.from = upstream->stream, .to = stream_, .piece = to_client.get()}, idle));
   }
   open.fetch_sub(1, std::memory_order_relaxed);
   upstream_socket_ = nullptr;

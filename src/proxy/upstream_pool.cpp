@@ -11,8 +11,11 @@ namespace {
 
 using namespace boost::asio::experimental::awaitable_operators;
 
+// Connections are shared by upstreams that are reached, and verified, the same way.
 std::string key_of(const config::UpstreamTarget& t) {
-  return t.host + ":" + std::to_string(t.port);
+  std::string key = t.host + ":" + std::to_string(t.port);
+  if (t.tls) key += t.tls->insecure ? " tls insecure" : " tls ca=" + t.tls->ca;
+  return key;
 }
 
 // An idle keep-alive connection has nothing to say: readable means the upstream closed it (or
@@ -36,7 +39,7 @@ asio::awaitable<error_code> connect_within(tcp::socket& socket, const Endpoints&
 }  // namespace
 
 UpstreamConnection::UpstreamConnection(tcp::socket s, std::string key, observe::Gauge& gauge)
-    : socket(std::move(s)), pool_key(std::move(key)), gauge_(gauge) {
+    : stream(std::move(s)), socket(stream.socket()), pool_key(std::move(key)), gauge_(gauge) {
   gauge_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -45,8 +48,10 @@ UpstreamConnection::~UpstreamConnection() {
 }
 
 asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
-    const config::UpstreamTarget& target, Nanos connect_timeout, Reuse reuse, error_code& ec) {
-  ec = {};
+    const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
+    Nanos connect_timeout, Reuse reuse, Failure& failure) {
+  failure = {};
+  error_code& ec = failure.ec;
   std::string key = key_of(target);
   if (reuse != Reuse::never) {
     auto& idle = idle_[key];
@@ -82,12 +87,39 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
   }
   if (ec) co_return nullptr;
   socket.set_option(tcp::no_delay(true), addr_ec);
-  co_return std::make_unique<UpstreamConnection>(std::move(socket), std::move(key), connections_);
+  auto conn = std::make_unique<UpstreamConnection>(std::move(socket), key, connections_);
+  if (!target.tls) co_return conn;
+
+  TlsStream& stream = conn->stream.start_tls(tls);
+  const auto session = sessions_.find(key);
+  prepare_upstream_handshake(stream, target,
+                             session == sessions_.end() ? nullptr : session->second.get());
+  auto shaken = co_await (stream.async_handshake(ssl::stream_base::client, use_tuple) ||
+                          deadline.async_wait(use_tuple));
+  failure.tls = true;
+  ec = shaken.index() == 0 ? std::get<0>(std::get<0>(shaken)) : asio::error::timed_out;
+  if (ec) {
+    failure.detail = ec == asio::error::timed_out ? "TLS handshake timed out"
+                                                  : upstream_handshake_error(stream, ec);
+    co_return nullptr;
+  }
+  failure.tls = false;
+  remember_session(*conn);
+  co_return conn;
+}
+
+void UpstreamPool::remember_session(UpstreamConnection& connection) {
+  if (TlsStream* tls = connection.stream.tls()) {
+    if (TlsSession session = resumable_session(*tls)) {
+      sessions_[connection.pool_key] = std::move(session);
+    }
+  }
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
   auto& idle = idle_[connection->pool_key];
   if (idle.size() >= kMaxIdlePerUpstream) return;  // closes it
+  remember_session(*connection);  // TLS 1.3 tickets come after the handshake
   connection->idle_since = clock_.now();
   connection->buffer.clear();
   idle.push_back(std::move(connection));

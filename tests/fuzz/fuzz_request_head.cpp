@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                     config().trusted_proxies);
   const std::string client_key = sluice::limit::client_key_text(client, config().ipv6_prefix);
   if (route != nullptr) {
-    const sluice::proxy::HeadFacts facts(req, target->query, client_key);
+    const sluice::proxy::HeadFacts facts(req, target->query, {.key = client_key, .cert = {}});
     if (!sluice::limit::key_input_problem(route->policy, facts).empty()) return 0;
     for (const auto& limit : route->policy.limits) {
       const std::string key = sluice::limit::render_key(limit.key, facts);

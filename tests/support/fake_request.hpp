@@ -17,6 +17,7 @@ class FakeRequest final : public limit::RequestFacts {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string query_string;
   std::string ip = "203.0.113.7";
+  std::string cert;  // a verified client certificate's CN; empty: none
 
   [[nodiscard]] uri::Lookup header(std::string_view name) const override {
     uri::Lookup found;
@@ -32,6 +33,7 @@ class FakeRequest final : public limit::RequestFacts {
     return uri::find_query_param(query_string, param);
   }
   [[nodiscard]] std::string_view client_ip() const override { return ip; }
+  [[nodiscard]] std::string_view client_cert() const override { return cert; }
 };
 
 }  // namespace sluice::testing

@@ -124,10 +124,10 @@ TEST(ConfigLoad, ListenIsRequiredAndMustBeIpPort) {
   EXPECT_NE(load_string("version: 1\nlisten: \"[::1]:8080\"\n", "f.yaml").config, nullptr);
 }
 
-TEST(ConfigLoad, UpstreamMustBePlainHttp) {
-  EXPECT_NE(
-      error_of("routes:\n  - name: a\n    upstream: https://x:1\n").find("must start with http://"),
-      std::string::npos);
+TEST(ConfigLoad, UpstreamMustBeHttpOrHttps) {
+  EXPECT_NE(error_of("routes:\n  - name: a\n    upstream: ftp://x:1\n")
+                .find("must start with http:// or https://"),
+            std::string::npos);
   EXPECT_NE(error_of("routes:\n  - name: a\n    upstream: http://x:1/base\n")
                 .find("must not have a path"),
             std::string::npos);
@@ -192,7 +192,7 @@ TEST(ConfigLoad, PathRegexMustCompile) {
 
 TEST(ConfigLoad, KeyKindsAreChecked) {
   EXPECT_NE(error_of("routes:\n  - { name: a, key: cookie:x, max_rate: 1, time_period: 1s }\n")
-                .find("must be client_ip, global, header:<Name> or query:<param>"),
+                .find("must be client_ip, global, client_cert, header:<Name> or query:<param>"),
             std::string::npos);
   const auto c =
       ok("routes:\n  - { name: a, key: [client_ip, \"header:X-Api-Key\", \"query:k\"], "

@@ -27,6 +27,16 @@ TEST(Key, RendersEachKind) {
             "global|header:X-Api-Key=k1");
 }
 
+TEST(Key, ClientCertRendersTheVerifiedSubjectAndFallsBackToTheAddress) {
+  FakeRequest r;
+  r.cert = "billing-service";
+  EXPECT_EQ(render_key(spec({{KeyKind::client_cert, {}}}), r), "cert:billing-service");
+  EXPECT_EQ(render_key(spec({{KeyKind::client_cert, {}}}), r, KeyText::digest),
+            "cert:billing-service");
+  r.cert.clear();
+  EXPECT_EQ(render_key(spec({{KeyKind::client_cert, {}}}), r), "ip:203.0.113.7");
+}
+
 TEST(Key, MissingHeaderOrParameterFallsBackToClientIp) {
   FakeRequest r;
   EXPECT_EQ(render_key(spec({{KeyKind::header, "X-Api-Key"}}), r), "ip:203.0.113.7");

@@ -1,5 +1,6 @@
 #pragma once
-// watch_config (DESIGN §11): reloads the config when its file changes, with SIGHUP's rules.
+// watch_config (DESIGN §11): reloads the config when its file, or a certificate file it names,
+// changes, with SIGHUP's rules.
 //
 // It polls stat() through the path rather than watching with inotify: a Kubernetes ConfigMap
 // update swaps the `..data` symlink the file is reached through, and editors replace files by
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace sluice::app {
 
@@ -19,9 +21,10 @@ class ConfigWatcher {
  public:
   static constexpr auto kInterval = std::chrono::milliseconds(500);
 
-  // `enabled` is asked before every look (a reload may turn watching on or off); `reload` runs
-  // on the watcher's thread.
-  ConfigWatcher(std::string path, std::function<bool()> enabled, std::function<void()> reload);
+  // `files` (the config first) and `enabled` are asked before every look: a reload may name other
+  // files, or turn watching on or off. `reload` runs on the watcher's thread.
+  ConfigWatcher(std::function<std::vector<std::string>()> files, std::function<bool()> enabled,
+                std::function<void()> reload);
   ~ConfigWatcher();
   ConfigWatcher(const ConfigWatcher&) = delete;
   ConfigWatcher& operator=(const ConfigWatcher&) = delete;
@@ -37,11 +40,12 @@ class ConfigWatcher {
     std::int64_t changed_ns = 0;
     bool operator==(const Fingerprint&) const = default;
   };
-  [[nodiscard]] Fingerprint look() const;
+  using Fingerprints = std::vector<Fingerprint>;
+  [[nodiscard]] Fingerprints look() const;
   [[nodiscard]] std::size_t content_hash() const;
-  void run(bool watching, Fingerprint seen, std::size_t loaded);
+  void run(bool watching, Fingerprints seen, std::size_t loaded);
 
-  std::string path_;
+  std::function<std::vector<std::string>()> files_;
   std::function<bool()> enabled_;
   std::function<void()> reload_;
   std::mutex mutex_;

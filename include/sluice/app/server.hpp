@@ -26,6 +26,9 @@
 namespace sluice::app {
 
 // A failure to start (port taken, log file unwritable), with a message for the operator.
+// The files watch_config watches: the config, and the certificate files it names.
+std::vector<std::string> watched_files(const config::Config& config);
+
 struct StartError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -42,7 +45,10 @@ class Server {
   // Swaps in a new config for the next requests; bucket state carries over (DESIGN §6).
   // Process settings (listen, admin, workers, max_keys, log.file) keep their running values;
   // returns those the new config would have changed.
-  std::vector<std::string> reload(const std::shared_ptr<const config::Config>& config);
+  // The TLS contexts are built from the config's files unless given; files that do not load
+  // throw StartError, and the running config stays.
+  std::vector<std::string> reload(const std::shared_ptr<const config::Config>& config,
+                                  std::shared_ptr<const proxy::TlsContexts> tls = nullptr);
   // SIGHUP: loads and validates `path`; a bad file keeps the running config. Logs and counts
   // the result either way; true on success.
   bool reload_from_file(const std::string& path);
@@ -70,6 +76,8 @@ class Server {
   void refresh_gauges(observe::Metrics& metrics);
   // Creates at 0 the counter series a config can produce.
   void declare_series(const config::Config& config);
+  // upstream_tls.insecure: said at every start and reload, at warn.
+  void warn_if_insecure(const config::Config& config);
 
   SteadyClock clock_;
   std::shared_ptr<const config::Config> config_;

@@ -39,11 +39,32 @@ struct Endpoint {
   [[nodiscard]] std::string to_string() const;  // "127.0.0.1:8080", "[::1]:8080"
 };
 
+// How an https:// upstream's certificate is checked (DESIGN §12).
+struct UpstreamTls {
+  std::string ca;         // PEM file of trusted CAs; empty: the system CA store
+  bool insecure = false;  // no verification at all (warned about at every start)
+  bool operator==(const UpstreamTls&) const = default;
+};
+
 struct UpstreamTarget {
-  std::string url;   // as written: http://host:port
+  std::string url;   // as written: http://host:port or https://host:port
   std::string host;  // a name or an IP literal
   std::uint16_t port = 80;
+  std::optional<UpstreamTls> tls;  // set for https:// upstreams
+  // host[:port] as a Host header names it (the port left out when it is the scheme's default).
+  [[nodiscard]] std::string authority() const;
 };
+
+// The listener's certificate (DESIGN §12): with it, the listener speaks only TLS.
+struct ListenerTls {
+  std::string cert;       // PEM chain
+  std::string key;        // PEM private key
+  std::string client_ca;  // non-empty: client certificates signed by it are required (mTLS)
+  bool operator==(const ListenerTls&) const = default;
+};
+
+// The Host an upstream is sent: the upstream's own authority, or the client's Host as it came.
+enum class HostHeader { preserve, upstream };
 
 struct Timeouts {
   Nanos client_header = 10 * kNanosPerSecond;
@@ -97,6 +118,8 @@ struct Route {
   unsigned status = 429;                   // rejection status
   std::optional<UpstreamTarget> upstream;  // resolved: the route's own or the top-level one
   std::optional<Respond> respond;          // answered by sluice instead
+  // Default: upstream for https:// upstreams (a provider's virtual host), preserve otherwise.
+  HostHeader host_header = HostHeader::preserve;
 };
 
 struct NamedBucket {
@@ -129,11 +152,14 @@ struct RedisConfig {
 };
 
 std::string_view to_string(OnRedisError e) noexcept;
+std::string_view to_string(HostHeader h) noexcept;
 
 struct Config {
   std::string source;  // the file it was loaded from
   Endpoint listen;
   std::optional<UpstreamTarget> upstream;
+  std::optional<ListenerTls> tls;
+  UpstreamTls upstream_tls;  // the default for every https:// upstream
   std::optional<Endpoint> admin;
   unsigned workers = 1;  // resolved: never 0
   std::vector<Cidr> trusted_proxies;

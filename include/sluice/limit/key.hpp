@@ -23,6 +23,8 @@ class RequestFacts {
   // The client as keys render it: after the trusted_proxies / X-Forwarded-For walk, an IPv6
   // address cut to its ipv6_prefix (client_key_text).
   [[nodiscard]] virtual std::string_view client_ip() const = 0;
+  // The subject CN of the client certificate the TLS handshake verified; empty without one.
+  [[nodiscard]] virtual std::string_view client_cert() const { return {}; }
 };
 
 // Key values longer than this are replaced by a hash in their rendering.
@@ -32,7 +34,8 @@ inline constexpr std::size_t kMaxKeyValueBytes = 256;
 // digest "sha256:<12 hex digits>" so that logs and admin pages do not hold clients' secrets.
 enum class KeyText { raw, digest };
 
-// Renders `ip:<addr>`, `global`, `header:<Name>=<value>`, `query:<p>=<value>`, joined by `|`.
+// Renders `ip:<addr>`, `global`, `header:<Name>=<value>`, `query:<p>=<value>`, `cert:<CN>`,
+// joined by `|`.
 // A missing header or parameter falls back to the client address.
 std::string render_key(const KeySpec& spec, const RequestFacts& request,
                        KeyText text = KeyText::raw);

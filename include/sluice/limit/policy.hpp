@@ -9,7 +9,7 @@
 
 namespace sluice::limit {
 
-enum class KeyKind { client_ip, global, header, query };
+enum class KeyKind { client_ip, global, header, query, client_cert };
 
 struct KeyPart {
   KeyKind kind = KeyKind::client_ip;

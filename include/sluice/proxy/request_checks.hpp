@@ -47,16 +47,22 @@ std::variant<Target, Refusal> resolve_target(http::verb method, std::string_view
 // A request's key inputs as the limiter reads them, from the parsed head.
 class HeadFacts final : public limit::RequestFacts {
  public:
-  HeadFacts(const http::fields& fields, std::string_view query, std::string_view client_key)
-      : fields_(fields), query_(query), client_key_(client_key) {}
+  // Who sent it: the client address as keys render it, and a verified certificate's subject.
+  struct Client {
+    std::string_view key;
+    std::string_view cert;  // empty without a client certificate
+  };
+  HeadFacts(const http::fields& fields, std::string_view query, Client client)
+      : fields_(fields), query_(query), client_(client) {}
   [[nodiscard]] uri::Lookup header(std::string_view name) const override;
   [[nodiscard]] uri::Lookup query(std::string_view param) const override;
-  [[nodiscard]] std::string_view client_ip() const override { return client_key_; }
+  [[nodiscard]] std::string_view client_ip() const override { return client_.key; }
+  [[nodiscard]] std::string_view client_cert() const override { return client_.cert; }
 
  private:
   const http::fields& fields_;
   std::string_view query_;
-  std::string_view client_key_;
+  Client client_;
 };
 
 }  // namespace sluice::proxy

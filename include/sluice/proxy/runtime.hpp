@@ -11,10 +11,12 @@
 #include "sluice/config/config.hpp"
 #include "sluice/limit/limiter.hpp"
 #include "sluice/observe/metrics.hpp"
+#include "sluice/proxy/tls.hpp"
 
 namespace sluice::proxy {
 
-enum class UpstreamError { connect, timeout, reset, protocol };
+enum class UpstreamError { connect, timeout, reset, protocol, tls };
+inline constexpr std::size_t kUpstreamErrorKinds = 5;
 std::string_view to_string(UpstreamError e) noexcept;
 
 struct RouteRuntime {
@@ -26,7 +28,7 @@ struct RouteRuntime {
   observe::Gauge* tunnels = nullptr;
   observe::Counter* redis_fallbacks = nullptr;   // routes with shared limits
   std::array<observe::Counter*, 5> responses{};  // 1xx..5xx
-  std::array<observe::Counter*, 4> errors{};     // by UpstreamError
+  std::array<observe::Counter*, kUpstreamErrorKinds> errors{};  // by UpstreamError
 
   void count(limit::Outcome outcome) const noexcept {
     decisions[static_cast<std::size_t>(outcome)]->fetch_add(1, std::memory_order_relaxed);
@@ -41,8 +43,10 @@ struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::vector<RouteRuntime> routes;  // parallel to config->routes
   RouteRuntime unmatched;
+  std::shared_ptr<const TlsContexts> tls;
 
   static std::shared_ptr<const Runtime> build(std::shared_ptr<const config::Config> config,
+                                              std::shared_ptr<const TlsContexts> tls,
                                               observe::Metrics& metrics);
   [[nodiscard]] const RouteRuntime& of(const config::Route* route) const noexcept;
 };

@@ -9,6 +9,7 @@
 #include "sluice/limit/limiter.hpp"
 #include "sluice/observe/event_log.hpp"
 #include "sluice/observe/metrics.hpp"
+#include "sluice/proxy/tls.hpp"
 #include "sluice/redis/health.hpp"
 
 namespace sluice::proxy {
@@ -23,7 +24,22 @@ class Services {
         clock(clock),
         downstream_connections(
             metrics.gauge(observe::Family::connections, {{"side", "downstream"}})),
-        upstream_connections(metrics.gauge(observe::Family::connections, {{"side", "upstream"}})) {}
+        upstream_connections(metrics.gauge(observe::Family::connections, {{"side", "upstream"}})) {
+    for (const Side side : {Side::downstream, Side::upstream}) {
+      for (const HandshakeFailure why : kHandshakeFailures) {
+        handshake_failures_[static_cast<std::size_t>(side)][static_cast<std::size_t>(why)] =
+            &metrics.counter(observe::Family::tls_handshake_failures_total,
+                             {{"side", std::string(to_string(side))},
+                              {"reason", std::string(to_string(why))}});
+      }
+    }
+  }
+
+  // Counted, never logged per connection: a scanner's garbage handshakes would flood the log.
+  void count_handshake_failure(Side side, HandshakeFailure why) {
+    handshake_failures_[static_cast<std::size_t>(side)][static_cast<std::size_t>(why)]->fetch_add(
+        1, std::memory_order_relaxed);
+  }
 
   // Lock-free after a status's first response: the series is looked up (under the registry's
   // lock) once and remembered, since a 429 flood is exactly when this runs most.
@@ -55,6 +71,7 @@ class Services {
 
  private:
   std::array<std::atomic<observe::Counter*>, 600> local_responses_{};  // by status code
+  std::array<std::array<observe::Counter*, std::size(kHandshakeFailures)>, 2> handshake_failures_{};
 };
 
 }  // namespace sluice::proxy

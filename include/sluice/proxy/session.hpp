@@ -14,11 +14,12 @@
 #include "sluice/proxy/local_response.hpp"
 #include "sluice/proxy/read_buffer.hpp"
 #include "sluice/proxy/runtime.hpp"
+#include "sluice/proxy/stream.hpp"
+#include "sluice/proxy/upstream_pool.hpp"
 
 namespace sluice::proxy {
 
 class Worker;
-class UpstreamConnection;
 struct Exchange;
 
 using RequestParser = http::request_parser<http::buffer_body>;
@@ -46,11 +47,17 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string detail;
   };
 
+  // A TLS listener: the handshake within client_header, then the first request.
+  asio::awaitable<void> handshake();
   void await_request(bool first);
+  // On TLS a readiness wait says nothing (the TLS layer may hold decrypted bytes, or bytes that
+  // decrypt to nothing): the wait for the next request is a read.
+  asio::awaitable<void> read_next_request();
   asio::awaitable<void> serve_ready();
   asio::awaitable<void> refuse_head(HeadResult head);
   void release_buffers();
   void end();
+  asio::awaitable<void> close_tls();
   void failed(const std::exception_ptr& e);
   asio::awaitable<HeadResult> read_head(RequestParser& parser);
   asio::awaitable<bool> serve(RequestParser& parser);
@@ -63,14 +70,15 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<std::unique_ptr<UpstreamConnection>> send_upstream(
       RequestParser& parser, Exchange& ex, std::span<char> piece,
       std::optional<ResponseParser>& response);
+  asio::awaitable<void> refuse_unreachable(Exchange& ex, const UpstreamPool::Failure& failed);
   // After a 101: the client and the upstream connection joined until either closes or
   // tunnel_idle passes with no bytes either way (session_tunnel.cpp).
   asio::awaitable<bool> open_tunnel(Exchange& ex, std::unique_ptr<UpstreamConnection> upstream,
                                     ResponseParser& response);
   // One direction of a tunnel, named at the call site: a swapped pair would be a silent bug.
   struct Pipe {
-    tcp::socket& from;
-    tcp::socket& to;
+    Stream& from;
+    Stream& to;
     std::span<char> piece;
   };
   asio::awaitable<void> pump(Pipe pipe, Nanos idle);
@@ -91,7 +99,8 @@ class Session : public std::enable_shared_from_this<Session> {
   [[nodiscard]] error_code timeout_or(error_code ec) const;
 
   Worker& worker_;
-  tcp::socket socket_;
+  Stream stream_;
+  tcp::socket& socket_;                     // stream_'s, for what TLS does not change
   tcp::socket* upstream_socket_ = nullptr;  // the upstream connection in use, also cancelled
   Nanos deadline_ = kNoDeadline;
   bool timed_out_ = false;
@@ -101,6 +110,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string head_;  // the head being written
   IpAddress peer_;
   std::string peer_text_;
+  std::string client_cert_;  // the verified client certificate's subject CN (mTLS)
   bool idle_ = true;
 };
 

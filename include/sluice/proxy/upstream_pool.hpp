@@ -12,6 +12,8 @@
 #include "sluice/config/config.hpp"
 #include "sluice/observe/metrics.hpp"
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/stream.hpp"
+#include "sluice/proxy/tls.hpp"
 
 namespace sluice::proxy {
 
@@ -22,7 +24,8 @@ class UpstreamConnection {
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
-  tcp::socket socket;
+  Stream stream;
+  tcp::socket& socket;  // stream's
   beast::flat_buffer buffer;
   std::string pool_key;
   bool reused = false;
@@ -40,15 +43,23 @@ class UpstreamPool {
   UpstreamPool(asio::any_io_executor executor, observe::Gauge& connections, const Clock& clock)
       : executor_(std::move(executor)), connections_(connections), clock_(clock) {}
 
+  // Why no connection could be had: the connect, or (https:// upstreams) the TLS handshake.
+  struct Failure {
+    error_code ec;
+    bool tls = false;
+    std::string detail;  // the handshake's: OpenSSL's verification result when that failed
+  };
+
   enum class Reuse {
     any,      // an idle connection as it is: the caller retries if it turns out stale
     checked,  // an idle connection the upstream has not closed (one system call to ask)
     never     // a new connection
   };
-  // An idle connection (reused = true) as `reuse` allows, else a new one within `connect_timeout`.
-  asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(const config::UpstreamTarget& target,
-                                                               Nanos connect_timeout, Reuse reuse,
-                                                               error_code& ec);
+  // An idle connection (reused = true) as `reuse` allows, else a new one, its TLS handshake
+  // (with `tls`, for https:// upstreams) included, within `connect_timeout`.
+  asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(
+      const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
+      Nanos connect_timeout, Reuse reuse, Failure& failure);
   // Back to the pool after a complete exchange on a keep-alive connection.
   void release(std::unique_ptr<UpstreamConnection> connection);
   void close_idle();
@@ -56,10 +67,15 @@ class UpstreamPool {
   void sweep();
 
  private:
+  void remember_session(UpstreamConnection& connection);
+
   asio::any_io_executor executor_;
   observe::Gauge& connections_;
   const Clock& clock_;
   std::unordered_map<std::string, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
+  // The latest resumable TLS session per upstream: a new connection resumes it, one round trip
+  // and the certificate's verification fewer.
+  std::unordered_map<std::string, TlsSession> sessions_;
 };
 
 }  // namespace sluice::proxy

@@ -1,0 +1,82 @@
+#pragma once
+// A TCP connection that may speak TLS: one type for both, so the session, the upstream pool and
+// the tunnel are written once. Plain connections pay one branch per operation; a TLS one goes
+// through Asio's ssl::stream layered on the same socket, which stays reachable for what TLS does
+// not change: cancelling, shutting down, peeking for a hang-up.
+
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <memory>
+
+#include "sluice/proxy/beast.hpp"
+
+namespace sluice::proxy {
+
+namespace ssl = asio::ssl;
+using TlsStream = ssl::stream<tcp::socket&>;
+
+class Stream {
+ public:
+  using executor_type = tcp::socket::executor_type;
+
+  explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
+  // The TLS layer refers to the socket: neither may move.
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  [[nodiscard]] tcp::socket& socket() noexcept { return socket_; }
+  [[nodiscard]] executor_type get_executor() noexcept { return socket_.get_executor(); }
+  // Null on a plain connection.
+  [[nodiscard]] TlsStream* tls() noexcept { return tls_.get(); }
+
+  // Every read and write goes through TLS from now on; the handshake is the caller's. The stream
+  // holds `context` for its life: a reload may replace the one new connections use.
+  TlsStream& start_tls(std::shared_ptr<ssl::context> context) {
+    context_ = std::move(context);
+    tls_ = std::make_unique<TlsStream>(socket_, *context_);
+    return *tls_;
+  }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    if (!tls_) return socket_.async_read_some(buffers, std::forward<Token>(token));
+    return asio::async_compose<Token, void(error_code, std::size_t)>(
+        TlsRead<Buffers>{*tls_, buffers}, token, socket_);
+  }
+
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    if (!tls_) return socket_.async_write_some(buffers, std::forward<Token>(token));
+    return tls_->async_write_some(buffers, std::forward<Token>(token));
+  }
+
+ private:
+  // A peer that closes the TCP connection without TLS's close_notify is, to an HTTP reader, a
+  // peer that closed: framing (Content-Length, chunks) tells a truncated message anyway, and most
+  // servers and clients skip close_notify. Reported as the end of stream that it is for plain
+  // TCP, so that one code path reads both.
+  template <class Buffers>
+  struct TlsRead {
+    TlsStream& tls;
+    Buffers buffers;
+    bool started = false;
+    template <class Self>
+    void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
+      if (!started) {
+        started = true;
+        tls.async_read_some(buffers, std::move(self));
+        return;
+      }
+      if (ec == ssl::error::stream_truncated) ec = asio::error::eof;
+      self.complete(ec, n);
+    }
+  };
+
+  tcp::socket socket_;
+  std::shared_ptr<ssl::context> context_;
+  std::unique_ptr<TlsStream> tls_;  // destroyed first: it refers to the socket and the context
+};
+
+}  // namespace sluice::proxy

@@ -1,0 +1,175 @@
+#include "support/tls_support.hpp"
+
+#include <openssl/ssl.h>
+#include <unistd.h>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace sluice::testing {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+void run(const std::string& command) {
+  if (std::system((command + " 2>/dev/null >/dev/null").c_str()) != 0) {
+    throw std::runtime_error("failed: " + command);
+  }
+}
+
+}  // namespace
+
+TestCertificates::TestCertificates()
+    : dir_("/tmp/sluice-test-certs-" + std::to_string(::getpid()) + "-" +
+           std::to_string(reinterpret_cast<std::uintptr_t>(this))) {
+  std::filesystem::create_directories(dir_);
+  const std::string d = dir_ + "/";
+  const std::string ec_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  auto ca = [&](const std::string& name, const std::string& cn) {
+    run("openssl req -x509 " + ec_key + " -keyout " + d + name + ".key -out " + d + name +
+        ".crt -days 2 -subj '/CN=" + cn + "'");
+  };
+  // Signs `key`'s request as `cn`, valid for `days` (negative: expired), with `names`.
+  auto sign = [&](const std::string& name, const std::string& key, const std::string& cn,
+                  const std::string& by, const std::string& names, int days) {
+    const std::string ext = d + name + ".ext";
+    std::ofstream(ext) << (names.empty() ? "basicConstraints=CA:FALSE\n"
+                                         : "subjectAltName=" + names + "\n");
+    run("openssl req -new -key " + d + key + ".key -out " + d + name + ".csr -subj '/CN=" + cn +
+        "'");
+    run("openssl x509 -req -in " + d + name + ".csr -CA " + d + by + ".crt -CAkey " + d + by +
+        ".key -CAcreateserial -out " + d + name + ".crt -days " + std::to_string(days) +
+        " -extfile " + ext);
+  };
+  auto key = [&](const std::string& name) {
+    run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out " + d + name +
+        ".key");
+  };
+  ca("ca", "sluice test CA");
+  ca("other-ca", "another CA");
+  key("server");
+  sign("server", "server", "localhost", "ca", "DNS:localhost,IP:127.0.0.1", 2);
+  sign("wrong-name", "server", "example.invalid", "ca", "DNS:example.invalid", 2);
+  sign("expired", "server", "localhost", "ca", "DNS:localhost,IP:127.0.0.1", -1);
+  key("client");
+  sign("client", "client", "client-one", "ca", "", 2);
+  key("client2");
+  sign("client2", "client2", "client-two", "ca", "", 2);
+  key("stranger");
+  sign("stranger", "stranger", "stranger", "other-ca", "", 2);
+}
+
+TestCertificates::~TestCertificates() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+TlsUpstream::TlsUpstream(const std::string& cert, const std::string& key)
+    : context_(ssl::context::tls_server),
+      acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+  context_.use_certificate_chain_file(cert);
+  context_.use_private_key_file(key, ssl::context::pem);
+  port_ = acceptor_.local_endpoint().port();
+  acceptor_thread_ = std::thread([this] { accept_loop(); });
+}
+
+TlsUpstream::~TlsUpstream() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  tcp::socket waker(io_);
+  waker.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  acceptor_thread_.join();
+  for (auto& t : connection_threads_) t.join();  // sluice, destroyed first, closed them
+}
+
+void TlsUpstream::accept_loop() {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket(io_);
+    acceptor_.accept(socket, ec);
+    if (stopping_ || ec) return;
+    std::lock_guard guard(mutex_);
+    connection_threads_.emplace_back(
+        [this, s = std::make_shared<tcp::socket>(std::move(socket))]() mutable {
+          serve(std::move(*s));
+        });
+  }
+}
+
+void TlsUpstream::serve(tcp::socket socket) {
+  ssl::stream<tcp::socket> stream(std::move(socket), context_);
+  boost::system::error_code ec;
+  stream.handshake(ssl::stream_base::server, ec);
+  if (ec) return;  // a client that refused our certificate, as tests intend
+  handshakes_.fetch_add(1);
+  if (SSL_session_reused(stream.native_handle()) != 0) resumed_.fetch_add(1);
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request<http::string_body> req;
+    http::read(stream, buffer, req, ec);
+    if (ec) break;
+    requests_.fetch_add(1);
+    http::response<http::string_body> res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain");
+    res.body() = "tls:" + std::string(req[http::field::host]);
+    res.prepare_payload();
+    res.keep_alive(req.keep_alive());
+    http::write(stream, res, ec);
+    if (ec || !req.keep_alive()) break;
+  }
+  stream.shutdown(ec);
+}
+
+TlsClient::TlsClient(std::uint16_t port, const std::string& ca, const Identity& identity)
+    : context_(ssl::context::tls_client), stream_(io_, context_) {
+  context_.load_verify_file(ca);
+  context_.set_verify_mode(ssl::verify_peer);
+  if (!identity.cert.empty()) {
+    context_.use_certificate_chain_file(identity.cert);
+    context_.use_private_key_file(identity.key, ssl::context::pem);
+  }
+  static constexpr unsigned char kAlpn[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  SSL_set_alpn_protos(stream_.native_handle(), kAlpn, sizeof kAlpn);
+  SSL_set_tlsext_host_name(stream_.native_handle(), "localhost");
+  SSL_set1_host(stream_.native_handle(), "localhost");
+  stream_.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  stream_.handshake(ssl::stream_base::client);
+}
+
+std::string TlsClient::alpn() {
+  const unsigned char* data = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(stream_.native_handle(), &data, &length);
+  return {reinterpret_cast<const char*>(data), length};
+}
+
+Response TlsClient::request(const std::string& method, const std::string& target,
+                            const Headers& headers) {
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "localhost");
+  for (const auto& [name, value] : headers) req.set(name, value);
+  req.prepare_payload();
+  http::write(stream_, req);
+  http::response<http::string_body> res;
+  http::read(stream_, buffer_, res);
+  Response out;
+  out.status = res.result_int();
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(f.value());
+  }
+  out.body = std::move(res.body());
+  return out;
+}
+
+}  // namespace sluice::testing

@@ -1,0 +1,90 @@
+#pragma once
+// TLS for the tests: throwaway certificates made by the `openssl` command, an HTTPS upstream and
+// an HTTPS client.
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/proxy_harness.hpp"
+
+namespace sluice::testing {
+
+// A test CA and what it signed, in a temporary directory removed at destruction:
+//   ca.crt           the CA
+//   other-ca.crt     a CA that signed nothing here (the "wrong CA")
+//   server.crt/.key  CN=localhost, for localhost and 127.0.0.1
+//   wrong-name.crt   the same key, for example.invalid only
+//   expired.crt      the same key and names, expired yesterday
+//   client.crt/.key  CN=client-one, a client certificate
+//   client2.crt/.key CN=client-two
+//   stranger.crt/.key CN=stranger, signed by other-ca
+class TestCertificates {
+ public:
+  TestCertificates();
+  ~TestCertificates();
+  TestCertificates(const TestCertificates&) = delete;
+  TestCertificates& operator=(const TestCertificates&) = delete;
+  [[nodiscard]] std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+ private:
+  std::string dir_;
+};
+
+// An HTTPS upstream on 127.0.0.1:0, one thread per connection: every request gets 200 with
+// body "tls:<Host header>". It counts handshakes and how many resumed a session.
+class TlsUpstream {
+ public:
+  TlsUpstream(const std::string& cert, const std::string& key);
+  ~TlsUpstream();
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::string url(const std::string& host = "127.0.0.1") const {
+    return "https://" + host + ":" + std::to_string(port_);
+  }
+  [[nodiscard]] int handshakes() const { return handshakes_.load(); }
+  [[nodiscard]] int resumed() const { return resumed_.load(); }
+  [[nodiscard]] int requests() const { return requests_.load(); }
+
+ private:
+  void accept_loop();
+  void serve(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context io_;
+  boost::asio::ssl::context context_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+  std::thread acceptor_thread_;
+  std::mutex mutex_;
+  std::vector<std::thread> connection_threads_;
+  std::atomic<int> handshakes_{0};
+  std::atomic<int> resumed_{0};
+  std::atomic<int> requests_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+// An HTTPS client to sluice's TLS listener that trusts `ca`, optionally with a certificate.
+class TlsClient {
+ public:
+  struct Identity {
+    std::string cert;
+    std::string key;
+  };
+  // Connects and completes the handshake; throws on failure.
+  TlsClient(std::uint16_t port, const std::string& ca, const Identity& identity = {});
+  Response request(const std::string& method, const std::string& target,
+                   const Headers& headers = {});
+  [[nodiscard]] std::string alpn();
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ssl::context context_;
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
+  boost::beast::flat_buffer buffer_;
+};
+
+}  // namespace sluice::testing
