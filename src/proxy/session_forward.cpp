@@ -171,6 +171,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
         relayed.ec == beast::error::timeout ? UpstreamError::timeout : UpstreamError::reset,
         "response body broke off: " + relayed.ec.message(), ex.status);
   }
+  if (relayed.failure == RelayFailure::none) worker_.pool().remember_session(*upstream);
   if (relayed.failure == RelayFailure::none && upstream_keep_alive && request_complete &&
       upstream->buffer.size() == 0) {
     worker_.pool().release(std::move(upstream));

@@ -233,10 +233,12 @@ void SessionFree::operator()(SSL_SESSION* session) const noexcept {
   SSL_SESSION_free(session);
 }
 
+// A copy, not the connection's own session: OpenSSL marks that one unresumable when the
+// connection ends without close_notify, as pooled upstream connections do.
 TlsSession resumable_session(TlsStream& tls) {
-  TlsSession session(SSL_get1_session(tls.native_handle()));
-  if (session && SSL_SESSION_is_resumable(session.get()) != 1) session.reset();
-  return session;
+  const SSL_SESSION* current = SSL_get0_session(tls.native_handle());
+  if (current == nullptr || SSL_SESSION_is_resumable(current) != 1) return nullptr;
+  return TlsSession(SSL_SESSION_dup(current));
 }
 
 }  // namespace sluice::proxy

@@ -119,7 +119,6 @@ void UpstreamPool::remember_session(UpstreamConnection& connection) {
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
   auto& idle = idle_[connection->pool_key];
   if (idle.size() >= kMaxIdlePerUpstream) return;  // closes it
-  remember_session(*connection);  // TLS 1.3 tickets come after the handshake
   connection->idle_since = clock_.now();
   connection->buffer.clear();
   idle.push_back(std::move(connection));

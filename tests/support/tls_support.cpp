@@ -58,6 +58,7 @@ TestCertificates::TestCertificates()
   ca("other-ca", "another CA");
   key("server");
   sign("server", "server", "localhost", "ca", "DNS:localhost,IP:127.0.0.1", 2);
+  sign("renewed", "server", "renewed.localhost", "ca", "DNS:localhost,IP:127.0.0.1", 2);
   sign("wrong-name", "server", "example.invalid", "ca", "DNS:example.invalid", 2);
   sign("expired", "server", "localhost", "ca", "DNS:localhost,IP:127.0.0.1", -1);
   key("client");
@@ -73,9 +74,10 @@ TestCertificates::~TestCertificates() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-TlsUpstream::TlsUpstream(const std::string& cert, const std::string& key)
+TlsUpstream::TlsUpstream(const std::string& cert, const std::string& key, Connections connections)
     : context_(ssl::context::tls_server),
-      acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+      acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+      connections_(connections) {
   context_.use_certificate_chain_file(cert);
   context_.use_private_key_file(key, ssl::context::pem);
   port_ = acceptor_.local_endpoint().port();
@@ -122,21 +124,31 @@ void TlsUpstream::serve(tcp::socket socket) {
     res.set(http::field::content_type, "text/plain");
     res.body() = "tls:" + std::string(req[http::field::host]);
     res.prepare_payload();
-    res.keep_alive(req.keep_alive());
+    const bool keep_alive = req.keep_alive() && connections_ == Connections::keep_alive;
+    res.keep_alive(keep_alive);
     http::write(stream, res, ec);
-    if (ec || !req.keep_alive()) break;
+    if (ec || !keep_alive) break;
   }
   stream.shutdown(ec);
 }
 
-TlsClient::TlsClient(std::uint16_t port, const std::string& ca, const Identity& identity)
-    : context_(ssl::context::tls_client), stream_(io_, context_) {
-  context_.load_verify_file(ca);
-  context_.set_verify_mode(ssl::verify_peer);
+namespace {
+
+ssl::context client_context(const std::string& ca, const TlsClient::Identity& identity) {
+  ssl::context context(ssl::context::tls_client);
+  context.load_verify_file(ca);
+  context.set_verify_mode(ssl::verify_peer);
   if (!identity.cert.empty()) {
-    context_.use_certificate_chain_file(identity.cert);
-    context_.use_private_key_file(identity.key, ssl::context::pem);
+    context.use_certificate_chain_file(identity.cert);
+    context.use_private_key_file(identity.key, ssl::context::pem);
   }
+  return context;
+}
+
+}  // namespace
+
+TlsClient::TlsClient(std::uint16_t port, const std::string& ca, const Identity& identity)
+    : context_(client_context(ca, identity)), stream_(io_, context_) {
   static constexpr unsigned char kAlpn[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   SSL_set_alpn_protos(stream_.native_handle(), kAlpn, sizeof kAlpn);
   SSL_set_tlsext_host_name(stream_.native_handle(), "localhost");
@@ -150,6 +162,14 @@ std::string TlsClient::alpn() {
   unsigned int length = 0;
   SSL_get0_alpn_selected(stream_.native_handle(), &data, &length);
   return {reinterpret_cast<const char*>(data), length};
+}
+
+std::string TlsClient::server_name() {
+  X509* cert = SSL_get0_peer_certificate(stream_.native_handle());
+  if (cert == nullptr) return {};
+  char name[256] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name, sizeof name);
+  return name;
 }
 
 Response TlsClient::request(const std::string& method, const std::string& target,

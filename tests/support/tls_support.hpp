@@ -19,6 +19,7 @@ namespace sluice::testing {
 //   ca.crt           the CA
 //   other-ca.crt     a CA that signed nothing here (the "wrong CA")
 //   server.crt/.key  CN=localhost, for localhost and 127.0.0.1
+//   renewed.crt      the same key and names, CN=renewed.localhost (a renewal)
 //   wrong-name.crt   the same key, for example.invalid only
 //   expired.crt      the same key and names, expired yesterday
 //   client.crt/.key  CN=client-one, a client certificate
@@ -40,7 +41,10 @@ class TestCertificates {
 // body "tls:<Host header>". It counts handshakes and how many resumed a session.
 class TlsUpstream {
  public:
-  TlsUpstream(const std::string& cert, const std::string& key);
+  // Connection: close after every response, so that each request needs a new connection.
+  enum class Connections { keep_alive, close_each };
+  TlsUpstream(const std::string& cert, const std::string& key,
+              Connections connections = Connections::keep_alive);
   ~TlsUpstream();
   [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] std::string url(const std::string& host = "127.0.0.1") const {
@@ -65,6 +69,7 @@ class TlsUpstream {
   std::atomic<int> resumed_{0};
   std::atomic<int> requests_{0};
   std::atomic<bool> stopping_{false};
+  Connections connections_;
 };
 
 // An HTTPS client to sluice's TLS listener that trusts `ca`, optionally with a certificate.
@@ -79,10 +84,12 @@ class TlsClient {
   Response request(const std::string& method, const std::string& target,
                    const Headers& headers = {});
   [[nodiscard]] std::string alpn();
+  // The CN of the certificate the server presented.
+  [[nodiscard]] std::string server_name();
 
  private:
   boost::asio::io_context io_;
-  boost::asio::ssl::context context_;
+  boost::asio::ssl::context context_;  // complete before the stream: SSL_new copies it
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
   boost::beast::flat_buffer buffer_;
 };

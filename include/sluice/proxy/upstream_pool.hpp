@@ -62,13 +62,14 @@ class UpstreamPool {
       Nanos connect_timeout, Reuse reuse, Failure& failure);
   // Back to the pool after a complete exchange on a keep-alive connection.
   void release(std::unique_ptr<UpstreamConnection> connection);
+  // After a complete exchange, pooled or not: a TLS connection's session, kept for the next new
+  // connection to resume (TLS 1.3 tickets come after the handshake, with the first response).
+  void remember_session(UpstreamConnection& connection);
   void close_idle();
   // Drops idle connections the upstream closed or that idled past kMaxIdle.
   void sweep();
 
  private:
-  void remember_session(UpstreamConnection& connection);
-
   asio::any_io_executor executor_;
   observe::Gauge& connections_;
   const Clock& clock_;
