@@ -68,12 +68,14 @@ void Server::warn_if_insecure(const config::Config& config) {
       log_->message(observe::Level::warn, "upstream_tls_insecure",
                     {{"upstream", target->url},
                      {"where", where},
-                     {"reason", "the upstream's certificate is not verified: anyone on the path "
-                                "can read and change this traffic"}});
+                     {"reason",
+                      "the upstream's certificate is not verified: anyone on the path "
+                      "can read and change this traffic"}});
     }
   };
   warn(config.upstream, "upstream");
-  for (const config::Route& route : config.routes) warn(route.upstream, "routes[" + route.name + "]");
+  for (const config::Route& route : config.routes)
+    warn(route.upstream, "routes[" + route.name + "]");
 }
 
 tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,

@@ -24,9 +24,9 @@ LoadResult Loader::load(const Node& root) {
     return finish(nullptr);
   }
   check_keys(root, "",
-             {"version", "listen", "upstream", "tls", "upstream_tls", "admin", "workers", "trusted_proxies", "timeouts",
-              "http", "max_keys", "ipv6_prefix", "watch_config", "state_file", "log", "redis",
-              "buckets", "routes"});
+             {"version", "listen", "upstream", "tls", "upstream_tls", "admin", "workers",
+              "trusted_proxies", "timeouts", "http", "max_keys", "ipv6_prefix", "watch_config",
+              "state_file", "log", "redis", "buckets", "routes"});
   if (const auto& v = required(root, "", "version"); v && integer(v, "version") != 1) {
     error(v, "version", "must be 1");
   }

@@ -134,8 +134,10 @@ void Loader::load_route_upstream(const Node& node, const std::string& path, cons
   if (const auto& tls = node["upstream_tls"]) {
     const std::string tls_path = join_path(path, "upstream_tls");
     if (route.upstream && !https) {
-      error(tls, tls_path, "applies to https:// upstreams only; this route's is " + route.upstream->url);
-    } else if (auto settings = upstream_tls(tls, tls_path, config.upstream_tls); settings && https) {
+      error(tls, tls_path,
+            "applies to https:// upstreams only; this route's is " + route.upstream->url);
+    } else if (auto settings = upstream_tls(tls, tls_path, config.upstream_tls);
+               settings && https) {
       route.upstream->tls = *settings;
     }
   }

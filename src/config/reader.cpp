@@ -141,7 +141,8 @@ std::optional<KeySpec> Reader::key_spec(const Node& node, const std::string& pat
       if (!client_certs_asked_) {
         // Without client_ca no client sends a certificate: every request would fall back to
         // its address, and the limit would not be the one written.
-        error(item, item_path, "client_cert needs tls.client_ca: clients are asked for certificates only then");
+        error(item, item_path,
+              "client_cert needs tls.client_ca: clients are asked for certificates only then");
         return false;
       }
       spec.parts.push_back({KeyKind::client_cert, {}});
@@ -150,7 +151,8 @@ std::optional<KeySpec> Reader::key_spec(const Node& node, const std::string& pat
     } else if (text->starts_with("query:") && text->size() > 6) {
       spec.parts.push_back({KeyKind::query, text->substr(6)});
     } else {
-      error(item, item_path, "must be client_ip, global, client_cert, header:<Name> or query:<param>");
+      error(item, item_path,
+            "must be client_ip, global, client_cert, header:<Name> or query:<param>");
       return false;
     }
     return true;

@@ -270,15 +270,15 @@ namespace sluice::proxy {
 
 // No connection to the upstream: refused, unreachable, or (https://) a handshake that failed,
 // most often a certificate that does not verify. Either way a 502 that says which.
-asio::awaitable<void> Session::refuse_unreachable(Exchange& ex, const UpstreamPool::Failure& failed) {
+asio::awaitable<void> Session::refuse_unreachable(Exchange& ex,
+                                                  const UpstreamPool::Failure& failed) {
   Services& services = worker_.services();
   if (failed.tls) {
     services.count_handshake_failure(
-        Side::upstream,
-        classify_handshake_failure(failed.ec, failed.ec == asio::error::timed_out));
+        Side::upstream, classify_handshake_failure(failed.ec, failed.ec == asio::error::timed_out));
     report_upstream_error(services, ex, UpstreamError::tls, failed.detail, 502);
-    co_await write_local(make_error(502, "upstream TLS handshake failed: " + failed.detail, ex.version),
-                         false, &ex);
+    co_await write_local(
+        make_error(502, "upstream TLS handshake failed: " + failed.detail, ex.version), false, &ex);
     co_return;
   }
   report_upstream_error(services, ex, UpstreamError::connect, failed.ec.message(), 502);

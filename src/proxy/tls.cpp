@@ -36,8 +36,8 @@ void common_settings(SSL_CTX* ctx) {
 int select_http11(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length,
                   const unsigned char* offered, unsigned int offered_length, void* /*arg*/) {
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, out_length, kAlpnHttp11.data(), kAlpnHttp11.size(),
-                            offered, offered_length) != OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&selected, out_length, kAlpnHttp11.data(), kAlpnHttp11.size(), offered,
+                            offered_length) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;
   }
   *out = selected;
@@ -66,8 +66,9 @@ std::shared_ptr<ssl::context> listener_context(const config::ListenerTls& tls,
   common_settings(native);
   SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_alpn_select_cb(native, select_http11, nullptr);
-  const bool cert = load_file("tls.cert", tls.cert, errors,
-                              [&](error_code& ec) { ctx->use_certificate_chain_file(tls.cert, ec); });
+  const bool cert = load_file("tls.cert", tls.cert, errors, [&](error_code& ec) {
+    ctx->use_certificate_chain_file(tls.cert, ec);
+  });
   const bool key = load_file("tls.key", tls.key, errors, [&](error_code& ec) {
     ctx->use_private_key_file(tls.key, ssl::context::pem, ec);
   });

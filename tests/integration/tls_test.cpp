@@ -15,20 +15,20 @@ namespace sluice::testing {
 namespace {
 
 std::string listener_tls(const TestCertificates& certs, const std::string& extra = "") {
-  return "tls: { cert: " + certs.path("server.crt") + ", key: " + certs.path("server.key") +
-         extra + " }\n";
+  return "tls: { cert: " + certs.path("server.crt") + ", key: " + certs.path("server.key") + extra +
+         " }\n";
 }
 
 std::uint64_t handshake_failures(ProxyHarness& proxy, const char* side, const char* reason) {
   return proxy.server()
       .metrics()
-      .counter(observe::Family::tls_handshake_failures_total,
-               {{"side", side}, {"reason", reason}})
+      .counter(observe::Family::tls_handshake_failures_total, {{"side", side}, {"reason", reason}})
       .load();
 }
 
 // A config forwarding to `upstream` over HTTPS, trusting the test CA.
-std::string https_upstream(const std::string& url, const std::string& ca, const std::string& rest = "") {
+std::string https_upstream(const std::string& url, const std::string& ca,
+                           const std::string& rest = "") {
   return "version: 1\nupstream: " + url + "\nupstream_tls: { ca: " + ca + " }\n" + rest;
 }
 
@@ -52,7 +52,9 @@ TEST(Tls, HttpsClientToAPlainUpstreamOverOneKeptAliveConnection) {
   ASSERT_EQ(received.size(), 3u);
   EXPECT_EQ(received[2].target, "/hello/2");
   EXPECT_EQ(received[2].header("Host"), "localhost");
-  EXPECT_EQ(proxy.server().metrics().gauge(observe::Family::connections, {{"side", "downstream"}}).load(), 1);
+  EXPECT_EQ(
+      proxy.server().metrics().gauge(observe::Family::connections, {{"side", "downstream"}}).load(),
+      1);
 }
 
 TEST(Tls, PlainClientToAnHttpsUpstreamSendsTheUpstreamsHostUnlessPreserved) {
@@ -108,8 +110,7 @@ TEST(Tls, UpstreamsThatFailVerificationGet502AndAnUpstreamErrorSayingWhy) {
     ASSERT_TRUE(proxy.wait_for_log("\"upstream_error\""));
     const std::string log = proxy.log_text();
     EXPECT_NE(log.find("\"kind\":\"tls\""), std::string::npos) << log;
-    EXPECT_NE(log.find(std::string("certificate verify failed: ") + c.expected),
-              std::string::npos)
+    EXPECT_NE(log.find(std::string("certificate verify failed: ") + c.expected), std::string::npos)
         << log;
     EXPECT_EQ(handshake_failures(proxy, "upstream", "certificate"), 1u);
     EXPECT_EQ(upstream.requests(), 0);
@@ -129,7 +130,8 @@ TEST(Tls, InsecureSkipsVerificationAndWarnsAtStart) {
 TEST(Tls, ClientCertificatesAreRequiredAndKeyTheLimit) {
   TestCertificates certs;
   TestUpstream upstream;
-  ProxyHarness proxy(with_upstream(upstream, listener_tls(certs, ", client_ca: " + certs.path("ca.crt")) + R"(routes:
+  ProxyHarness proxy(with_upstream(
+      upstream, listener_tls(certs, ", client_ca: " + certs.path("ca.crt")) + R"(routes:
   - { name: api, key: client_cert, max_rate: 1, time_period: 60s }
 )"));
   const TlsClient::Identity one{certs.path("client.crt"), certs.path("client.key")};
@@ -155,7 +157,8 @@ TEST(Tls, ClientCertificatesAreRequiredAndKeyTheLimit) {
   };
   EXPECT_TRUE(refused({}));
   EXPECT_TRUE(refused({certs.path("stranger.crt"), certs.path("stranger.key")}));
-  EXPECT_TRUE(wait_until([&] { return handshake_failures(proxy, "downstream", "certificate") == 2; }));
+  EXPECT_TRUE(
+      wait_until([&] { return handshake_failures(proxy, "downstream", "certificate") == 2; }));
   EXPECT_EQ(upstream.request_count(), 2u);
 }
 
@@ -172,7 +175,9 @@ TEST(Tls, PlainHttpAndGarbageOnTheTlsPortAreCountedAndServingGoesOn) {
   }
   for (const std::string& garbage :
        {std::string("\x16\x03\x01\x00\x05hello", 10), std::string(4096, '\xff'),
-        std::string("\x17\x03\x03\x00\x05" "abcde", 10)}) {
+        std::string("\x17\x03\x03\x00\x05"
+                    "abcde",
+                    10)}) {
     Client client(proxy.port());
     client.write_raw(garbage);
     client.read_all();  // closed, not hung
@@ -185,8 +190,8 @@ TEST(Tls, PlainHttpAndGarbageOnTheTlsPortAreCountedAndServingGoesOn) {
     return handshake_failures(proxy, "downstream", "plain_http") == 1 &&
            handshake_failures(proxy, "downstream", "protocol") == 3 &&
            handshake_failures(proxy, "downstream", "closed") == 1;
-  })) << handshake_failures(proxy, "downstream", "plain_http") << " "
-      << handshake_failures(proxy, "downstream", "protocol") << " "
+  })) << handshake_failures(proxy, "downstream", "plain_http")
+      << " " << handshake_failures(proxy, "downstream", "protocol") << " "
       << handshake_failures(proxy, "downstream", "closed") << " "
       << handshake_failures(proxy, "downstream", "timeout");
   TlsClient client(proxy.port(), certs.path("ca.crt"));
@@ -202,9 +207,10 @@ TEST(Tls, ReloadSwapsTheCertificateForNewConnectionsAndKeepsOpenOnes) {
   copy(certs.path("server.crt"), cert);
   copy(certs.path("server.key"), key);
   const std::string log = temp_file("tls-reload.log", "");
-  const std::string path = temp_file("tls-reload.yaml", "version: 1\nlisten: 127.0.0.1:0\nlog: { file: " + log +
-                                                   ", format: json }\nupstream: " + upstream.url() +
-                                                   "\ntls: { cert: " + cert + ", key: " + key + " }\n");
+  const std::string path =
+      temp_file("tls-reload.yaml", "version: 1\nlisten: 127.0.0.1:0\nlog: { file: " + log +
+                                       ", format: json }\nupstream: " + upstream.url() +
+                                       "\ntls: { cert: " + cert + ", key: " + key + " }\n");
   ProxyHarness proxy(ProxyHarness::File{path});
   TlsClient before(proxy.port(), certs.path("ca.crt"));
   EXPECT_EQ(before.request("GET", "/").status, 200u);
@@ -225,6 +231,24 @@ TEST(Tls, ReloadSwapsTheCertificateForNewConnectionsAndKeepsOpenOnes) {
   TlsClient later(proxy.port(), certs.path("ca.crt"));
   EXPECT_EQ(later.server_name(), "renewed.localhost");
   EXPECT_EQ(before.request("GET", "/").status, 200u);
+}
+
+TEST(Tls, WatchConfigReloadsWhenOnlyTheCertificateFileChanges) {
+  TestCertificates certs;
+  TestUpstream upstream;
+  const std::string cert = temp_file("watched.crt", "");
+  copy(certs.path("server.crt"), cert);
+  const std::string log = temp_file("tls-watch.log", "");
+  const std::string path =
+      temp_file("tls-watch.yaml",
+                "version: 1\nlisten: 127.0.0.1:0\nwatch_config: true\nlog: { file: " + log +
+                    ", format: json }\nupstream: " + upstream.url() + "\ntls: { cert: " + cert +
+                    ", key: " + certs.path("server.key") + " }\n");
+  ProxyHarness proxy(ProxyHarness::File{path});
+  EXPECT_EQ(TlsClient(proxy.port(), certs.path("ca.crt")).server_name(), "localhost");
+  copy(certs.path("renewed.crt"), cert);  // cert-manager renewing the secret, say
+  ASSERT_TRUE(proxy.wait_for_log("\"reloaded\""));
+  EXPECT_EQ(TlsClient(proxy.port(), certs.path("ca.crt")).server_name(), "renewed.localhost");
 }
 
 TEST(Tls, ContextsRefuseFilesThatDoNotLoadNamingTheField) {

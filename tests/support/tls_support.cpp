@@ -100,10 +100,8 @@ void TlsUpstream::accept_loop() {
     acceptor_.accept(socket, ec);
     if (stopping_ || ec) return;
     std::lock_guard guard(mutex_);
-    connection_threads_.emplace_back(
-        [this, s = std::make_shared<tcp::socket>(std::move(socket))]() mutable {
-          serve(std::move(*s));
-        });
+    connection_threads_.emplace_back([this, s = std::make_shared<tcp::socket>(std::move(
+                                                socket))]() mutable { serve(std::move(*s)); });
   }
 }
 

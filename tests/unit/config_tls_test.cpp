@@ -120,9 +120,10 @@ routes:
   EXPECT_EQ(c->routes[1].host_header, HostHeader::upstream);
   EXPECT_EQ(c->routes[2].host_header, HostHeader::preserve);
   EXPECT_EQ(c->routes[3].host_header, HostHeader::upstream);
-  EXPECT_NE(error_of("upstream: http://127.0.0.1:9\nroutes:\n  - { name: a, host_header: client }\n")
-                .find("must be upstream or preserve"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("upstream: http://127.0.0.1:9\nroutes:\n  - { name: a, host_header: client }\n")
+          .find("must be upstream or preserve"),
+      std::string::npos);
 }
 
 TEST(ConfigTls, ClientCertKeyNeedsClientCa) {

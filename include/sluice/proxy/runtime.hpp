@@ -26,8 +26,8 @@ struct RouteRuntime {
   std::array<observe::Counter*, 6> decisions{};  // by limit::Outcome
   observe::Histogram* delay = nullptr;
   observe::Gauge* tunnels = nullptr;
-  observe::Counter* redis_fallbacks = nullptr;   // routes with shared limits
-  std::array<observe::Counter*, 5> responses{};  // 1xx..5xx
+  observe::Counter* redis_fallbacks = nullptr;                  // routes with shared limits
+  std::array<observe::Counter*, 5> responses{};                 // 1xx..5xx
   std::array<observe::Counter*, kUpstreamErrorKinds> errors{};  // by UpstreamError
 
   void count(limit::Outcome outcome) const noexcept {

@@ -28,9 +28,9 @@ class Services {
     for (const Side side : {Side::downstream, Side::upstream}) {
       for (const HandshakeFailure why : kHandshakeFailures) {
         handshake_failures_[static_cast<std::size_t>(side)][static_cast<std::size_t>(why)] =
-            &metrics.counter(observe::Family::tls_handshake_failures_total,
-                             {{"side", std::string(to_string(side))},
-                              {"reason", std::string(to_string(why))}});
+            &metrics.counter(
+                observe::Family::tls_handshake_failures_total,
+                {{"side", std::string(to_string(side))}, {"reason", std::string(to_string(why))}});
       }
     }
   }

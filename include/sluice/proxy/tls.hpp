@@ -24,9 +24,7 @@ class TlsContexts {
                                                  std::vector<std::string>& errors);
 
   // The listener's context; null when the listener speaks plain HTTP.
-  [[nodiscard]] const std::shared_ptr<ssl::context>& listener() const noexcept {
-    return listener_;
-  }
+  [[nodiscard]] const std::shared_ptr<ssl::context>& listener() const noexcept { return listener_; }
   // The client context for an https:// upstream with these settings (built by load()).
   [[nodiscard]] std::shared_ptr<ssl::context> upstream(const config::UpstreamTls& tls) const;
 
