@@ -87,8 +87,8 @@ start_sluice() {
   pids+=($sluice_pid)
 }
 
-wait_http() {  # URL
-  for _ in $(seq 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done
+wait_http() {  # URL (https: the bench's self-signed certificate is not checked)
+  for _ in $(seq 200); do curl -skf "$1" >/dev/null && return 0; sleep 0.05; done
   echo "nothing answers at $1" >&2
   exit 1
 }

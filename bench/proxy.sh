@@ -4,10 +4,18 @@
 # (thread) each, loopback only, alternating rounds; prints req/s, p50/p99 and CPU per request for
 # all three and the peers' ratios. Bounded: ROUNDS × 3 × DURATION seconds plus start-up.
 #
-#   bench/proxy.sh [ROUNDS] [DURATION] [CONNECTIONS]
+#   bench/proxy.sh [--tls] [ROUNDS] [DURATION] [CONNECTIONS]
+#
+# --tls: the three listeners speak HTTPS with one self-signed certificate (ECDSA P-256, TLS 1.3
+# as wrk negotiates it), over kept-alive connections; the upstream stays plain HTTP.
 #
 # BASELINE=path/to/an/older/sluice adds it as a fourth target, "baseline", with the same config:
 # what a change bought, measured side by side.
+TLS=0
+if [ "${1:-}" = --tls ]; then
+  TLS=1
+  shift
+fi
 ROUNDS=${1:-3}
 DURATION=${2:-10}
 CONNECTIONS=${3:-32}
@@ -18,8 +26,24 @@ nginx_port=$(free_port)
 sluice_port=$(free_port)
 haproxy_port=$(free_port)
 
+scheme=http
+nginx_listen=$nginx_port
+nginx_tls=""
+haproxy_tls=""
+if [ "$TLS" = 1 ]; then
+  scheme=https
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -keyout "$work/key.pem" -out "$work/cert.pem" -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+  cat "$work/cert.pem" "$work/key.pem" > "$work/haproxy.pem"
+  nginx_listen="$nginx_port ssl"
+  nginx_tls="ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;"
+  haproxy_tls="ssl crt $work/haproxy.pem alpn http/1.1"
+fi
+
 start_upstream "$upstream_port"
-start_nginx_peer "$nginx_port" "$upstream_port"
+start_nginx_peer "$nginx_listen" "$upstream_port" "$nginx_tls"
 
 cat > "$work/haproxy.cfg" <<CONF
 global
@@ -31,7 +55,7 @@ defaults
   timeout client 30s
   timeout server 30s
 frontend bench
-  bind 127.0.0.1:$haproxy_port
+  bind 127.0.0.1:$haproxy_port $haproxy_tls
   stick-table type ip size 100k expire 30s store http_req_rate(1s)
   http-request track-sc0 src
   http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }
@@ -44,7 +68,11 @@ haproxy -f "$work/haproxy.cfg" -db &
 pids+=($!)
 haproxy_pid=$!
 
-{ sluice_config_head "$sluice_port" "$upstream_port"; cat; } > "$work/sluice.yaml" <<CONF
+{
+  sluice_config_head "$sluice_port" "$upstream_port"
+  [ "$TLS" = 1 ] && printf 'tls: { cert: %s/cert.pem, key: %s/key.pem }\n' "$work" "$work"
+  cat
+} > "$work/sluice.yaml" <<CONF
 routes:
   - name: bench
     match: { path_prefix: / }
@@ -61,9 +89,10 @@ if [ -n "${BASELINE:-}" ]; then
   pids+=($!)
   baseline_pid=$!
   targets="$targets baseline"
-  wait_http "http://127.0.0.1:$baseline_port/"
+  wait_http "$scheme://127.0.0.1:$baseline_port/"
 fi
-for port in $upstream_port $nginx_port $haproxy_port $sluice_port; do wait_http "http://127.0.0.1:$port/"; done
+wait_http "http://127.0.0.1:$upstream_port/"
+for port in $nginx_port $haproxy_port $sluice_port; do wait_http "$scheme://127.0.0.1:$port/"; done
 
 # CPU time (user + system, clock ticks) of a process and its children: the proxy's cost per
 # request, which a shared, noisy machine disturbs far less than its throughput.
@@ -78,7 +107,7 @@ cpu_ticks() {
 run_wrk() {  # $1 = port, $2 = proxy pid → "rps p50_ms p99_ms cpu_us_per_request"
   local before after
   before=$(cpu_ticks "$2")
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1/" > "$work/wrk.out"
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$scheme://127.0.0.1:$1/" > "$work/wrk.out"
   after=$(cpu_ticks "$2")
   awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }

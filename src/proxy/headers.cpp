@@ -34,14 +34,14 @@ void append_via(http::fields& fields, unsigned version) {
   fields.set(http::field::via, existing.empty() ? hop : std::string(existing) + ", " + hop);
 }
 
-void add_forwarding(http::fields& fields, std::string_view peer, unsigned client_version) {
+void add_forwarding(http::fields& fields, const Forwarded& client) {
   const auto xff = fields["X-Forwarded-For"];
-  if (!peer.empty()) {  // empty for a connection that is not over IP (an adopted socketpair)
-    fields.set("X-Forwarded-For",
-               xff.empty() ? std::string(peer) : std::string(xff) + ", " + std::string(peer));
+  if (!client.peer.empty()) {  // empty for a connection not over IP (an adopted socketpair)
+    fields.set("X-Forwarded-For", xff.empty() ? std::string(client.peer)
+                                              : std::string(xff) + ", " + std::string(client.peer));
   }
-  fields.set("X-Forwarded-Proto", "http");
-  append_via(fields, client_version);
+  fields.set("X-Forwarded-Proto", client.tls ? "https" : "http");
+  append_via(fields, client.version);
 }
 
 std::string upgrade_protocol(const http::fields& fields) {

@@ -88,7 +88,8 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   const std::string upgrade = upgrade_protocol(request);
   request.erase(http::field::expect);
   strip_hop_by_hop(request);
-  add_forwarding(request, peer_text_, ex.version);
+  add_forwarding(request,
+                 {.peer = peer_text_, .version = ex.version, .tls = stream_.tls() != nullptr});
   request.set("X-Request-Id", ex.request_id);
   if (ex.route != nullptr ? ex.route->host_header == config::HostHeader::upstream
                           : ex.upstream->tls.has_value()) {

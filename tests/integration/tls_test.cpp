@@ -52,6 +52,7 @@ TEST(Tls, HttpsClientToAPlainUpstreamOverOneKeptAliveConnection) {
   ASSERT_EQ(received.size(), 3u);
   EXPECT_EQ(received[2].target, "/hello/2");
   EXPECT_EQ(received[2].header("Host"), "localhost");
+  EXPECT_EQ(received[2].header("X-Forwarded-Proto"), "https");
   EXPECT_EQ(
       proxy.server().metrics().gauge(observe::Family::connections, {{"side", "downstream"}}).load(),
       1);

@@ -14,8 +14,14 @@ namespace sluice::proxy {
 // Transfer-Encoding) is left to the relay and is not touched here.
 void strip_hop_by_hop(http::fields& fields);
 
-// X-Forwarded-For gains the peer, X-Forwarded-Proto is set, Via gains this hop.
-void add_forwarding(http::fields& fields, std::string_view peer, unsigned client_version);
+// How the client reached sluice, as the forwarding headers tell the upstream.
+struct Forwarded {
+  std::string_view peer;  // the connection's address; empty when not over IP
+  unsigned version = kHttp11;
+  bool tls = false;
+};
+// X-Forwarded-For gains the peer, X-Forwarded-Proto is set (http or https), Via gains this hop.
+void add_forwarding(http::fields& fields, const Forwarded& client);
 
 void append_via(http::fields& fields, unsigned version);
 
