@@ -74,8 +74,9 @@ void Server::warn_if_insecure(const config::Config& config) {
     }
   };
   warn(config.upstream, "upstream");
-  for (const config::Route& route : config.routes)
+  for (const config::Route& route : config.routes) {
     warn(route.upstream, "routes[" + route.name + "]");
+  }
 }
 
 tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,

@@ -102,48 +102,6 @@ void Loader::load_trusted_proxies(const Node& node, Config& config) {
   }
 }
 
-// Only the form is checked here: the files are read (and their errors reported with these
-// field names) when the TLS contexts are built, at start-up, on --check and on every reload.
-void Loader::load_listener_tls(const Node& node, Config& config) {
-  if (!node) return;
-  if (!map_or_error(node, "tls")) return;
-  check_keys(node, "tls", {"cert", "key", "client_ca"});
-  ListenerTls tls;
-  auto path_of = [&](const char* key, std::string& out, bool needed) {
-    const Node& file = needed ? required(node, "tls", key) : node[key];
-    if (!file) return;
-    if (auto text = scalar(file, join_path("tls", key))) {
-      if (text->empty()) error(file, join_path("tls", key), "must be a file path");
-      out = *text;
-    }
-  };
-  path_of("cert", tls.cert, true);
-  path_of("key", tls.key, true);
-  path_of("client_ca", tls.client_ca, false);
-  client_certs_asked_ = !tls.client_ca.empty();
-  config.tls = std::move(tls);
-}
-
-std::optional<UpstreamTls> Loader::upstream_tls(const Node& node, const std::string& path,
-                                                const UpstreamTls& inherited) {
-  if (!map_or_error(node, path)) return std::nullopt;
-  check_keys(node, path, {"ca", "insecure"});
-  UpstreamTls tls = inherited;
-  if (const auto& ca = node["ca"]) {
-    if (auto text = scalar(ca, join_path(path, "ca"))) {
-      if (text->empty()) error(ca, join_path(path, "ca"), "must be a file path");
-      tls.ca = *text;
-    }
-  }
-  if (const auto& insecure = node["insecure"]) {
-    if (auto b = boolean(insecure, join_path(path, "insecure"))) tls.insecure = *b;
-  }
-  if (tls.insecure && !tls.ca.empty()) {
-    error(node, path, "ca and insecure: true contradict each other: keep one");
-  }
-  return tls;
-}
-
 void Loader::load_timeouts(const Node& node, Timeouts& t) {
   if (!node) return;
   if (!map_or_error(node, "timeouts")) return;

@@ -117,44 +117,6 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
   return route;
 }
 
-// The route's upstream (its own or the top-level one), how its certificate is checked, and the
-// Host it is sent.
-void Loader::load_route_upstream(const Node& node, const std::string& path, const Config& config,
-                                 Route& route) {
-  if (const auto& upstream = node["upstream"]) {
-    route.upstream = upstream_target(upstream, join_path(path, "upstream"));
-    if (route.upstream && route.upstream->tls) route.upstream->tls = config.upstream_tls;
-  } else {
-    route.upstream = config.upstream;
-    if (!route.upstream && !upstream_given_) {
-      error(node, path, "forwards but no upstream is set, neither here nor at the top level");
-    }
-  }
-  const bool https = route.upstream && route.upstream->tls;
-  if (const auto& tls = node["upstream_tls"]) {
-    const std::string tls_path = join_path(path, "upstream_tls");
-    if (route.upstream && !https) {
-      error(tls, tls_path,
-            "applies to https:// upstreams only; this route's is " + route.upstream->url);
-    } else if (auto settings = upstream_tls(tls, tls_path, config.upstream_tls);
-               settings && https) {
-      route.upstream->tls = *settings;
-    }
-  }
-  route.host_header = https ? HostHeader::upstream : HostHeader::preserve;
-  if (const auto& host = node["host_header"]) {
-    if (auto text = scalar(host, join_path(path, "host_header"))) {
-      if (*text == "upstream") {
-        route.host_header = HostHeader::upstream;
-      } else if (*text == "preserve") {
-        route.host_header = HostHeader::preserve;
-      } else {
-        error(host, join_path(path, "host_header"), "must be upstream or preserve");
-      }
-    }
-  }
-}
-
 void Loader::load_match(const Node& node, const std::string& path,
                         const uri::PathOptions& path_options, Match& match) {
   if (!node) return;

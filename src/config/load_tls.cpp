@@ -1,0 +1,87 @@
+// The TLS parts of the schema (DESIGN §12): the listener's certificate, how https:// upstreams
+// are verified, and the Host a route's upstream is sent.
+#include "config/loader.hpp"
+
+namespace sluice::config {
+
+// Only the form is checked here: the files are read (and their errors reported with these
+// field names) when the TLS contexts are built, at start-up, on --check and on every reload.
+void Loader::load_listener_tls(const Node& node, Config& config) {
+  if (!node) return;
+  if (!map_or_error(node, "tls")) return;
+  check_keys(node, "tls", {"cert", "key", "client_ca"});
+  ListenerTls tls;
+  auto path_of = [&](const char* key, std::string& out, bool needed) {
+    const Node& file = needed ? required(node, "tls", key) : node[key];
+    if (!file) return;
+    if (auto text = scalar(file, join_path("tls", key))) {
+      if (text->empty()) error(file, join_path("tls", key), "must be a file path");
+      out = *text;
+    }
+  };
+  path_of("cert", tls.cert, true);
+  path_of("key", tls.key, true);
+  path_of("client_ca", tls.client_ca, false);
+  client_certs_asked_ = !tls.client_ca.empty();
+  config.tls = std::move(tls);
+}
+
+std::optional<UpstreamTls> Loader::upstream_tls(const Node& node, const std::string& path,
+                                                const UpstreamTls& inherited) {
+  if (!map_or_error(node, path)) return std::nullopt;
+  check_keys(node, path, {"ca", "insecure"});
+  UpstreamTls tls = inherited;
+  if (const auto& ca = node["ca"]) {
+    if (auto text = scalar(ca, join_path(path, "ca"))) {
+      if (text->empty()) error(ca, join_path(path, "ca"), "must be a file path");
+      tls.ca = *text;
+    }
+  }
+  if (const auto& insecure = node["insecure"]) {
+    if (auto b = boolean(insecure, join_path(path, "insecure"))) tls.insecure = *b;
+  }
+  if (tls.insecure && !tls.ca.empty()) {
+    error(node, path, "ca and insecure: true contradict each other: keep one");
+  }
+  return tls;
+}
+
+// The route's upstream (its own or the top-level one), how its certificate is checked, and the
+// Host it is sent.
+void Loader::load_route_upstream(const Node& node, const std::string& path, const Config& config,
+                                 Route& route) {
+  if (const auto& upstream = node["upstream"]) {
+    route.upstream = upstream_target(upstream, join_path(path, "upstream"));
+    if (route.upstream && route.upstream->tls) route.upstream->tls = config.upstream_tls;
+  } else {
+    route.upstream = config.upstream;
+    if (!route.upstream && !upstream_given_) {
+      error(node, path, "forwards but no upstream is set, neither here nor at the top level");
+    }
+  }
+  const bool https = route.upstream && route.upstream->tls;
+  if (const auto& tls = node["upstream_tls"]) {
+    const std::string tls_path = join_path(path, "upstream_tls");
+    if (route.upstream && !https) {
+      error(tls, tls_path,
+            "applies to https:// upstreams only; this route's is " + route.upstream->url);
+    } else if (auto settings = upstream_tls(tls, tls_path, config.upstream_tls);
+               settings && https) {
+      route.upstream->tls = *settings;
+    }
+  }
+  route.host_header = https ? HostHeader::upstream : HostHeader::preserve;
+  if (const auto& host = node["host_header"]) {
+    if (auto text = scalar(host, join_path(path, "host_header"))) {
+      if (*text == "upstream") {
+        route.host_header = HostHeader::upstream;
+      } else if (*text == "preserve") {
+        route.host_header = HostHeader::preserve;
+      } else {
+        error(host, join_path(path, "host_header"), "must be upstream or preserve");
+      }
+    }
+  }
+}
+
+}  // namespace sluice::config
