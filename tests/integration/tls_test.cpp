@@ -4,12 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "sluice/proxy/tls.hpp"
 #include "support/configs.hpp"
 #include "support/tls_support.hpp"
+#include "support/websocket_upstream.hpp"
 
 namespace sluice::testing {
 namespace {
@@ -250,6 +255,33 @@ TEST(Tls, WatchConfigReloadsWhenOnlyTheCertificateFileChanges) {
   copy(certs.path("renewed.crt"), cert);  // cert-manager renewing the secret, say
   ASSERT_TRUE(proxy.wait_for_log("\"reloaded\""));
   EXPECT_EQ(TlsClient(proxy.port(), certs.path("ca.crt")).server_name(), "renewed.localhost");
+}
+
+TEST(Tls, WebSocketOverTheTlsListenerIsTunnelledBothWays) {
+  namespace asio = boost::asio;
+  namespace websocket = boost::beast::websocket;
+  TestCertificates certs;
+  WebSocketUpstream upstream;
+  ProxyHarness proxy("version: 1\nupstream: " + upstream.url() + "\n" + listener_tls(certs));
+  asio::io_context io;
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  context.load_verify_file(certs.path("ca.crt"));
+  context.set_verify_mode(asio::ssl::verify_peer);
+  websocket::stream<asio::ssl::stream<asio::ip::tcp::socket>> ws(io, context);
+  ws.next_layer().next_layer().connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), proxy.port()));
+  ws.next_layer().handshake(asio::ssl::stream_base::client);
+  ws.handshake("localhost", "/ws");
+  // Messages larger than a TLS record and a relay piece, both ways.
+  const std::string big(100 * 1024, 'w');
+  for (const std::string& message : {std::string("hello"), big}) {
+    ws.write(asio::buffer(message));
+    boost::beast::flat_buffer buffer;
+    ws.read(buffer);
+    EXPECT_EQ(boost::beast::buffers_to_string(buffer.data()), message);
+  }
+  ws.close(websocket::close_code::normal);
+  EXPECT_TRUE(wait_until([&] { return upstream.ended() == 1; }));
 }
 
 TEST(Tls, ContextsRefuseFilesThatDoNotLoadNamingTheField) {
