@@ -8,6 +8,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -203,6 +204,19 @@ TEST(Tls, PlainHttpAndGarbageOnTheTlsPortAreCountedAndServingGoesOn) {
   TlsClient client(proxy.port(), certs.path("ca.crt"));
   EXPECT_EQ(client.request("GET", "/").status, 200u);
   EXPECT_EQ(proxy.log_text().find("\"level\":\"warn\""), std::string::npos);
+}
+
+TEST(Tls, AHandshakeThatStallsEndsAtClientHeader) {
+  TestCertificates certs;
+  TestUpstream upstream;
+  ProxyHarness proxy(
+      with_upstream(upstream, listener_tls(certs) + "timeouts: { client_header: 300ms }\n"));
+  Client stalled(proxy.port());
+  stalled.write_raw(std::string("\x16\x03\x01", 3));  // a record header, then nothing
+  const auto start = std::chrono::steady_clock::now();
+  stalled.read_all();  // returns when sluice closes
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(wait_until([&] { return handshake_failures(proxy, "downstream", "timeout") == 1; }));
 }
 
 TEST(Tls, ReloadSwapsTheCertificateForNewConnectionsAndKeepsOpenOnes) {
