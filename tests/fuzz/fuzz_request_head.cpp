@@ -93,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)sluice::limit::masked_target(route->policy, target->forwarded);
   }
   sluice::proxy::strip_hop_by_hop(req);
-  const std::string peer = client.to_string();
-  sluice::proxy::add_forwarding(req, {.peer = peer, .version = req.version(), .tls = false});
+  const std::string client_text = client.to_string();
+  sluice::proxy::add_forwarding(req, {.peer = client_text, .version = req.version(), .tls = false});
   return 0;
 }
