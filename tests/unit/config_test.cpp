@@ -3,28 +3,16 @@
 
 #include "sluice/config/load.hpp"
 #include "sluice/config/router.hpp"
+#include "support/config_checks.hpp"
 
 namespace sluice::config {
 namespace {
 
-constexpr const char* kHead =
-    "version: 1\nlisten: 127.0.0.1:8080\nupstream: http://127.0.0.1:9000\n";
+using testing::error_of;
+using testing::ok;
 
 LoadResult load(const std::string& body) {
-  return load_string(kHead + body, "sluice.yaml");
-}
-
-// The single error of a config that must fail.
-std::string error_of(const std::string& body) {
-  const LoadResult r = load(body);
-  EXPECT_EQ(r.config, nullptr);
-  return r.errors.empty() ? "(no error)" : r.errors.front();
-}
-
-std::shared_ptr<const Config> ok(const std::string& body) {
-  LoadResult r = load(body);
-  for (const auto& e : r.errors) ADD_FAILURE() << e;
-  return r.config;
+  return testing::load_body(body);
 }
 
 TEST(ConfigLoad, DesignExampleLoadsWithEveryFeature) {

@@ -3,24 +3,20 @@
 #include <gtest/gtest.h>
 
 #include "sluice/config/load.hpp"
+#include "support/config_checks.hpp"
 
 namespace sluice::config {
 namespace {
 
-LoadResult load(const std::string& body) {
-  return load_string("version: 1\nlisten: 127.0.0.1:8080\n" + body, "sluice.yaml");
-}
+// Without an upstream: the tests below set their own.
+constexpr const char* kHead = "version: 1\nlisten: 127.0.0.1:8080\n";
 
 std::string error_of(const std::string& body) {
-  const LoadResult r = load(body);
-  EXPECT_EQ(r.config, nullptr);
-  return r.errors.empty() ? "(no error)" : r.errors.front();
+  return testing::error_of(body, kHead);
 }
 
 std::shared_ptr<const Config> ok(const std::string& body) {
-  LoadResult r = load(body);
-  for (const auto& e : r.errors) ADD_FAILURE() << e;
-  return r.config;
+  return testing::ok(body, kHead);
 }
 
 TEST(ConfigTls, ListenerNeedsCertAndKey) {
