@@ -117,6 +117,7 @@ asio::awaitable<void> Session::handshake() {
           "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
           "Content-Length: 52\r\nConnection: close\r\n\r\n"
           "This port speaks HTTPS; the request was plain HTTP.\n";
+      worker_.services().count_local_response(400);
       arm(worker_.runtime()->config->timeouts.client_header);
       co_await asio::async_write(socket_, asio::buffer(kPlainHttp), use_tuple);
     }

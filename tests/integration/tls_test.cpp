@@ -179,6 +179,11 @@ TEST(Tls, PlainHttpAndGarbageOnTheTlsPortAreCountedAndServingGoesOn) {
     const std::string answer = plain.read_all();
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 Bad Request\r\n")) << answer;
     EXPECT_NE(answer.find("This port speaks HTTPS"), std::string::npos);
+    EXPECT_EQ(proxy.server()
+                  .metrics()
+                  .counter(observe::Family::local_responses_total, {{"status", "400"}})
+                  .load(),
+              1u);
   }
   for (const std::string& garbage :
        {std::string("\x16\x03\x01\x00\x05hello", 10), std::string(4096, '\xff'),

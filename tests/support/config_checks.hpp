@@ -28,7 +28,7 @@ inline std::string error_of(const std::string& body, const char* head = kConfigH
 
 // The config of one that must load; its errors, if any, fail the test.
 inline std::shared_ptr<const config::Config> ok(const std::string& body,
-                                               const char* head = kConfigHead) {
+                                                const char* head = kConfigHead) {
   config::LoadResult r = load_body(body, head);
   for (const auto& e : r.errors) ADD_FAILURE() << e;
   return r.config;
