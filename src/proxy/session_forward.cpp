@@ -265,10 +265,6 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
   }
 }
 
-}  // namespace sluice::proxy
-
-namespace sluice::proxy {
-
 // No connection to the upstream: refused, unreachable, or (https://) a handshake that failed,
 // most often a certificate that does not verify. Either way a 502 that says which.
 asio::awaitable<void> Session::refuse_unreachable(Exchange& ex,

@@ -96,14 +96,15 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
                              session == sessions_.end() ? nullptr : session->second.get());
   auto shaken = co_await (stream.async_handshake(ssl::stream_base::client, use_tuple) ||
                           deadline.async_wait(use_tuple));
-  failure.tls = true;
   ec = shaken.index() == 0 ? std::get<0>(std::get<0>(shaken)) : asio::error::timed_out;
   if (ec) {
+    failure.tls = true;
     failure.detail = ec == asio::error::timed_out ? "TLS handshake timed out"
                                                   : upstream_handshake_error(stream, ec);
+    // Whatever failed, the next connection verifies the upstream afresh.
+    sessions_.erase(key);
     co_return nullptr;
   }
-  failure.tls = false;
   remember_session(*conn);
   co_return conn;
 }
