@@ -14,6 +14,7 @@
 
 #include "sluice/proxy/tls.hpp"
 #include "support/configs.hpp"
+#include "support/daemon.hpp"
 #include "support/tls_support.hpp"
 #include "support/websocket_upstream.hpp"
 
@@ -224,7 +225,8 @@ TEST(Tls, AHandshakeThatStallsEndsAtClientHeader) {
   EXPECT_TRUE(wait_until([&] { return handshake_failures(proxy, "downstream", "timeout") == 1; }));
 }
 
-TEST(Tls, ReloadSwapsTheCertificateForNewConnectionsAndKeepsOpenOnes) {
+// The binary itself, reloaded by a real SIGHUP.
+TEST(Tls, SighupSwapsTheCertificateForNewConnectionsAndKeepsOpenOnes) {
   TestCertificates certs;
   TestUpstream upstream;
   const std::string cert = temp_file("reload.crt", "");
@@ -232,30 +234,38 @@ TEST(Tls, ReloadSwapsTheCertificateForNewConnectionsAndKeepsOpenOnes) {
   copy(certs.path("server.crt"), cert);
   copy(certs.path("server.key"), key);
   const std::string log = temp_file("tls-reload.log", "");
-  const std::string path =
+  const std::string config =
       temp_file("tls-reload.yaml", "version: 1\nlisten: 127.0.0.1:0\nlog: { file: " + log +
                                        ", format: json }\nupstream: " + upstream.url() +
                                        "\ntls: { cert: " + cert + ", key: " + key + " }\n");
-  ProxyHarness proxy(ProxyHarness::File{path});
-  TlsClient before(proxy.port(), certs.path("ca.crt"));
+  Daemon daemon(config, log);
+  const auto port = daemon.port();
+  ASSERT_NE(port, 0);
+  TlsClient before(port, certs.path("ca.crt"));
   EXPECT_EQ(before.request("GET", "/").status, 200u);
+  auto reloads = [&] { return count_lines_with(daemon.log(), "\"reload"); };
 
   // A certificate for the same names with another subject, as a renewal would bring.
   copy(certs.path("renewed.crt"), cert);
-  ASSERT_TRUE(proxy.server().reload_from_file(path));
-  TlsClient after(proxy.port(), certs.path("ca.crt"));
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return reloads() == 1; }));
+  EXPECT_NE(daemon.log().find("\"event\":\"reloaded\""), std::string::npos);
+  TlsClient after(port, certs.path("ca.crt"));
   EXPECT_EQ(after.server_name(), "renewed.localhost");
   EXPECT_EQ(after.request("GET", "/").status, 200u);
   EXPECT_EQ(before.request("GET", "/").status, 200u);  // the open connection stayed up
 
   // A broken file keeps the running certificate, and says why.
   std::ofstream(cert) << "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
-  EXPECT_FALSE(proxy.server().reload_from_file(path));
-  ASSERT_TRUE(proxy.wait_for_log("\"reload_failed\""));
-  EXPECT_NE(proxy.log_text().find("tls.cert: cannot load " + cert), std::string::npos);
-  TlsClient later(proxy.port(), certs.path("ca.crt"));
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return reloads() == 2; }));
+  EXPECT_NE(daemon.log().find("\"event\":\"reload_failed\""), std::string::npos);
+  EXPECT_NE(daemon.log().find("tls.cert: cannot load " + cert), std::string::npos);
+  TlsClient later(port, certs.path("ca.crt"));
   EXPECT_EQ(later.server_name(), "renewed.localhost");
   EXPECT_EQ(before.request("GET", "/").status, 200u);
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 0);
 }
 
 TEST(Tls, WatchConfigReloadsWhenOnlyTheCertificateFileChanges) {
