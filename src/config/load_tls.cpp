@@ -70,7 +70,7 @@ void Loader::load_route_upstream(const Node& node, const std::string& path, cons
       route.upstream->tls = *settings;
     }
   }
-  route.host_header = https ? HostHeader::upstream : HostHeader::preserve;
+  route.host_header = route.upstream ? route.upstream->default_host_header() : HostHeader::preserve;
   if (const auto& host = node["host_header"]) {
     if (auto text = scalar(host, join_path(path, "host_header"))) {
       if (*text == "upstream") {

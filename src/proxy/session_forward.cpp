@@ -91,8 +91,9 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   add_forwarding(request,
                  {.peer = peer_text_, .version = ex.version, .tls = stream_.tls() != nullptr});
   request.set("X-Request-Id", ex.request_id);
-  if (ex.route != nullptr ? ex.route->host_header == config::HostHeader::upstream
-                          : ex.upstream->tls.has_value()) {
+  const auto host_header =
+      ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
+  if (host_header == config::HostHeader::upstream) {
     request.set(http::field::host, ex.upstream->authority());
   }
   request.version(kHttp11);

@@ -94,14 +94,18 @@ Response Client::receive(bool head) {
   parser.body_limit(200 * 1024 * 1024);
   parser.skip(head);
   http::read(socket_, buffer_, parser);
+  return to_response(parser.release());
+}
+
+Response to_response(http::response<http::string_body>&& res) {
   Response out;
-  out.status = parser.get().result_int();
-  for (const auto& f : parser.get()) {
+  out.status = res.result_int();
+  for (const auto& f : res) {
     std::string name(f.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out.headers[name] = std::string(f.value());
   }
-  out.body = std::move(parser.get().body());
+  out.body = std::move(res.body());
   return out;
 }
 

@@ -55,6 +55,9 @@ struct Response {
   }
 };
 
+// A response as the tests compare it: header names lower-cased.
+Response to_response(boost::beast::http::response<boost::beast::http::string_body>&& res);
+
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class Client {

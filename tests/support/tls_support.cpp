@@ -179,15 +179,7 @@ Response TlsClient::request(const std::string& method, const std::string& target
   http::write(stream_, req);
   http::response<http::string_body> res;
   http::read(stream_, buffer_, res);
-  Response out;
-  out.status = res.result_int();
-  for (const auto& f : res) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(f.value());
-  }
-  out.body = std::move(res.body());
-  return out;
+  return to_response(std::move(res));
 }
 
 }  // namespace sluice::testing

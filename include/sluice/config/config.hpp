@@ -46,6 +46,9 @@ struct UpstreamTls {
   bool operator==(const UpstreamTls&) const = default;
 };
 
+// The Host an upstream is sent: the upstream's own authority, or the client's Host as it came.
+enum class HostHeader { preserve, upstream };
+
 struct UpstreamTarget {
   std::string url;   // as written: http://host:port or https://host:port
   std::string host;  // a name or an IP literal
@@ -53,6 +56,10 @@ struct UpstreamTarget {
   std::optional<UpstreamTls> tls;  // set for https:// upstreams
   // host[:port] as a Host header names it (the port left out when it is the scheme's default).
   [[nodiscard]] std::string authority() const;
+  // Without a route's host_header: a provider behind https:// routes on its own name.
+  [[nodiscard]] HostHeader default_host_header() const noexcept {
+    return tls ? HostHeader::upstream : HostHeader::preserve;
+  }
 };
 
 // The listener's certificate (DESIGN §12): with it, the listener speaks only TLS.
@@ -62,9 +69,6 @@ struct ListenerTls {
   std::string client_ca;  // non-empty: client certificates signed by it are required (mTLS)
   bool operator==(const ListenerTls&) const = default;
 };
-
-// The Host an upstream is sent: the upstream's own authority, or the client's Host as it came.
-enum class HostHeader { preserve, upstream };
 
 struct Timeouts {
   Nanos client_header = 10 * kNanosPerSecond;
