@@ -42,6 +42,20 @@ std::string join_lines(const std::vector<std::string>& lines) {
   return out;
 }
 
+// The most any local bucket of `config` can hold: a limit's time_period, plus the max_delay of
+// a delaying route. A restored bucket never holds more.
+Nanos largest_backlog(const config::Config& config) {
+  Nanos largest = 0;
+  for (const config::Route& route : config.routes) {
+    const limit::RoutePolicy& policy = route.policy;
+    const Nanos queue = policy.action == limit::Action::delay ? policy.max_delay : 0;
+    for (const limit::LimitPolicy& limit : policy.limits) {
+      largest = std::max(largest, limit.rate.tau() + queue);
+    }
+  }
+  return largest;
+}
+
 }  // namespace
 
 std::vector<std::string> watched_files(const config::Config& config) {
@@ -119,13 +133,14 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
       services_(limiter_, metrics_, *log_, clock_) {
   if (saved_state_) {
     const limit::Instant now{clock_.now(), unix_now_ns()};
-    const auto counts = limit::restore(*saved_state_, table_, now);
+    const auto counts = limit::restore(*saved_state_, table_, now, largest_backlog(*config_));
     const std::int64_t stopped =
         std::max<std::int64_t>(0, now.unix_ns - saved_state_->saved_unix_ns);
     log_->message(observe::Level::info, "state_loaded",
                   {{"file", config_->state_file},
                    {"buckets", std::to_string(counts.restored), true},
                    {"drained_while_stopped", std::to_string(counts.drained), true},
+                   {"clamped", std::to_string(counts.clamped), true},
                    {"stopped_s", std::to_string(stopped / kNanosPerSecond), true}});
     saved_state_.reset();
   }

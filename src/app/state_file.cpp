@@ -1,6 +1,7 @@
 #include "sluice/app/state_file.hpp"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +28,16 @@ bool write_all(int fd, const std::string& bytes) {
   return ::fsync(fd) == 0;
 }
 
+// The rename is durable once the directory is on the disk too.
+void sync_directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string directory = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
 }  // namespace
 
 std::optional<limit::Snapshot> read_state_file(const std::string& path, observe::EventLog& log) {
@@ -51,11 +62,13 @@ std::optional<limit::Snapshot> read_state_file(const std::string& path, observe:
 
 bool write_state_file(const std::string& path, const limit::Snapshot& snapshot,
                       observe::EventLog& log) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A fresh name created exclusively (mkostemp: O_CREAT|O_EXCL, mode 0600): a symlink or a
+  // world-writable file planted at a predictable name is never followed or reused.
+  std::string temporary = path + ".tmp.XXXXXX";
+  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
   std::string error;
   if (fd < 0) {
-    error = system_error("cannot create " + temporary);
+    error = system_error("cannot create a temporary file beside " + path);
   } else {
     const bool written = write_all(fd, limit::encode(snapshot));
     if (!written) error = system_error("cannot write " + temporary);
@@ -64,6 +77,7 @@ bool write_state_file(const std::string& path, const limit::Snapshot& snapshot,
       error = system_error("cannot rename " + temporary);
     }
     if (!error.empty()) ::unlink(temporary.c_str());
+    if (error.empty()) sync_directory_of(path);
   }
   if (!error.empty()) {
     log.message(observe::Level::error, "state_save_failed", {{"file", path}, {"error", error}});

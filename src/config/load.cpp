@@ -23,10 +23,10 @@ LoadResult Loader::load(const Node& root) {
     error(root, "", "the file must be a YAML mapping");
     return finish(nullptr);
   }
-  check_keys(root, "",
-             {"version", "listen", "upstream", "tls", "upstream_tls", "admin", "workers",
-              "trusted_proxies", "timeouts", "http", "max_keys", "ipv6_prefix", "watch_config",
-              "state_file", "log", "redis", "buckets", "routes"});
+  check_keys(root, "", {"version",    "listen",      "upstream", "tls",         "upstream_tls",
+                        "admin",      "admin_hosts", "upgrades", "workers",     "trusted_proxies",
+                        "timeouts",   "http",        "max_keys", "ipv6_prefix", "watch_config",
+                        "state_file", "log",         "redis",    "buckets",     "routes"});
   if (const auto& v = required(root, "", "version"); v && integer(v, "version") != 1) {
     error(v, "version", "must be 1");
   }
@@ -45,6 +45,21 @@ LoadResult Loader::load(const Node& root) {
     if (config->upstream && config->upstream->tls) config->upstream->tls = config->upstream_tls;
   }
   if (const auto& admin = root["admin"]) config->admin = endpoint(admin, "admin");
+  if (const auto& hosts = root["admin_hosts"]) {
+    config->admin_hosts = lower_case_names(hosts, "admin_hosts", "a list of host names");
+  }
+  if (const auto& upgrades = root["upgrades"]) {
+    config->upgrades =
+        lower_case_names(upgrades, "upgrades", "a list of protocols, e.g. [websocket]");
+    for (std::size_t i = 0; i < config->upgrades.size(); ++i) {
+      const std::string& p = config->upgrades[i];
+      if (p == "h2c" || p == "h2" || p == "http") {
+        error(
+            upgrades[i], index_path("upgrades", i),
+            "HTTP/2 upgrades (h2c) are never forwarded: the proxy could not read that connection");
+      }
+    }
+  }
   if (const auto& workers = root["workers"]) {
     if (auto n = bounded_integer(workers, "workers", 0, 256)) {
       config->workers = static_cast<unsigned>(*n);
@@ -102,6 +117,28 @@ void Loader::load_trusted_proxies(const Node& node, Config& config) {
   }
 }
 
+std::vector<std::string> Loader::lower_case_names(const Node& node, const std::string& path,
+                                                  std::string_view what) {
+  std::vector<std::string> out;
+  if (!node.is_sequence()) {
+    error(node, path, "must be " + std::string(what));
+    return out;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    auto text = scalar(node[i], index_path(path, i));
+    if (!text) continue;
+    if (text->empty()) {
+      error(node[i], index_path(path, i), "must not be empty");
+      continue;
+    }
+    for (char& c : *text) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    out.push_back(std::move(*text));
+  }
+  return out;
+}
+
 void Loader::load_timeouts(const Node& node, Timeouts& t) {
   if (!node) return;
   if (!map_or_error(node, "timeouts")) return;
@@ -126,11 +163,12 @@ void Loader::load_http(const Node& node, HttpLimits& h) {
   if (!node) return;
   if (!map_or_error(node, "http")) return;
   check_keys(node, "http",
-             {"max_header_bytes", "max_body_bytes", "max_connections", "merge_slashes",
-              "escaped_slashes"});
+             {"max_header_bytes", "max_body_bytes", "max_connections", "max_connections_per_client",
+              "merge_slashes", "escaped_slashes"});
   set_size(node, "max_header_bytes", 512, h.max_header_bytes);
   set_size(node, "max_body_bytes", 0, h.max_body_bytes);
   set_size(node, "max_connections", 1, h.max_connections);
+  set_size(node, "max_connections_per_client", 0, h.max_connections_per_client);
   if (const auto& merge = node["merge_slashes"]) {
     if (auto b = boolean(merge, "http.merge_slashes")) h.paths.merge_slashes = *b;
   }
@@ -138,14 +176,15 @@ void Loader::load_http(const Node& node, HttpLimits& h) {
     if (auto text = scalar(escaped, "http.escaped_slashes")) {
       using uri::EscapedSlashes;
       bool known = false;
-      for (EscapedSlashes e :
-           {EscapedSlashes::keep, EscapedSlashes::reject, EscapedSlashes::decode}) {
+      for (EscapedSlashes e : uri::kEscapedSlashes) {
         if (*text == uri::to_string(e)) {
           h.paths.escaped_slashes = e;
           known = true;
         }
       }
-      if (!known) error(escaped, "http.escaped_slashes", "must be keep, reject or decode");
+      if (!known) {
+        error(escaped, "http.escaped_slashes", "must be match_decoded, keep, reject or decode");
+      }
     }
   }
 }
@@ -161,7 +200,8 @@ void Loader::load_log(const Node& node, LogConfig& log) {
   if (!node) return;
   if (!map_or_error(node, "log")) return;
   check_keys(node, "log",
-             {"level", "format", "file", "access", "show_keys", "throttled_lines_per_key"});
+             {"level", "format", "file", "access", "show_keys", "throttled_lines_per_key",
+              "throttled_lines_per_second"});
   if (const auto& level = node["level"]) {
     if (auto text = scalar(level, "log.level")) {
       if (auto parsed = parse_log_level(*text)) {
@@ -201,6 +241,11 @@ void Loader::load_log(const Node& node, LogConfig& log) {
   if (const auto& lines = node["throttled_lines_per_key"]) {
     if (auto n = bounded_integer(lines, "log.throttled_lines_per_key", 0, 1000000)) {
       log.throttled_lines_per_key = static_cast<unsigned>(*n);
+    }
+  }
+  if (const auto& lines = node["throttled_lines_per_second"]) {
+    if (auto n = bounded_integer(lines, "log.throttled_lines_per_second", 1, 1000000)) {
+      log.throttled_lines_per_second = static_cast<unsigned>(*n);
     }
   }
 }

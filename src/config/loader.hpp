@@ -28,6 +28,9 @@ class Loader : public Reader {
   void load_route_upstream(const Node& node, const std::string& path, const Config& config,
                            Route& route);
   void load_trusted_proxies(const Node& node, Config& config);
+  // A list of names compared case-insensitively (admin_hosts, upgrades), lower-cased.
+  std::vector<std::string> lower_case_names(const Node& node, const std::string& path,
+                                            std::string_view what);
   void load_timeouts(const Node& node, Timeouts& t);
   void set_duration(const Node& map, const std::string& path, const char* key, Nanos& out);
   void load_http(const Node& node, HttpLimits& h);

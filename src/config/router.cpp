@@ -39,7 +39,8 @@ bool path_matches(const Match& m, std::string_view path) {
     case PathKind::exact:
       return path == m.path;
     case PathKind::prefix:
-      return path.starts_with(m.path);
+      // `OPTIONS *` asks about the whole server: a catch-all route catches it too.
+      return path.starts_with(m.path) || (path == "*" && m.path == "/");
     case PathKind::regex:
       return m.regex->matches(path);
   }

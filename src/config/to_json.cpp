@@ -129,6 +129,12 @@ std::string to_json(const Config& c) {
   } else {
     w.null();
   }
+  w.key("admin_hosts").open('[');
+  for (const auto& h : c.admin_hosts) w.string(h);
+  w.close(']');
+  w.key("upgrades").open('[');
+  for (const auto& u : c.upgrades) w.string(u);
+  w.close(']');
   w.key("workers").number(c.workers);
   w.key("trusted_proxies").open('[');
   for (const auto& t : c.trusted_proxies_text) w.string(t);
@@ -147,6 +153,8 @@ std::string to_json(const Config& c) {
   w.key("max_header_bytes").number(static_cast<double>(c.http.max_header_bytes));
   w.key("max_body_bytes").number(static_cast<double>(c.http.max_body_bytes));
   w.key("max_connections").number(static_cast<double>(c.http.max_connections));
+  w.key("max_connections_per_client")
+      .number(static_cast<double>(c.http.max_connections_per_client));
   w.key("merge_slashes").boolean(c.http.paths.merge_slashes);
   w.key("escaped_slashes").string(std::string(uri::to_string(c.http.paths.escaped_slashes)));
   w.close('}');
@@ -161,6 +169,7 @@ std::string to_json(const Config& c) {
   w.key("access").boolean(c.log.access);
   w.key("show_keys").boolean(c.log.show_keys);
   w.key("throttled_lines_per_key").number(c.log.throttled_lines_per_key);
+  w.key("throttled_lines_per_second").number(c.log.throttled_lines_per_second);
   w.close('}');
   w.key("redis");
   if (c.redis) {

@@ -20,6 +20,19 @@ int escaped_byte(std::string_view text, std::size_t i) noexcept {
   return high < 0 || low < 0 ? -1 : high * 16 + low;
 }
 
+char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// Not strncasecmp: a decoded name may hold a NUL, where strncasecmp would stop comparing.
+bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
 bool unreserved(int byte) noexcept {
   return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
          (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' || byte == '_' || byte == '~';
@@ -169,7 +182,7 @@ Lookup find_query_param(std::string_view query, std::string_view name) {
       found = {Lookup::State::malformed, {}};
       return;
     }
-    if (*decoded_name != name) return;
+    if (!equals_ignoring_case(*decoded_name, name)) return;
     if (found.state == Lookup::State::found) {
       found.state = Lookup::State::ambiguous;
       return;
@@ -191,7 +204,7 @@ std::string mask_query_param(std::string_view query, std::string_view name) {
     if (!first) out += '&';
     const auto eq = pair.find('=');
     const auto decoded_name = form_decode(pair.substr(0, eq));
-    if (eq != std::string_view::npos && decoded_name == name) {
+    if (eq != std::string_view::npos && decoded_name && equals_ignoring_case(*decoded_name, name)) {
       out.append(pair.substr(0, eq + 1)).append("***");
     } else {
       out.append(pair);

@@ -25,11 +25,6 @@ void append_value(std::string& out, std::string_view value) {
   out.append(hex);
 }
 
-bool trusted(const IpAddress& ip, std::span<const Cidr> trusted_proxies) {
-  return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
-                     [&](const Cidr& c) { return c.contains(ip); });
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -90,28 +85,53 @@ std::string key_input_problem(const RoutePolicy& route, const RequestFacts& requ
       if (part.kind != KeyKind::header && part.kind != KeyKind::query) continue;
       const bool header = part.kind == KeyKind::header;
       const uri::Lookup value = header ? request.header(part.name) : request.query(part.name);
-      if (value.state == uri::Lookup::State::ambiguous) {
-        return std::string(header ? "the key header " : "the key parameter ") + part.name +
-               " appears more than once";
-      }
-      if (value.state == uri::Lookup::State::malformed) {
-        return "malformed percent-encoding in the query string (key parameter " + part.name + ")";
+      switch (value.state) {
+        case uri::Lookup::State::missing:
+        case uri::Lookup::State::found:
+          break;
+        case uri::Lookup::State::ambiguous:
+          return std::string(header ? "the key header " : "the key parameter ") + part.name +
+                 " appears more than once";
+        case uri::Lookup::State::malformed:
+          if (header) {
+            return "the key header " + part.name +
+                   " has bytes other than visible ASCII, space and tab";
+          }
+          return "malformed percent-encoding in the query string (key parameter " + part.name + ")";
+        case uri::Lookup::State::lookalike:
+          return "a header named " + value.value + " reads as the key header " + part.name +
+                 " to many upstreams";
       }
     }
   }
   return {};
 }
 
-std::string masked_target(const RoutePolicy& route, std::string_view target) {
-  const auto q = target.find('?');
-  if (q == std::string_view::npos) return std::string(target);
-  std::string query(target.substr(q + 1));
+std::vector<std::string> key_parameters(const RoutePolicy& route) {
+  std::vector<std::string> names;
   for (const LimitPolicy& limit : route.limits) {
     for (const KeyPart& part : limit.key.parts) {
-      if (part.kind == KeyKind::query) query = uri::mask_query_param(query, part.name);
+      if (part.kind == KeyKind::query) names.push_back(part.name);
     }
   }
+  return names;
+}
+
+std::string masked_target(std::span<const std::string> parameters, std::string_view target) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos || parameters.empty()) return std::string(target);
+  std::string query(target.substr(q + 1));
+  for (const std::string& name : parameters) query = uri::mask_query_param(query, name);
   return std::string(target.substr(0, q + 1)) + query;
+}
+
+std::string masked_target(const RoutePolicy& route, std::string_view target) {
+  return masked_target(key_parameters(route), target);
+}
+
+bool is_trusted(const IpAddress& ip, std::span<const Cidr> trusted_proxies) {
+  return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
+                     [&](const Cidr& c) { return c.contains(ip); });
 }
 
 std::string client_key_text(const IpAddress& ip, int ipv6_prefix) {
@@ -126,7 +146,7 @@ std::string client_key_text(const IpAddress& ip, int ipv6_prefix) {
 IpAddress client_address(const IpAddress& peer, std::string_view x_forwarded_for,
                          std::span<const Cidr> trusted_proxies) {
   IpAddress client = peer;
-  if (!trusted(client, trusted_proxies)) return client;
+  if (!is_trusted(client, trusted_proxies)) return client;
   while (!x_forwarded_for.empty()) {
     const auto comma = x_forwarded_for.rfind(',');
     const std::string_view entry =
@@ -136,7 +156,7 @@ IpAddress client_address(const IpAddress& peer, std::string_view x_forwarded_for
     const auto ip = IpAddress::parse(entry);
     if (!ip) break;
     client = *ip;
-    if (!trusted(client, trusted_proxies)) break;
+    if (!is_trusted(client, trusted_proxies)) break;
   }
   return client;
 }

@@ -101,7 +101,8 @@ DecodedSnapshot decode(std::string_view bytes) {
   return {std::move(s), {}};
 }
 
-RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Instant now) {
+RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Instant now,
+                      Nanos max_backlog) {
   // A clock set back since the save counts as no time stopped: the buckets stay as full as they
   // were, never fuller.
   const Nanos stopped = std::max<std::int64_t>(0, now.unix_ns - snapshot.saved_unix_ns);
@@ -111,7 +112,16 @@ RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Instant now)
       ++counts.drained;
       continue;
     }
-    table.restore(b.id, now.steady + (b.backlog - stopped), now.steady);
+    Nanos left = b.backlog - stopped;
+    if (left > max_backlog) {
+      left = max_backlog;  // also keeps now + left from overflowing
+      ++counts.clamped;
+    }
+    if (left <= 0) {
+      ++counts.drained;
+      continue;
+    }
+    table.restore(b.id, now.steady + left, now.steady);
     ++counts.restored;
   }
   return counts;

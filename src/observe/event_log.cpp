@@ -100,6 +100,7 @@ void EventLog::apply(const config::LogConfig& config) {
   json_.store(config.format == config::LogFormat::json, std::memory_order_relaxed);
   access_.store(config.access, std::memory_order_relaxed);
   budget_.set_lines_per_second(config.throttled_lines_per_key);
+  summary_.set_lines_per_second(config.throttled_lines_per_second);
 }
 
 void EventLog::summarise_floods() {
@@ -116,8 +117,12 @@ void EventLog::summarise_floods() {
                 {{"suppressed", std::to_string(s.suppressed), true},
                  {"reason", "too many throttled clients at once to summarise each"}});
       } else {
-        write_throttled(s.last, s.suppressed);
+        write_throttled(s.last, s.suppressed, now);
       }
+    }
+    if (auto summary = summary_.take(now)) {
+      message(summary->any_rejected() ? Level::warn : Level::info, "throttled_summary",
+              ThrottledSummary::fields_of(*summary));
     }
   }
 }
@@ -145,11 +150,14 @@ void EventLog::throttled(ThrottledEvent e) {
                                                 : TopThrottled::Kind::delayed,
               now_ms);
   if (!enabled(level)) return;
-  const LogBudget::Verdict verdict = budget_.admit(e, steady_ms());
-  if (verdict.write) write_throttled(e, verdict.suppressed);
+  const std::int64_t steady_now = steady_ms();
+  const LogBudget::Verdict verdict = budget_.admit(e, steady_now);
+  if (verdict.write) write_throttled(e, verdict.suppressed, steady_now);
 }
 
-void EventLog::write_throttled(const ThrottledEvent& e, std::uint64_t suppressed) {
+void EventLog::write_throttled(const ThrottledEvent& e, std::uint64_t suppressed,
+                               std::int64_t now_ms) {
+  if (!summary_.admit(e, suppressed + 1, now_ms)) return;
   const Level level = e.decision == "rejected" ? Level::warn : Level::info;
   auto fields = fields_of(e);
   if (suppressed > 0) fields.push_back({"suppressed", std::to_string(suppressed), true});
@@ -201,6 +209,27 @@ void EventLog::summarise_upstream_errors(std::int64_t now_ms) {
 
 void EventLog::message(Level level, std::string_view event, const std::vector<Field>& fields) {
   if (enabled(level)) write(level, event, fields);
+}
+
+void EventLog::refused_connection(std::string_view reason, std::string_view client) {
+  if (!enabled(Level::warn)) return;
+  const std::int64_t now = steady_ms();
+  std::uint64_t suppressed = 0;
+  {
+    std::lock_guard guard(refusals_mutex_);
+    auto it = refusals_.find(reason);
+    if (it == refusals_.end()) it = refusals_.emplace(std::string(reason), std::pair{0, 0}).first;
+    auto& [window_start, held] = it->second;
+    if (window_start != 0 && now - window_start < LogBudget::kWindowMs) {
+      ++held;
+      return;
+    }
+    window_start = now;
+    suppressed = std::exchange(held, 0);
+  }
+  std::vector<Field> fields{{"reason", std::string(reason)}, {"client", std::string(client)}};
+  if (suppressed > 0) fields.push_back({"suppressed", std::to_string(suppressed), true});
+  write(Level::warn, "connection_refused", fields);
 }
 
 bool EventLog::reopen() {

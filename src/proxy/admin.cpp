@@ -1,5 +1,6 @@
 #include "sluice/proxy/admin.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "sluice/config/to_json.hpp"
@@ -60,8 +61,23 @@ std::optional<std::string> redis_address(const config::Config& config) {
 
 }  // namespace
 
+bool admin_host_allowed(std::string_view host_header, const config::Config& config) {
+  if (host_header.empty()) return true;  // HTTP/1.0 without Host: no browser sends that
+  std::string host = uri::canonical_host(host_header);
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  if (host == "localhost" || IpAddress::parse(host)) return true;
+  return std::find(config.admin_hosts.begin(), config.admin_hosts.end(), host) !=
+         config.admin_hosts.end();
+}
+
 LocalResponse admin_response(std::string_view method, std::string_view target,
-                             const AdminSources& sources) {
+                             std::string_view host_header, const AdminSources& sources) {
+  if (!admin_host_allowed(host_header, *sources.config())) {
+    return make_error(421,
+                      "the admin listener answers IP addresses, localhost and the names in "
+                      "admin_hosts",
+                      kHttp11);
+  }
   if (method != "GET" && method != "HEAD") {
     auto res = make_error(405, "the admin endpoints answer GET", kHttp11);
     res.set(http::field::allow, "GET, HEAD");
@@ -178,9 +194,8 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (ec) break;
     const auto& req = parser.get();
-    auto res =
-        admin_response(std::string_view(req.method_string().data(), req.method_string().size()),
-                       std::string_view(req.target().data(), req.target().size()), sources_);
+    auto res = admin_response(view(req.method_string()), view(req.target()),
+                              view(req[http::field::host]), sources_);
     res.keep_alive(req.keep_alive());
     if (req.method() == http::verb::head) {
       http::response_serializer<http::string_body> sr(res);

@@ -1,5 +1,6 @@
 #include "sluice/proxy/headers.hpp"
 
+#include <algorithm>
 #include <boost/beast/http/rfc7230.hpp>
 #include <vector>
 
@@ -34,17 +35,48 @@ void append_via(http::fields& fields, unsigned version) {
   fields.set(http::field::via, existing.empty() ? hop : std::string(existing) + ", " + hop);
 }
 
-void add_forwarding(http::fields& fields, const Forwarded& client) {
-  const auto xff = fields["X-Forwarded-For"];
-  if (!client.peer.empty()) {  // empty for a connection not over IP (an adopted socketpair)
-    fields.set("X-Forwarded-For", xff.empty() ? std::string(client.peer)
-                                              : std::string(xff) + ", " + std::string(client.peer));
+std::string combined_field(const http::fields& fields, std::string_view name) {
+  std::string out;
+  for (auto range = fields.equal_range(name); range.first != range.second; ++range.first) {
+    if (!out.empty()) out += ", ";
+    out += view(range.first->value());
   }
+  return out;
+}
+
+void add_forwarding(http::fields& fields, const Forwarded& client) {
+  std::string xff = combined_field(fields, "X-Forwarded-For");
+  if (!client.peer.empty()) {  // empty for a connection not over IP (an adopted socketpair)
+    if (!xff.empty()) xff += ", ";
+    xff += client.peer;
+  }
+  if (!xff.empty()) fields.set("X-Forwarded-For", xff);
   fields.set("X-Forwarded-Proto", client.tls ? "https" : "http");
   append_via(fields, client.version);
 }
 
-std::string upgrade_protocol(const http::fields& fields) {
+namespace {
+
+// One item of an Upgrade list without the spaces and quotes around it: `"WebSocket/13"`.
+std::string_view unquoted(std::string_view item) {
+  constexpr std::string_view kAround = " \t\"";
+  const auto first = item.find_first_not_of(kAround);
+  if (first == std::string_view::npos) return {};
+  return item.substr(first, item.find_last_not_of(kAround) - first + 1);
+}
+
+// The protocol an item names, lower-cased and without its version: "websocket".
+std::string protocol_name(std::string_view item) {
+  std::string name(item.substr(0, item.find('/')));
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return name;
+}
+
+}  // namespace
+
+std::string upgrade_protocol(const http::fields& fields, std::span<const std::string> allowed) {
   bool named = false;
   for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
        ++range.first) {
@@ -52,12 +84,26 @@ std::string upgrade_protocol(const http::fields& fields) {
       named = named || beast::iequals(token, "upgrade");
     }
   }
-  const auto upgrade = fields[http::field::upgrade];
-  if (!named || upgrade.empty() || fields.count(http::field::upgrade) > 1) return {};
-  for (const auto protocol : http::token_list(upgrade)) {
-    if (beast::iequals(protocol, "h2c")) return {};
+  if (!named) return {};
+  std::string forwarded;
+  for (auto range = fields.equal_range(http::field::upgrade); range.first != range.second;
+       ++range.first) {
+    std::string_view list = view(range.first->value());
+    while (!list.empty()) {
+      const auto comma = std::min(list.find(','), list.size());
+      const std::string_view item = unquoted(list.substr(0, comma));
+      list.remove_prefix(std::min(comma + 1, list.size()));
+      if (item.empty()) continue;
+      const std::string name = protocol_name(item);
+      // h2c (also spelled "HTTP/2.0") would turn the connection into one sluice does not
+      // read: a known way to smuggle requests past a proxy's rules.
+      if (name == "h2c" || name == "h2" || name == "http") return {};
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) continue;
+      if (!forwarded.empty()) forwarded += ", ";
+      forwarded += item;
+    }
   }
-  return std::string(upgrade);
+  return forwarded;
 }
 
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept {

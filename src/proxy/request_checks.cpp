@@ -67,6 +67,11 @@ std::variant<Target, Refusal> resolve_target(http::verb method, std::string_view
                                              std::string_view host_header,
                                              const uri::PathOptions& options) {
   if (method == http::verb::connect) return Refusal{405, "CONNECT is not supported"};
+  // RFC 9112 allows no fragment in a request target; upstreams that drop it would serve "/a#x"
+  // as "/a" while the fragment made it a different key or path here.
+  if (target.find('#') != std::string_view::npos) {
+    return Refusal{400, "a fragment (#) in the request target"};
+  }
   Target out;
   if (method == http::verb::options && target == "*") {
     out.path = out.forwarded = "*";
@@ -89,20 +94,65 @@ std::variant<Target, Refusal> resolve_target(http::verb method, std::string_view
   const std::string_view raw_path = target.substr(0, q);
   if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
   std::string error;
-  auto path = uri::normalize_path(raw_path, options, error);
+  const bool match_decoded = options.escaped_slashes == uri::EscapedSlashes::match_decoded;
+  uri::PathOptions forwarding = options;
+  if (match_decoded) forwarding.escaped_slashes = uri::EscapedSlashes::keep;
+  auto path = uri::normalize_path(raw_path, forwarding, error);
   if (!path) return Refusal{400, std::move(error)};
+  std::string forwarded_path = *path;
+  if (match_decoded && path->find('%') != std::string::npos) {
+    // Routes see %2F and %5C as the separators nginx and most frameworks make of them, so
+    // "/x/..%2Fadmin" is matched as "/admin"; the upstream still gets the path as sent.
+    uri::PathOptions matching = options;
+    matching.escaped_slashes = uri::EscapedSlashes::decode;
+    path = uri::normalize_path(raw_path, matching, error);
+    if (!path) return Refusal{400, std::move(error)};
+  }
   out.path = std::move(*path);
-  out.forwarded = q == std::string_view::npos ? out.path : out.path + "?" + out.query;
+  out.forwarded = q == std::string_view::npos ? forwarded_path : forwarded_path + "?" + out.query;
   out.host = uri::canonical_host(host_header);
   return out;
 }
 
+namespace {
+
+// Field values the upstream reads byte for byte as sluice does: visible ASCII, SP and HTAB.
+// Others (obs-text such as NBSP, controls) are trimmed or decoded by some frameworks and not by
+// others, so a key padded with them could be one client to the upstream and many to sluice.
+bool plain_field_value(std::string_view value) {
+  return std::all_of(value.begin(), value.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte >= 0x20 && byte < 0x7f) || byte == '\t';
+  });
+}
+
+// `X_Api_Key` for `X-Api-Key` (or the other way round): another name to sluice, the same
+// header to CGI, WSGI and Rack, which read '_' as '-'.
+bool lookalike_name(std::string_view sent, std::string_view name) {
+  if (sent.size() != name.size() || beast::iequals(sent, name)) return false;
+  const auto fold = [](char c) {
+    return c == '_' ? '-' : c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    if (fold(sent[i]) != fold(name[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 uri::Lookup HeadFacts::header(std::string_view name) const {
-  auto range = fields_.equal_range(name);
-  if (range.first == range.second) return {};
-  const auto value = trim(view(range.first->value()));
-  if (++range.first != range.second) return {uri::Lookup::State::ambiguous, {}};
-  return {uri::Lookup::State::found, std::string(value)};
+  uri::Lookup found;
+  for (const auto& field : fields_) {
+    const std::string_view sent = view(field.name_string());
+    if (lookalike_name(sent, name)) return {uri::Lookup::State::lookalike, std::string(sent)};
+    if (!beast::iequals(sent, name)) continue;
+    if (found.state == uri::Lookup::State::found) return {uri::Lookup::State::ambiguous, {}};
+    const auto value = view(field.value());
+    if (!plain_field_value(value)) return {uri::Lookup::State::malformed, {}};
+    found = {uri::Lookup::State::found, std::string(trim(value))};
+  }
+  return found;
 }
 
 uri::Lookup HeadFacts::query(std::string_view param) const {

@@ -1,6 +1,9 @@
 #include "sluice/proxy/runtime.hpp"
 
+#include <algorithm>
 #include <cmath>
+
+#include "sluice/limit/key.hpp"
 
 namespace sluice::proxy {
 namespace {
@@ -73,6 +76,14 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Conf
     rt->routes.push_back(make_route(&route, route.name, metrics));
   }
   rt->unmatched = make_route(nullptr, "", metrics);
+  for (const config::Route& route : config->routes) {
+    for (std::string& name : limit::key_parameters(route.policy)) {
+      if (std::find(rt->key_parameters.begin(), rt->key_parameters.end(), name) ==
+          rt->key_parameters.end()) {
+        rt->key_parameters.push_back(std::move(name));
+      }
+    }
+  }
   rt->config = std::move(config);
   return rt;
 }

@@ -40,24 +40,32 @@ void when_readable(tcp::socket& socket, Handler handler) {
 
 }  // namespace
 
-Session::Session(Worker& worker, tcp::socket socket)
-    : worker_(worker), stream_(std::move(socket)), socket_(stream_.socket()) {
+std::optional<IpAddress> peer_address(tcp::socket& socket) {
   // Asked of the descriptor, not through tcp::endpoint: an adopted socket may be no IP socket
   // at all (a socketpair), and its address is then unknown rather than misread.
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   char text[INET6_ADDRSTRLEN] = {};
-  if (::getpeername(socket_.native_handle(), reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    const void* bytes = nullptr;
-    if (address.ss_family == AF_INET) bytes = &reinterpret_cast<sockaddr_in*>(&address)->sin_addr;
-    if (address.ss_family == AF_INET6) {
-      bytes = &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr;
-    }
-    if (bytes != nullptr && ::inet_ntop(address.ss_family, bytes, text, sizeof text) != nullptr) {
-      peer_ = IpAddress::parse(text).value_or(IpAddress{});
-      peer_text_ = peer_.to_string();
-    }
+  if (::getpeername(socket.native_handle(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return std::nullopt;
   }
+  const void* bytes = nullptr;
+  if (address.ss_family == AF_INET) bytes = &reinterpret_cast<sockaddr_in*>(&address)->sin_addr;
+  if (address.ss_family == AF_INET6) bytes = &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr;
+  if (bytes == nullptr || ::inet_ntop(address.ss_family, bytes, text, sizeof text) == nullptr) {
+    return std::nullopt;
+  }
+  return IpAddress::parse(text);
+}
+
+Session::Session(Worker& worker, tcp::socket socket, std::optional<IpAddress> peer,
+                 ClientConnections::Slot slot)
+    : worker_(worker),
+      stream_(std::move(socket)),
+      socket_(stream_.socket()),
+      peer_(peer.value_or(IpAddress{})),
+      peer_text_(peer ? peer->to_string() : std::string()),
+      client_slot_(std::move(slot)) {
   worker_.add(this);
   worker_.services().downstream_connections.fetch_add(1, std::memory_order_relaxed);
 }

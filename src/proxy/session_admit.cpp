@@ -6,6 +6,7 @@
 #include "sluice/core/token.hpp"
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/exchange.hpp"
+#include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/session.hpp"
 #include "sluice/proxy/worker.hpp"
@@ -30,7 +31,9 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
   auto& request = parser.get();
   ex.version = request.version() == kHttp10 ? kHttp10 : kHttp11;
   ex.method = std::string(view(request.method_string()));
-  ex.target = ex.logged_path = std::string(view(request.target()));
+  ex.target = std::string(view(request.target()));
+  // Masked from the start: a request refused before its route is known is logged too.
+  ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
   ex.client = peer_text_;
   ex.counters = &ex.runtime->unmatched;
   const auto incoming_id = view(request["X-Request-Id"]);
@@ -51,12 +54,13 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
     co_return std::optional<bool>(false);
   }
   const Target& target = std::get<Target>(resolved);
-  ex.target = ex.logged_path = target.forwarded;
+  ex.target = target.forwarded;
+  ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
   request.target(target.forwarded);
   if (!target.authority.empty()) request.set(http::field::host, target.authority);
 
-  const IpAddress client =
-      limit::client_address(peer_, view(request["X-Forwarded-For"]), config.trusted_proxies);
+  const IpAddress client = limit::client_address(peer_, combined_field(request, "X-Forwarded-For"),
+                                                 config.trusted_proxies);
   ex.client = client.to_string();
   const std::string client_key = limit::client_key_text(client, config.ipv6_prefix);
   ex.route = config::match_route(config, ex.method, target.path, target.host);
@@ -70,7 +74,6 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
   if (ex.route != nullptr && !ex.route->policy.limits.empty()) {
     const limit::RoutePolicy& policy = ex.route->policy;
     const HeadFacts facts(request, target.query, {.key = client_key, .cert = client_cert_});
-    ex.logged_path = limit::masked_target(policy, ex.target);
     if (auto problem = limit::key_input_problem(policy, facts); !problem.empty()) {
       co_return co_await refuse_ambiguous(ex, problem, parser.is_done() && request.keep_alive());
     }

@@ -85,8 +85,14 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
     if (ec) co_return false;
   }
-  const std::string upgrade = upgrade_protocol(request);
+  const std::string upgrade = upgrade_protocol(request, config.upgrades);
   request.erase(http::field::expect);
+  if (const auto length = parser.content_length();
+      length && request.count(http::field::content_length) > 0) {
+    // One value, however it was sent ("5, 5", two equal lines, "05"): Beast refused unequal
+    // ones, and upstreams differ on the rest.
+    request.set(http::field::content_length, std::to_string(*length));
+  }
   strip_hop_by_hop(request);
   add_forwarding(request,
                  {.peer = peer_text_, .version = ex.version, .tls = stream_.tls() != nullptr});

@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "sluice/limit/key.hpp"
 #include "sluice/proxy/accept_backoff.hpp"
 #include "sluice/proxy/local_response.hpp"
 #include "sluice/proxy/session.hpp"
@@ -119,19 +120,40 @@ void Worker::adopt(int fd) {
 void Worker::serve(tcp::socket socket) {
   error_code opt_ec;
   socket.set_option(tcp::no_delay(true), opt_ec);
-  const auto max = runtime_->config->http.max_connections;
-  if (static_cast<std::size_t>(services_.downstream_connections.load()) >= max) {
-    asio::co_spawn(io_, refuse(std::move(socket)), asio::detached);
+  const config::Config& config = *runtime_->config;
+  const std::optional<IpAddress> peer = peer_address(socket);
+  const std::string client = peer ? peer->to_string() : std::string();
+  if (static_cast<std::size_t>(services_.downstream_connections.load()) >=
+      config.http.max_connections) {
+    refuse(std::move(socket), ConnectionRefusal::max_connections, client, "too many connections");
     return;
   }
-  auto session = std::make_shared<Session>(*this, std::move(socket));
+  ClientConnections::Slot slot;
+  if (const auto per_client = config.http.max_connections_per_client;
+      per_client > 0 && peer && !limit::is_trusted(*peer, config.trusted_proxies)) {
+    auto opened = services_.client_connections.open(
+        limit::client_key_text(*peer, config.ipv6_prefix), per_client);
+    if (opened.admission == ClientConnections::Admission::over_limit) {
+      refuse(std::move(socket), ConnectionRefusal::per_client, client,
+             "too many connections from this client");
+      return;
+    }
+    slot = std::move(opened.slot);
+  }
+  auto session = std::make_shared<Session>(*this, std::move(socket), peer, std::move(slot));
   session->start();
 }
 
-// Over max_connections: a short 503 and close, bounded in time, instead of a silent drop.
-asio::awaitable<void> Worker::refuse(tcp::socket socket) {
+void Worker::refuse(tcp::socket socket, ConnectionRefusal why, std::string_view client,
+                    std::string_view detail) {
+  services_.count_refused_connection(why, client);
+  asio::co_spawn(io_, write_refusal(std::move(socket), std::string(detail)), asio::detached);
+}
+
+// A short 503 and close, bounded in time, instead of a silent drop.
+asio::awaitable<void> Worker::write_refusal(tcp::socket socket, std::string detail) {
   beast::tcp_stream stream(std::move(socket));
-  auto res = make_error(503, "too many connections", kHttp11);
+  auto res = make_error(503, detail, kHttp11);
   res.keep_alive(false);
   res.set("X-Request-Id", next_request_id());
   services_.count_local_response(503);

@@ -365,9 +365,56 @@ TEST(ConfigUpstream, UpstreamWithoutSchemeIsOneErrorNotACascade) {
   EXPECT_NE(r.errors[0].find("upstream: must start with http://"), std::string::npos);
 }
 
+TEST(ConfigPaths, EscapedSlashesAreMatchedDecodedByDefault) {
+  EXPECT_EQ(ok("")->http.paths.escaped_slashes, uri::EscapedSlashes::match_decoded);
+  EXPECT_EQ(ok("http: { escaped_slashes: keep }\n")->http.paths.escaped_slashes,
+            uri::EscapedSlashes::keep);
+}
+
+TEST(ConfigUpgrades, WebSocketByDefaultAndNamesLowerCased) {
+  EXPECT_EQ(ok("")->upgrades, std::vector<std::string>{"websocket"});
+  EXPECT_EQ(ok("upgrades: [WebSocket, Foo]\n")->upgrades,
+            (std::vector<std::string>{"websocket", "foo"}));
+  EXPECT_TRUE(ok("upgrades: []\n")->upgrades.empty());
+}
+
+TEST(ConfigUpgrades, H2cIsNeverForwarded) {
+  EXPECT_NE(error_of("upgrades: [websocket, H2C]\n")
+                .find("sluice.yaml:4:23: upgrades[1]: HTTP/2 upgrades (h2c) are never forwarded"),
+            std::string::npos);
+}
+
+TEST(ConfigUpgrades, MustBeAList) {
+  EXPECT_NE(error_of("upgrades: websocket\n").find("upgrades: must be a list of protocols"),
+            std::string::npos);
+}
+
+TEST(ConfigAdminHosts, NamesAreLowerCased) {
+  EXPECT_EQ(ok("admin_hosts: [Sluice.Internal]\n")->admin_hosts,
+            std::vector<std::string>{"sluice.internal"});
+  EXPECT_NE(error_of("admin_hosts: [\"\"]\n").find("admin_hosts[0]: must not be empty"),
+            std::string::npos);
+}
+
+TEST(ConfigHttp, MaxConnectionsPerClientIsOffByDefault) {
+  EXPECT_EQ(ok("")->http.max_connections_per_client, 0u);
+  EXPECT_EQ(ok("http: { max_connections_per_client: 64 }\n")->http.max_connections_per_client, 64u);
+  EXPECT_NE(error_of("http: { max_connections_per_client: -1 }\n")
+                .find("http.max_connections_per_client"),
+            std::string::npos);
+}
+
+TEST(ConfigLog, ThrottledLinesPerSecondIsAtLeastOne) {
+  EXPECT_EQ(ok("")->log.throttled_lines_per_second, 200u);
+  EXPECT_EQ(ok("log: { throttled_lines_per_second: 10 }\n")->log.throttled_lines_per_second, 10u);
+  EXPECT_NE(
+      error_of("log: { throttled_lines_per_second: 0 }\n").find("log.throttled_lines_per_second"),
+      std::string::npos);
+}
+
 TEST(ConfigPaths, EscapedSlashesMustBeAMode) {
   EXPECT_NE(error_of("http: { escaped_slashes: drop }\n")
-                .find("http.escaped_slashes: must be keep, reject or decode"),
+                .find("http.escaped_slashes: must be match_decoded, keep, reject or decode"),
             std::string::npos);
 }
 

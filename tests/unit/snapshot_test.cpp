@@ -1,6 +1,8 @@
 // The state file's encoding and the draining of the time stopped (DESIGN §11, state_file).
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "sluice/limit/snapshot.hpp"
 
 namespace sluice::limit {
@@ -8,6 +10,7 @@ namespace {
 
 constexpr Nanos kSecond = kNanosPerSecond;
 constexpr std::int64_t kSavedAt = 1'800'000'000 * kSecond;  // wall clock, ns since the epoch
+constexpr Nanos kRoomy = 3600 * kSecond;                    // a max_backlog that clamps nothing
 
 Snapshot sample() {
   return {.hash_key = {0x0123456789abcdefULL, 0xfedcba9876543210ULL},
@@ -79,7 +82,7 @@ TEST(Snapshot, TimeStoppedDrainsExactly) {
   BucketTable table(64);
   const Nanos now = 7 * kSecond;  // the new process's steady clock
   // Stopped for exactly 3 s: bucket 11 (3 s of backlog) is empty, 33 keeps 57 s.
-  const RestoreCounts counts = restore(sample(), table, {now, kSavedAt + 3 * kSecond});
+  const RestoreCounts counts = restore(sample(), table, {now, kSavedAt + 3 * kSecond}, kRoomy);
   EXPECT_EQ(counts.restored, 1u);
   EXPECT_EQ(counts.drained, 2u);
   EXPECT_EQ(table.load(11), kFreshTat);
@@ -89,22 +92,42 @@ TEST(Snapshot, TimeStoppedDrainsExactly) {
 
 TEST(Snapshot, OneNanosecondShortOfDrainedIsKept) {
   BucketTable table(64);
-  const RestoreCounts counts = restore(sample(), table, {0, kSavedAt + 3 * kSecond - 1});
+  const RestoreCounts counts = restore(sample(), table, {0, kSavedAt + 3 * kSecond - 1}, kRoomy);
   EXPECT_EQ(counts.restored, 2u);
   EXPECT_EQ(table.load(11), 1);
 }
 
 TEST(Snapshot, AClockSetBackCountsAsNoTimeStopped) {
   BucketTable table(64);
-  restore(sample(), table, {0, kSavedAt - 3600 * kSecond});
+  restore(sample(), table, {0, kSavedAt - 3600 * kSecond}, kRoomy);
   EXPECT_EQ(table.load(33), 60 * kSecond);
 }
 
 TEST(Snapshot, RestoreNeverEmptiesAFullerBucket) {
   BucketTable table(64);
   table.restore(33, 90 * kSecond, 0);
-  restore(sample(), table, {0, kSavedAt});
+  restore(sample(), table, {0, kSavedAt}, kRoomy);
   EXPECT_EQ(table.load(33), 90 * kSecond);
+}
+
+// A file forged with a recomputed checksum (the checksum tells rot, not forgery): a 30-year
+// backlog is cut to what the largest limit can hold, and INT64_MAX neither wraps nor empties.
+TEST(Snapshot, ForgedBacklogsAreClampedToTheLargestLimit) {
+  BucketTable table(64);
+  const Nanos now = 5 * kSecond;
+  const Snapshot forged{.hash_key = {1, 2},
+                        .saved_unix_ns = kSavedAt,
+                        .buckets = {{11, 30LL * 365 * 86400 * kSecond},
+                                    {22, std::numeric_limits<std::int64_t>::max()},
+                                    {33, 10 * kSecond}}};
+  const DecodedSnapshot decoded = decode(encode(forged));
+  ASSERT_TRUE(decoded.snapshot) << decoded.error;
+  const RestoreCounts counts = restore(*decoded.snapshot, table, {now, kSavedAt}, 60 * kSecond);
+  EXPECT_EQ(counts.restored, 3u);
+  EXPECT_EQ(counts.clamped, 2u);
+  EXPECT_EQ(table.load(11), now + 60 * kSecond);
+  EXPECT_EQ(table.load(22), now + 60 * kSecond);
+  EXPECT_EQ(table.load(33), now + 10 * kSecond);
 }
 
 }  // namespace

@@ -115,6 +115,23 @@ TEST(FindQueryParam, ComparesDecodedNamesAndReportsRepeats) {
   EXPECT_EQ(find_query_param("&&a=1&&", "a").value, "1");
 }
 
+// nginx's $arg_ and many frameworks fold case: two spellings of the name are one parameter sent
+// twice, and one spelling alone is the parameter.
+TEST(FindQueryParam, NamesDifferingInCaseAreTheSameParameter) {
+  EXPECT_EQ(find_query_param("API_KEY=victim&api_key=r1", "api_key").state,
+            Lookup::State::ambiguous);
+  EXPECT_EQ(find_query_param("Api_Key=v", "api_key").value, "v");
+  EXPECT_EQ(find_query_param("API%5Fkey=v", "api_key").value, "v");
+  // A decoded NUL does not end the comparison.
+  EXPECT_EQ(find_query_param("a%00x=1", "a%00y").state, Lookup::State::missing);
+  EXPECT_EQ(find_query_param("a%00x=1&a=2", "a").value, "2");
+}
+
+TEST(MaskQueryParam, MasksEverySpelling) {
+  EXPECT_EQ(mask_query_param("API_KEY=victim&api%5fkey=r1&q=1", "api_key"),
+            "API_KEY=***&api%5fkey=***&q=1");
+}
+
 TEST(CanonicalHost, LowerCaseWithoutPortOrTrailingDot) {
   EXPECT_EQ(canonical_host("API.Example.COM"), "api.example.com");
   EXPECT_EQ(canonical_host("api.example.com.:8080"), "api.example.com");

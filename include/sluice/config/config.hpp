@@ -83,6 +83,8 @@ struct HttpLimits {
   std::size_t max_header_bytes = 16384;
   std::size_t max_body_bytes = 10485760;
   std::size_t max_connections = 10000;
+  // Per client address (an IPv6 client by its ipv6_prefix), trusted_proxies exempt; 0 = off.
+  std::size_t max_connections_per_client = 0;
   uri::PathOptions paths;  // merge_slashes, escaped_slashes
 };
 
@@ -96,6 +98,8 @@ struct LogConfig {
   bool show_keys = false;  // header and query key values in clear instead of digests
   // `throttled` lines per (route, key, decision) per second; 0 = every one.
   unsigned throttled_lines_per_key = 1;
+  // `throttled` lines per second across all keys; beyond, one `throttled_summary` line a second.
+  unsigned throttled_lines_per_second = 200;
 };
 
 enum class PathKind { prefix, exact, regex };
@@ -165,6 +169,10 @@ struct Config {
   std::optional<ListenerTls> tls;
   UpstreamTls upstream_tls;  // the default for every https:// upstream
   std::optional<Endpoint> admin;
+  // Host names the admin listener answers besides IP literals and localhost (lower-case).
+  std::vector<std::string> admin_hosts;
+  // Upgrade protocols forwarded (lower-case names); h2c never.
+  std::vector<std::string> upgrades{"websocket"};
   unsigned workers = 1;  // resolved: never 0
   std::vector<Cidr> trusted_proxies;
   std::vector<std::string> trusted_proxies_text;

@@ -10,15 +10,30 @@
 namespace sluice::uri {
 
 // What to do with %2F and %5C, which upstreams disagree on (a path separator or a byte).
-enum class EscapedSlashes { keep, reject, decode };
+// match_decoded: routes see them decoded (as nginx serves them), the upstream gets them as sent.
+enum class EscapedSlashes { match_decoded, keep, reject, decode };
+
+inline constexpr EscapedSlashes kEscapedSlashes[] = {EscapedSlashes::match_decoded,
+                                                     EscapedSlashes::keep, EscapedSlashes::reject,
+                                                     EscapedSlashes::decode};
 
 constexpr std::string_view to_string(EscapedSlashes e) noexcept {
-  return e == EscapedSlashes::keep ? "keep" : e == EscapedSlashes::reject ? "reject" : "decode";
+  switch (e) {
+    case EscapedSlashes::match_decoded:
+      return "match_decoded";
+    case EscapedSlashes::keep:
+      return "keep";
+    case EscapedSlashes::reject:
+      return "reject";
+    case EscapedSlashes::decode:
+      return "decode";
+  }
+  return "keep";
 }
 
 struct PathOptions {
   bool merge_slashes = true;
-  EscapedSlashes escaped_slashes = EscapedSlashes::keep;
+  EscapedSlashes escaped_slashes = EscapedSlashes::match_decoded;
 };
 
 // The canonical form of an origin-form path ("/a/b", no query), or nullopt with `error` set.
@@ -34,15 +49,19 @@ std::optional<std::string> form_decode(std::string_view text);
 
 // A header or query parameter looked up by name: missing, found once (its value), found more
 // than once (ambiguous: frameworks disagree on which one counts), or malformed.
+// A header may also come under a look-alike name: `X_Api_Key` for `X-Api-Key`, which CGI, WSGI
+// and Rack map to the same variable (`value` then holds the name it came under).
 struct Lookup {
-  enum class State { missing, found, ambiguous, malformed };
+  enum class State { missing, found, ambiguous, malformed, lookalike };
   State state = State::missing;
   std::string value;
 };
-// Query parameters are compared and returned decoded (form_decode).
+// Query parameters are compared decoded (form_decode) and, as nginx's $arg_ and PHP-less
+// frameworks that fold case read them, case-insensitively: `API_KEY=a&api_key=b` is ambiguous,
+// not two different parameters. The value is returned decoded.
 Lookup find_query_param(std::string_view query, std::string_view name);
 
-// The query string with the values of `name` replaced by "***", for logs.
+// The query string with the values of `name` (any spelling, any case) replaced by "***", for logs.
 std::string mask_query_param(std::string_view query, std::string_view name);
 
 // A Host header value as routes match it: lower-cased, without port and trailing dot.

@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sluice/core/ip.hpp"
 #include "sluice/core/uri.hpp"
@@ -44,12 +45,20 @@ std::string render_key(const KeySpec& spec, const RequestFacts& request,
 // once, or its query string is malformed. Empty when every key part is unambiguous.
 std::string key_input_problem(const RoutePolicy& route, const RequestFacts& request);
 
-// The target as logs show it: the values of query parameters used as keys become "***".
+// The query parameters the route's limits key on.
+std::vector<std::string> key_parameters(const RoutePolicy& route);
+
+// The target as logs show it: the values of `parameters` (compared decoded and ignoring case)
+// become "***".
+std::string masked_target(std::span<const std::string> parameters, std::string_view target);
 std::string masked_target(const RoutePolicy& route, std::string_view target);
 
 // The client IP as a key renders it: IPv4 as is, IPv6 cut to its first `ipv6_prefix` bits
 // ("2001:db8:1:2::/64"; 128 keeps the whole address): one subscriber holds a whole /64.
 std::string client_key_text(const IpAddress& ip, int ipv6_prefix);
+
+// Whether `ip` is one of the trusted_proxies.
+bool is_trusted(const IpAddress& ip, std::span<const Cidr> trusted_proxies);
 
 // The client behind a chain of proxies: the peer, unless it is trusted; then X-Forwarded-For
 // walked from the right, skipping trusted addresses, up to the first untrusted one. A malformed

@@ -56,8 +56,12 @@ DecodedSnapshot decode(std::string_view bytes);
 struct RestoreCounts {
   std::size_t restored = 0;
   std::size_t drained = 0;  // emptied while sluice was stopped
+  std::size_t clamped = 0;  // held more than any limit can (a forged or foreign file)
 };
-// Puts back into `table` the buckets that still hold something after the time stopped.
-RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Instant now);
+// Puts back into `table` the buckets that still hold something after the time stopped, each
+// with at most `max_backlog` (the most any configured limit can hold: its time_period plus, for
+// a delaying route, its max_delay). The checksum tells corruption, not forgery: a file written
+// by someone else must not lock clients out for years.
+RestoreCounts restore(const Snapshot& snapshot, BucketTable& table, Instant now, Nanos max_backlog);
 
 }  // namespace sluice::limit

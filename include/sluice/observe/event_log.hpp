@@ -17,6 +17,7 @@
 #include "sluice/observe/events.hpp"
 #include "sluice/observe/log_budget.hpp"
 #include "sluice/observe/throttle_ring.hpp"
+#include "sluice/observe/throttled_summary.hpp"
 #include "sluice/observe/top_throttled.hpp"
 
 namespace spdlog {
@@ -38,6 +39,9 @@ class EventLog {
   // once the outage ends, says how many were held back (`suppressed`).
   void upstream_error(const UpstreamErrorEvent& e);
   void message(Level level, std::string_view event, const std::vector<Field>& fields = {});
+  // A new connection turned away (`reason`: max_connections, per_client): at most one line per
+  // reason a second, the next one saying how many were held back (metrics count each).
+  void refused_connection(std::string_view reason, std::string_view client);
 
   // Level, format and access logging follow a reloaded config; the file does not (restart).
   void apply(const config::LogConfig& config);
@@ -56,7 +60,8 @@ class EventLog {
   EventLog() = default;
   void write(Level level, std::string_view event, const std::vector<Field>& fields);
   [[nodiscard]] bool enabled(Level level) const noexcept;
-  void write_throttled(const ThrottledEvent& e, std::uint64_t suppressed);
+  // Within the budget across all keys; beyond it, counted for the next throttled_summary line.
+  void write_throttled(const ThrottledEvent& e, std::uint64_t suppressed, std::int64_t now_ms);
   // Writes the final counts of floods that ended, every half second, on its own thread.
   void summarise_floods();
 
@@ -77,6 +82,10 @@ class EventLog {
   ThrottleRing ring_;
   TopThrottled top_;
   LogBudget budget_{1};
+  ThrottledSummary summary_{200};
+  std::mutex refusals_mutex_;
+  std::map<std::string, std::pair<std::int64_t, std::uint64_t>, std::less<>>
+      refusals_;  // reason → (window start, held back)
   std::mutex upstream_errors_mutex_;
   // Keyed by route and kind: bounded by the config, whatever the clients do.
   std::map<std::pair<std::string, std::string>, UpstreamErrorBudget> upstream_errors_;

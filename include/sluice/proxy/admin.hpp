@@ -25,9 +25,14 @@ struct AdminSources {
   observe::StatsHistory& history;  // sampled by the admin server's thread
 };
 
+// Whether the admin listener answers a request with this Host header: IP literals, localhost
+// and the config's admin_hosts. Any other name is what a DNS-rebinding page in an operator's
+// browser would send to read /config or /throttled through a name it controls.
+bool admin_host_allowed(std::string_view host_header, const config::Config& config);
+
 // The answer to one admin request.
 LocalResponse admin_response(std::string_view method, std::string_view target,
-                             const AdminSources& sources);
+                             std::string_view host_header, const AdminSources& sources);
 
 class AdminServer {
  public:

@@ -2,6 +2,7 @@
 // Header rules of a forwarding proxy (RFC 9110 §7.6): hop-by-hop fields stay on their hop, the
 // forwarded request says where it came from.
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -21,14 +22,20 @@ struct Forwarded {
   bool tls = false;
 };
 // X-Forwarded-For gains the peer, X-Forwarded-Proto is set (http or https), Via gains this hop.
+// Several X-Forwarded-For lines (a proxy that appends a line of its own) go on as one list.
 void add_forwarding(http::fields& fields, const Forwarded& client);
+
+// Every line of a list-valued field, joined with ", " as RFC 9110 §5.3 combines them.
+std::string combined_field(const http::fields& fields, std::string_view name);
 
 void append_via(http::fields& fields, unsigned version);
 
-// The protocols a request asks to switch to (its Upgrade header) when its Connection header
-// names "upgrade"; empty otherwise, and for h2c, which sluice refuses: such a request is served
-// as plain HTTP/1.1 (RFC 9110 §7.8 lets a server ignore Upgrade).
-std::string upgrade_protocol(const http::fields& fields);
+// The protocols of a request's Upgrade header that sluice forwards, as the header to send:
+// those named in `allowed` (`upgrades:`, lower-case names such as "websocket"), compared as
+// tokens without quotes, case and version ("WebSocket/13" is websocket). Empty when Connection
+// does not name "upgrade", when none is allowed, and whenever h2c or HTTP/2 is asked for:
+// the request is then served as plain HTTP/1.1 (RFC 9110 §7.8 lets a server ignore Upgrade).
+std::string upgrade_protocol(const http::fields& fields, std::span<const std::string> allowed);
 
 // Path and query of an origin-form target: "/a/b?x=1" → "/a/b", "x=1".
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept;

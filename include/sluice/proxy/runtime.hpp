@@ -44,6 +44,9 @@ struct Runtime {
   std::vector<RouteRuntime> routes;  // parallel to config->routes
   RouteRuntime unmatched;
   std::shared_ptr<const TlsContexts> tls;
+  // Every query parameter any route keys on: masked in every logged path, whichever stage
+  // refused the request and whichever route it matched.
+  std::vector<std::string> key_parameters;
 
   static std::shared_ptr<const Runtime> build(std::shared_ptr<const config::Config> config,
                                               std::shared_ptr<const TlsContexts> tls,

@@ -9,10 +9,19 @@
 #include "sluice/limit/limiter.hpp"
 #include "sluice/observe/event_log.hpp"
 #include "sluice/observe/metrics.hpp"
+#include "sluice/proxy/client_connections.hpp"
 #include "sluice/proxy/tls.hpp"
 #include "sluice/redis/health.hpp"
 
 namespace sluice::proxy {
+
+// Why a new connection was turned away before it was served.
+enum class ConnectionRefusal { max_connections, per_client };
+inline constexpr ConnectionRefusal kConnectionRefusals[] = {ConnectionRefusal::max_connections,
+                                                            ConnectionRefusal::per_client};
+constexpr std::string_view to_string(ConnectionRefusal why) noexcept {
+  return why == ConnectionRefusal::per_client ? "per_client" : "max_connections";
+}
 
 class Services {
  public:
@@ -25,6 +34,10 @@ class Services {
         downstream_connections(
             metrics.gauge(observe::Family::connections, {{"side", "downstream"}})),
         upstream_connections(metrics.gauge(observe::Family::connections, {{"side", "upstream"}})) {
+    for (const ConnectionRefusal why : kConnectionRefusals) {
+      refused_[static_cast<std::size_t>(why)] = &metrics.counter(
+          observe::Family::connections_refused_total, {{"reason", std::string(to_string(why))}});
+    }
     for (const Side side : {Side::downstream, Side::upstream}) {
       for (const HandshakeFailure why : kHandshakeFailures) {
         handshake_failures_[static_cast<std::size_t>(side)][static_cast<std::size_t>(why)] =
@@ -33,6 +46,12 @@ class Services {
                 {{"side", std::string(to_string(side))}, {"reason", std::string(to_string(why))}});
       }
     }
+  }
+
+  // Counted always; logged at most once a second per reason, with the count held back since.
+  void count_refused_connection(ConnectionRefusal why, std::string_view client) {
+    refused_[static_cast<std::size_t>(why)]->fetch_add(1, std::memory_order_relaxed);
+    log.refused_connection(to_string(why), client);
   }
 
   // Counted, never logged per connection: a scanner's garbage handshakes would flood the log.
@@ -66,12 +85,14 @@ class Services {
   const Clock& clock;
   observe::Gauge& downstream_connections;
   observe::Gauge& upstream_connections;
+  ClientConnections client_connections;   // kept only with http.max_connections_per_client
   redis::Health* redis_health = nullptr;  // set when the config has a redis: block
   std::atomic<bool> draining{false};
 
  private:
   std::array<std::atomic<observe::Counter*>, 600> local_responses_{};  // by status code
   std::array<std::array<observe::Counter*, std::size(kHandshakeFailures)>, 2> handshake_failures_{};
+  std::array<observe::Counter*, std::size(kConnectionRefusals)> refused_{};
 };
 
 }  // namespace sluice::proxy

@@ -11,6 +11,7 @@
 
 #include "sluice/core/ip.hpp"
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/client_connections.hpp"
 #include "sluice/proxy/local_response.hpp"
 #include "sluice/proxy/read_buffer.hpp"
 #include "sluice/proxy/runtime.hpp"
@@ -22,6 +23,9 @@ namespace sluice::proxy {
 class Worker;
 struct Exchange;
 
+// The address at the other end of a connected socket; nullopt when it is not an IP socket.
+std::optional<IpAddress> peer_address(tcp::socket& socket);
+
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
 
@@ -29,7 +33,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   static constexpr Nanos kNoDeadline = std::numeric_limits<Nanos>::max();
 
-  Session(Worker& worker, tcp::socket socket);
+  // `peer`: the client's address (peer_address()); `slot`: its place under
+  // max_connections_per_client, held for as long as the connection is open.
+  Session(Worker& worker, tcp::socket socket, std::optional<IpAddress> peer,
+          ClientConnections::Slot slot);
   ~Session();
 
   // Serves the connection until it closes; the session keeps itself alive meanwhile.
@@ -110,6 +117,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string head_;  // the head being written
   IpAddress peer_;
   std::string peer_text_;
+  ClientConnections::Slot client_slot_;
   std::string client_cert_;  // the verified client certificate's subject CN (mTLS)
   bool idle_ = true;
 };

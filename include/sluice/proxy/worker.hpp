@@ -64,7 +64,10 @@ class Worker {
  private:
   asio::awaitable<void> accept_loop();
   void serve(tcp::socket socket);
-  asio::awaitable<void> refuse(tcp::socket socket);
+  // Turns a new connection away with a 503 saying why; counted and logged within a budget.
+  void refuse(tcp::socket socket, ConnectionRefusal why, std::string_view client,
+              std::string_view detail);
+  asio::awaitable<void> write_refusal(tcp::socket socket, std::string detail);
   asio::awaitable<void> tick();
   enum class Closing { idle_sessions, all_sessions };
   // Stops accepting, closes sessions and the idle upstream connections.
