@@ -242,35 +242,49 @@ namespace {
 
 // Settings that belong to the process, not to a config generation: a reload keeps the running
 // values (copied into `next`) and names those the new file tried to change.
-std::vector<std::string> keep_process_settings(const config::Config& running,
-                                               config::Config& next) {
-  std::vector<std::string> changed;
-  auto keep = [&](const char* name, auto& next_value, const auto& running_value, bool same) {
-    if (!same) changed.emplace_back(name);
+std::vector<Server::KeptSetting> keep_process_settings(const config::Config& running,
+                                                       config::Config& next) {
+  std::vector<Server::KeptSetting> changed;
+  // Each setting as text, so the log can say what runs and what was asked for.
+  auto keep = [&](const char* name, auto& next_value, const auto& running_value,
+                  const auto& text_of) {
+    const std::string was = text_of(running);
+    const std::string asked = text_of(next);
+    if (was != asked) changed.push_back({name, was, asked});
     next_value = running_value;
   };
-  const auto admin = [](const config::Config& c) { return c.admin ? c.admin->to_string() : ""; };
   keep("listen", next.listen, running.listen,
-       next.listen.to_string() == running.listen.to_string());
-  keep("admin", next.admin, running.admin, admin(next) == admin(running));
-  keep("workers", next.workers, running.workers, next.workers == running.workers);
-  keep("max_keys", next.max_keys, running.max_keys, next.max_keys == running.max_keys);
-  keep("log.file", next.log.file, running.log.file, next.log.file == running.log.file);
-  keep("redis", next.redis, running.redis, next.redis == running.redis);
+       [](const config::Config& c) { return c.listen.to_string(); });
+  keep("admin", next.admin, running.admin, [](const config::Config& c) {
+    return c.admin ? c.admin->to_string() : std::string("none");
+  });
+  keep("workers", next.workers, running.workers,
+       [](const config::Config& c) { return std::to_string(c.workers); });
+  keep("max_keys", next.max_keys, running.max_keys,
+       [](const config::Config& c) { return std::to_string(c.max_keys); });
+  keep("log.file", next.log.file, running.log.file,
+       [](const config::Config& c) { return c.log.file; });
+  keep("redis", next.redis, running.redis, [](const config::Config& c) {
+    // address() holds no password; the rest of the block as /config shows it.
+    if (!c.redis) return std::string("none");
+    const config::RedisConfig& r = *c.redis;
+    return r.address() + " timeout=" + std::to_string(r.timeout / kNanosPerMilli) +
+           "ms on_error=" + std::string(to_string(r.on_error)) + " prefix=" + r.prefix;
+  });
   return changed;
 }
 
 }  // namespace
 
-std::vector<std::string> Server::reload(const std::shared_ptr<const config::Config>& next,
-                                        std::shared_ptr<const proxy::TlsContexts> tls) {
+std::vector<Server::KeptSetting> Server::reload(const std::shared_ptr<const config::Config>& next,
+                                                std::shared_ptr<const proxy::TlsContexts> tls) {
   if (!tls) {
     std::vector<std::string> errors;
     tls = proxy::TlsContexts::load(*next, errors);
     if (!tls) throw StartError(join_lines(errors));
   }
   auto merged = std::make_shared<config::Config>(*next);
-  std::vector<std::string> kept = keep_process_settings(*config(), *merged);
+  std::vector<KeptSetting> kept = keep_process_settings(*config(), *merged);
   std::shared_ptr<const config::Config> config = std::move(merged);
   warn_if_insecure(*config);
   const auto runtime = proxy::Runtime::build(config, std::move(tls), metrics_);
@@ -313,10 +327,12 @@ bool Server::reload_from_file(const std::string& path) {
     count("failure");
     return false;
   }
-  for (const std::string& field : reload(loaded.config, std::move(tls))) {
-    log_->message(
-        observe::Level::warn, "reload_kept_setting",
-        {{"field", field}, {"reason", "changing it needs a restart; the running value stays"}});
+  for (const KeptSetting& kept : reload(loaded.config, std::move(tls))) {
+    log_->message(observe::Level::warn, "reload_kept_setting",
+                  {{"field", kept.field},
+                   {"running", kept.running},
+                   {"new", kept.requested},
+                   {"reason", "changing it needs a restart; the running value stays"}});
   }
   count("success");
   log_->message(observe::Level::info, "reloaded", {{"config", path}});

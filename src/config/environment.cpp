@@ -26,6 +26,7 @@ struct EnvironmentExpander {
         node.scalar_ = std::move(e.text);
       } else {
         reader.error(node, path, e.error);
+        node.reported_ = true;
       }
       return;
     }

@@ -35,7 +35,7 @@ LoadResult Loader::load(const Node& root) {
   }
   load_listener_tls(root["tls"], *config);
   if (const auto& tls = root["upstream_tls"]) {
-    if (auto settings = upstream_tls(tls, "upstream_tls", config->upstream_tls)) {
+    if (auto settings = upstream_tls(tls, "upstream_tls", config->upstream_tls, *config)) {
       config->upstream_tls = *settings;
     }
   }
@@ -88,6 +88,8 @@ LoadResult Loader::load(const Node& root) {
         error(state, "state_file", "must be a file path");
       } else {
         config->state_file = *path;
+        // Found now, not at the first shutdown, which would lose the buckets it exists to keep.
+        if (auto why = unwritable_directory_of(*path)) error(state, "state_file", *why);
       }
     }
   }
@@ -331,7 +333,10 @@ LoadResult parse(std::string_view text, const std::string& name, const Environme
   std::vector<DuplicateKey> duplicates;
   YamlDocument doc = parse_yaml(std::string(text), duplicates);
   if (!doc.root) {
-    loader.error_at(doc.error_mark, "", "invalid YAML: " + doc.error);
+    std::string why = "invalid YAML: " + doc.error;
+    // The usual cause: `file: -` for stderr, where YAML reads the dash as a list item.
+    if (doc.error == "illegal block entry") why += " (a bare - starts a list: quote it, \"-\")";
+    loader.error_at(doc.error_mark, "", why);
     return {nullptr, loader.take_errors()};
   }
   for (const DuplicateKey& d : duplicates) {

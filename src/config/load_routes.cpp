@@ -72,18 +72,16 @@ void Loader::load_routes(const Node& node, Config& config) {
   for (std::size_t i = 0; i < node.size(); ++i) {
     const std::string path = index_path("routes", i);
     if (!map_or_error(node[i], path)) continue;
-    if (auto route = load_route(node[i], path, config)) {
-      if (!names.insert(route->name).second) {
-        error(node[i]["name"], join_path(path, "name"),
-              "duplicate route name \"" + route->name + "\"");
-      }
-      config.routes.push_back(std::move(*route));
+    // Checked on every route, valid or not: an error in one must not hide a duplicate.
+    if (const Node& name = node[i]["name"];
+        name.is_scalar() && !names.insert(name.scalar()).second) {
+      error(name, join_path(path, "name"), "duplicate route name \"" + name.scalar() + "\"");
     }
+    if (auto route = load_route(node[i], path, config)) config.routes.push_back(std::move(*route));
   }
 }
 
-std::optional<Route> Loader::load_route(const Node& node, const std::string& path,
-                                        const Config& config) {
+std::optional<Route> Loader::load_route(const Node& node, const std::string& path, Config& config) {
   check_keys(node, path,
              {"name", "match", "key", "max_rate", "time_period", "weight", "shared", "bucket",
               "limits", "action", "max_delay", "status", "dry_run", "upstream", "upstream_tls",

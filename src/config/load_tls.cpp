@@ -17,6 +17,7 @@ void Loader::load_listener_tls(const Node& node, Config& config) {
     if (auto text = scalar(file, join_path("tls", key))) {
       if (text->empty()) error(file, join_path("tls", key), "must be a file path");
       out = *text;
+      config.file_positions.emplace(*text, position(file, join_path("tls", key)));
     }
   };
   path_of("cert", tls.cert, true);
@@ -27,7 +28,7 @@ void Loader::load_listener_tls(const Node& node, Config& config) {
 }
 
 std::optional<UpstreamTls> Loader::upstream_tls(const Node& node, const std::string& path,
-                                                const UpstreamTls& inherited) {
+                                                const UpstreamTls& inherited, Config& config) {
   if (!map_or_error(node, path)) return std::nullopt;
   check_keys(node, path, {"ca", "insecure"});
   UpstreamTls tls = inherited;
@@ -35,6 +36,7 @@ std::optional<UpstreamTls> Loader::upstream_tls(const Node& node, const std::str
     if (auto text = scalar(ca, join_path(path, "ca"))) {
       if (text->empty()) error(ca, join_path(path, "ca"), "must be a file path");
       tls.ca = *text;
+      config.file_positions.emplace(*text, position(ca, join_path(path, "ca")));
     }
   }
   if (const auto& insecure = node["insecure"]) {
@@ -48,7 +50,7 @@ std::optional<UpstreamTls> Loader::upstream_tls(const Node& node, const std::str
 
 // The route's upstream (its own or the top-level one), how its certificate is checked, and the
 // Host it is sent.
-void Loader::load_route_upstream(const Node& node, const std::string& path, const Config& config,
+void Loader::load_route_upstream(const Node& node, const std::string& path, Config& config,
                                  Route& route) {
   if (const auto& upstream = node["upstream"]) {
     route.upstream = upstream_target(upstream, join_path(path, "upstream"));
@@ -65,7 +67,7 @@ void Loader::load_route_upstream(const Node& node, const std::string& path, cons
     if (route.upstream && !https) {
       error(tls, tls_path,
             "applies to https:// upstreams only; this route's is " + route.upstream->url);
-    } else if (auto settings = upstream_tls(tls, tls_path, config.upstream_tls);
+    } else if (auto settings = upstream_tls(tls, tls_path, config.upstream_tls, config);
                settings && https) {
       route.upstream->tls = *settings;
     }

@@ -22,11 +22,11 @@ class Loader : public Reader {
 
   LoadResult finish(std::shared_ptr<Config> config);
   void load_listener_tls(const Node& node, Config& config);
-  // An upstream_tls block over `inherited` (the top-level one, or the defaults).
+  // An upstream_tls block over `inherited` (the top-level one, or the defaults); the place of
+  // its CA file goes to config.file_positions.
   std::optional<UpstreamTls> upstream_tls(const Node& node, const std::string& path,
-                                          const UpstreamTls& inherited);
-  void load_route_upstream(const Node& node, const std::string& path, const Config& config,
-                           Route& route);
+                                          const UpstreamTls& inherited, Config& config);
+  void load_route_upstream(const Node& node, const std::string& path, Config& config, Route& route);
   void load_trusted_proxies(const Node& node, Config& config);
   // A list of names compared case-insensitively (admin_hosts, upgrades), lower-cased.
   std::vector<std::string> lower_case_names(const Node& node, const std::string& path,
@@ -42,7 +42,7 @@ class Loader : public Reader {
   bool shared_flag(const Node& map, const std::string& path, const Config& config, bool inherited);
 
   void load_routes(const Node& node, Config& config);
-  std::optional<Route> load_route(const Node& node, const std::string& path, const Config& config);
+  std::optional<Route> load_route(const Node& node, const std::string& path, Config& config);
   void load_match(const Node& node, const std::string& path, const uri::PathOptions& path_options,
                   Match& match);
   void load_limits(const Node& node, const std::string& path, const Config& config,

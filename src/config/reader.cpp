@@ -18,32 +18,84 @@ void Reader::error(const Node& node, std::string_view path, std::string_view mes
 }
 
 void Reader::error_at(const Mark& mark, std::string_view path, std::string_view message) {
+  std::string line = position_at(mark, path);
+  line += ": ";
+  line += message;
+  errors_.push_back(std::move(line));
+}
+
+std::string Reader::position(const Node& node, std::string_view path) const {
+  return position_at(node.mark(), path);
+}
+
+std::string Reader::position_at(const Mark& mark, std::string_view path) const {
   std::ostringstream out;
   out << file_;
   if (mark.line >= 0) out << ':' << mark.line + 1 << ':' << mark.column + 1;
-  out << ": ";
-  if (!path.empty()) out << path << ": ";
-  out << message;
-  errors_.push_back(out.str());
+  if (!path.empty()) out << ": " << path;
+  return out.str();
 }
+
+namespace {
+
+// Levenshtein distance, cut off above `limit` (keys are short; this runs on errors only).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The allowed key a typo most likely meant: within two edits (one for short keys), else none.
+std::string_view nearest(std::string_view key, std::initializer_list<std::string_view> allowed) {
+  std::string_view best;
+  std::size_t best_distance = key.size() <= 4 ? 1 : 2;
+  for (std::string_view candidate : allowed) {
+    const std::size_t d = edit_distance(key, candidate);
+    if (d <= best_distance && (best.empty() || d < best_distance)) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+}  // namespace
 
 void Reader::check_keys(const Node& map, const std::string& path,
                         std::initializer_list<std::string_view> allowed) {
   for (const auto& item : map) {
     const std::string key = item.first.scalar();
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      error(item.first, join_path(path, key), "unknown key");
+      const std::string_view meant = nearest(key, allowed);
+      error(item.first, join_path(path, key),
+            meant.empty() ? std::string("unknown key")
+                          : "unknown key; did you mean " + std::string(meant) + "?");
+      maps_with_unknown_keys_.emplace_back(map.mark().line, map.mark().column);
     }
   }
 }
 
 const Node& Reader::required(const Node& map, const std::string& path, std::string_view key) {
   const Node& node = map[key];
-  if (!node) error(map, join_path(path, key), "is required");
+  // A map with a misspelled key most likely holds this one misspelled: one error, not two.
+  const bool misspelled =
+      std::find(maps_with_unknown_keys_.begin(), maps_with_unknown_keys_.end(),
+                std::pair{map.mark().line, map.mark().column}) != maps_with_unknown_keys_.end();
+  if (!node && !misspelled) error(map, join_path(path, key), "is required");
   return node;
 }
 
 std::optional<std::string> Reader::scalar(const Node& node, const std::string& path) {
+  if (node.reported()) return std::nullopt;
   if (!node.is_scalar()) {
     error(node, path, "must be a scalar");
     return std::nullopt;
@@ -98,6 +150,10 @@ std::optional<Nanos> Reader::duration(const Node& node, const std::string& path)
   auto text = scalar(node, path);
   if (!text) return std::nullopt;
   auto value = parse_duration(*text);
+  if (!value && text->starts_with('-')) {
+    // "-1s" is a duration, just not a usable one: positive_duration says so.
+    if (auto magnitude = parse_duration(text->substr(1))) return -*magnitude;
+  }
   if (!value) error(node, path, "must be a duration: seconds (10, 0.5) or 250ms, 10s, 1m, 1h");
   return value;
 }

@@ -27,6 +27,9 @@ class Reader {
 
   void error(const Node& node, std::string_view path, std::string_view message);
   void error_at(const Mark& mark, std::string_view path, std::string_view message);
+  // "file:line:col: path", the head of an error about `node`.
+  [[nodiscard]] std::string position(const Node& node, std::string_view path) const;
+  [[nodiscard]] std::string position_at(const Mark& mark, std::string_view path) const;
   [[nodiscard]] const std::vector<std::string>& errors() const noexcept { return errors_; }
   [[nodiscard]] std::vector<std::string> take_errors() { return std::move(errors_); }
 
@@ -55,6 +58,7 @@ class Reader {
 
  private:
   std::vector<std::string> errors_;
+  std::vector<std::pair<int, int>> maps_with_unknown_keys_;  // their positions (line, column)
 };
 
 }  // namespace sluice::config

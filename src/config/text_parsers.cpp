@@ -82,6 +82,13 @@ std::optional<UpstreamTarget> parse_upstream(std::string_view url, std::string& 
     }
     rest = rest.substr(0, slash);
   }
+  if (rest.find('@') != std::string_view::npos) {
+    // Not the URL itself in the message: it holds a password.
+    why =
+        "must not hold a user name or password (user:password@): sluice sends no credentials "
+        "upstream, and the password would show in /config and the logs";
+    return std::nullopt;
+  }
   auto authority = parse_authority(rest, tls ? 443 : 80, why);
   if (!authority) return std::nullopt;
   UpstreamTarget target{std::string(url), std::move(authority->host), authority->port, {}};
@@ -180,6 +187,10 @@ std::optional<std::string> unwritable_log_file(const std::string& file) {
     }
     return std::nullopt;
   }
+  return unwritable_directory_of(file);
+}
+
+std::optional<std::string> unwritable_directory_of(const std::string& file) {
   const auto slash = file.rfind('/');
   const std::string dir = slash == std::string::npos ? "."
                           : slash == 0               ? "/"

@@ -35,5 +35,7 @@ std::optional<RedisConfig> parse_redis_address(std::string_view address, std::st
 std::optional<std::string> method_problem(const std::string& method);
 // Why start-up could not open `file` for appending ("-" is stderr and always fine).
 std::optional<std::string> unwritable_log_file(const std::string& file);
+// Why files cannot be created beside `file` (its directory is missing or not writable).
+std::optional<std::string> unwritable_directory_of(const std::string& file);
 
 }  // namespace sluice::config

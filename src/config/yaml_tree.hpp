@@ -31,6 +31,9 @@ class Node {
   [[nodiscard]] bool is_map() const noexcept { return kind_ == Kind::map; }
   [[nodiscard]] const std::string& scalar() const noexcept { return scalar_; }
   [[nodiscard]] Mark mark() const noexcept { return mark_; }
+  // A value whose error is already reported (an unset ${VAR}): readers skip it silently rather
+  // than add a knock-on error ("must start with http://") to the one that matters.
+  [[nodiscard]] bool reported() const noexcept { return reported_; }
 
   // Sequence items or mapping entries.
   [[nodiscard]] std::size_t size() const noexcept {
@@ -48,6 +51,7 @@ class Node {
   friend struct EnvironmentExpander;  // rewrites scalars in place (environment.cpp)
   Kind kind_ = Kind::missing;
   Mark mark_;
+  bool reported_ = false;
   std::string scalar_;
   std::vector<Node> items_;
   std::vector<Entry> entries_;

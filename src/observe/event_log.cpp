@@ -131,8 +131,9 @@ bool EventLog::enabled(Level level) const noexcept {
   return static_cast<int>(level) >= level_.load(std::memory_order_relaxed);
 }
 
-void EventLog::write(Level level, std::string_view event, const std::vector<Field>& fields) {
-  const std::string ts = utc_timestamp();
+void EventLog::write(Level level, std::string_view event, const std::vector<Field>& fields,
+                     std::int64_t unix_ms) {
+  const std::string ts = unix_ms != 0 ? utc_timestamp(unix_ms) : utc_timestamp();
   const std::string line = json_.load(std::memory_order_relaxed)
                                ? render_json(ts, level, event, fields)
                                : render_text(ts, level, event, fields);
@@ -141,7 +142,7 @@ void EventLog::write(Level level, std::string_view event, const std::vector<Fiel
 
 void EventLog::throttled(ThrottledEvent e) {
   const Level level = e.decision == "rejected" ? Level::warn : Level::info;
-  const std::int64_t now_ms = unix_now_ms();
+  const std::int64_t now_ms = e.decided_unix_ms != 0 ? e.decided_unix_ms : unix_now_ms();
   const std::string ts = utc_timestamp(now_ms);
   ring_.push(render_json(ts, level, "throttled", fields_of(e)));
   top_.record(e.route, e.key,
@@ -157,11 +158,11 @@ void EventLog::throttled(ThrottledEvent e) {
 
 void EventLog::write_throttled(const ThrottledEvent& e, std::uint64_t suppressed,
                                std::int64_t now_ms) {
-  if (!summary_.admit(e, suppressed + 1, now_ms)) return;
+  if (!summary_.admit({e, suppressed + 1}, now_ms)) return;
   const Level level = e.decision == "rejected" ? Level::warn : Level::info;
   auto fields = fields_of(e);
   if (suppressed > 0) fields.push_back({"suppressed", std::to_string(suppressed), true});
-  write(level, "throttled", fields);
+  write(level, "throttled", fields, e.decided_unix_ms);
 }
 
 void EventLog::access(const AccessEvent& e) {

@@ -49,18 +49,20 @@ std::string sanitize(std::string_view value) {
 }
 
 std::vector<Field> fields_of(const ThrottledEvent& e) {
-  return {{"route", e.route},
-          {"key", sanitize(e.key)},
-          {"decision", e.decision},
-          {"limit", e.limit},
-          {"weight", number(e.weight), true},
-          {"delay_ms", number(e.delay_ms), true},
-          {"retry_after_s", number(e.retry_after_s), true},
-          {"status", number(std::int64_t{e.status}), true},
-          {"method", sanitize(e.method)},
-          {"path", sanitize(e.path)},
-          {"client", e.client},
-          {"request_id", sanitize(e.request_id)}};
+  std::vector<Field> fields{{"route", e.route},
+                            {"key", sanitize(e.key)},
+                            {"decision", e.decision},
+                            {"limit", e.limit},
+                            {"weight", number(e.weight), true},
+                            {"delay_ms", number(e.delay_ms), true},
+                            {"retry_after_s", number(e.retry_after_s), true},
+                            {"status", number(std::int64_t{e.status}), true},
+                            {"method", sanitize(e.method)},
+                            {"path", sanitize(e.path)},
+                            {"client", e.client},
+                            {"request_id", sanitize(e.request_id)}};
+  if (!e.store.empty()) fields.push_back({"store", e.store});
+  return fields;
 }
 
 std::vector<Field> fields_of(const AccessEvent& e) {

@@ -11,7 +11,8 @@ void ThrottledSummary::set_lines_per_second(unsigned n) {
   lines_per_second_ = n;
 }
 
-bool ThrottledSummary::admit(const ThrottledEvent& e, std::uint64_t events, std::int64_t now_ms) {
+bool ThrottledSummary::admit(Line line, std::int64_t now_ms) {
+  const ThrottledEvent& e = line.event;
   std::lock_guard guard(mutex_);
   if (now_ms - window_start_ms_ >= kWindowMs && held_.counts.empty()) {
     // A held-back second keeps its window until take() has written it.
@@ -22,7 +23,7 @@ bool ThrottledSummary::admit(const ThrottledEvent& e, std::uint64_t events, std:
     ++lines_;
     return true;
   }
-  held_.counts[{e.route, e.decision}] += events;
+  held_.counts[{e.route, e.decision}] += line.events;
   if (keys_.size() < kMaxDistinctKeys) {
     keys_.insert(std::hash<std::string>{}(e.key));
   } else {

@@ -19,7 +19,9 @@ void log_exchange(Services& services, const Exchange& ex) {
                             .method = ex.method,
                             .path = ex.logged_path,
                             .client = ex.client,
-                            .request_id = ex.request_id});
+                            .request_id = ex.request_id,
+                            .store = std::string(ex.store),
+                            .decided_unix_ms = ex.decided_unix_ms});
   }
   if (services.log.access_enabled()) {
     services.log.access({.route = route,

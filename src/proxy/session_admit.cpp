@@ -79,12 +79,14 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
     }
     if (policy.any_shared() && worker_.shared() != nullptr) {
       ex.decision = co_await worker_.shared()->decide(policy, facts, ex.shared);
+      ex.store = redis::store_name(ex.shared.path, worker_.shared()->on_error());
       if (ex.shared.path == redis::SharedTicket::Path::fallback) {
         ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
       }
     } else {
       ex.decision = services.limiter.decide(policy, facts, services.clock.now());
     }
+    ex.decided_unix_ms = observe::unix_now_ms();
     ex.ratelimit = ratelimit_value(policy, ex.decision);
     if (ex.decision.throttled()) {
       ex.logged_key = config.log.show_keys

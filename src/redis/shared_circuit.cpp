@@ -56,12 +56,20 @@ asio::awaitable<void> SharedLimiter::probe() {
     if (ec || !*alive) co_return;
     std::string why = co_await connection_.open();
     if (!*alive) co_return;
+    // Each probe is a call sent, and counted: an outage shows in redis_commands_total, not
+    // only in redis_up.
+    if (!why.empty()) health_.commands_error.fetch_add(1, std::memory_order_relaxed);
     if (why.empty()) {
       std::vector<std::string> ping;
       ping.emplace_back("PING");
       const Result r = co_await connection_.call(std::move(ping));
       if (!*alive) co_return;
-      if (r.ok() && r.reply.is_status("PONG")) {
+      const bool pong = r.ok() && r.reply.is_status("PONG");
+      (r.status == Result::Status::timeout ? health_.commands_timeout
+       : pong                              ? health_.commands_ok
+                                           : health_.commands_error)
+          .fetch_add(1, std::memory_order_relaxed);
+      if (pong) {
         usable_ = true;
         was_up_ = true;
         closed_at_ = clock_.now();

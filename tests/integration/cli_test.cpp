@@ -52,7 +52,7 @@ TEST(Cli, CheckCatchesAMisspelledKey) {
       sluice::testing::temp_file("typo.yaml", "version: 1\nlisten: 127.0.0.1:8080\nworkrs: 2\n");
   const CliRun r = run("--check --config " + path);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.output, path + ":3:1: workrs: unknown key\n");
+  EXPECT_EQ(r.output, path + ":3:1: workrs: unknown key; did you mean workers?\n");
 }
 
 // A sidecar must not crash-loop on its Redis: an unreachable one is not a config error.

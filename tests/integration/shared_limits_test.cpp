@@ -190,6 +190,10 @@ TEST(SharedLimits, AKilledRedisFailsClosedWithOnErrorRejectAndRecoversWhenItIsBa
   redis.kill();
   ASSERT_TRUE(proxy.wait_for_log("\"event\":\"redis_down\""));
   EXPECT_EQ(redis_up(proxy), 0);
+  // The probes that find Redis gone are counted as failed calls (the first within 100 ms).
+  EXPECT_TRUE(wait_until([&] {
+    return counter(proxy, observe::Family::redis_commands_total, {{"result", "error"}}) >= 1;
+  }));
   for (int i = 0; i < 3; ++i) {
     const auto start = Clock::now();
     const Response res = client.request("GET", "/g");
@@ -198,6 +202,7 @@ TEST(SharedLimits, AKilledRedisFailsClosedWithOnErrorRejectAndRecoversWhenItIsBa
     EXPECT_LT(Clock::now() - start, milliseconds(150));  // decided at once, not after a timeout
   }
   EXPECT_EQ(counter(proxy, observe::Family::redis_fallbacks_total, {{"route", "g"}}), 3u);
+  EXPECT_TRUE(proxy.wait_for_log("\"store\":\"on-error-reject\""));
   redis.start();  // empty, without the scripts: EVALSHA's NOSCRIPT is handled invisibly
   ASSERT_TRUE(proxy.wait_for_log("\"event\":\"redis_up\"", 2));
   EXPECT_EQ(client.request("GET", "/g").status, 200u);
@@ -281,6 +286,8 @@ TEST(SharedLimits, SluiceStartsWhileRedisIsDownAndUsesItOnceItIsUp) {
   Client client(proxy.port());
   EXPECT_EQ(client.request("GET", "/g").status, 200u);  // the local bucket
   EXPECT_EQ(client.request("GET", "/g").status, 429u);
+  // Decided by on_error, and the log says so.
+  EXPECT_TRUE(proxy.wait_for_log("\"store\":\"local-fallback\""));
   redis.start();
   ASSERT_TRUE(proxy.wait_for_log("\"event\":\"redis_up\""));
   EXPECT_EQ(client.request("GET", "/g").status, 200u);  // the shared bucket, still empty
@@ -310,7 +317,10 @@ TEST(SharedLimits, AReloadKeepsTheRedisBlockAndMayTurnSharingOnAndOff) {
   for (auto& instance : instances) {
     const auto kept = instance->server().reload(
         loaded(shared_config(redis, "prefix: \"other:\"", shared), instance->log_path()));
-    EXPECT_EQ(kept, std::vector<std::string>{"redis"});
+    ASSERT_EQ(kept.size(), 1u);
+    EXPECT_EQ(kept[0].field, "redis");
+    EXPECT_NE(kept[0].running.find("prefix=sluice:"), std::string::npos) << kept[0].running;
+    EXPECT_NE(kept[0].requested.find("prefix=other:"), std::string::npos) << kept[0].requested;
     EXPECT_EQ(instance->server().config()->redis->prefix, "sluice:");
   }
   // Shared now: a new bucket (its namespace changed), 2 for both instances together.

@@ -2,6 +2,7 @@
 // a changed limit starts fresh; a damaged file is logged and ignored, never fatal.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -104,9 +105,13 @@ TEST_F(StateFile, NoFileYetStartsEmptyAndSaysSo) {
   EXPECT_EQ(client.request("GET", "/").status, 200u);
 }
 
-TEST_F(StateFile, AnUnwritableDirectoryIsLoggedAtStop) {
+// The directory is checked at start; one that goes away later is logged at the stop.
+TEST_F(StateFile, ADirectoryGoneSinceTheStartIsLoggedAtStop) {
   TestUpstream upstream;
-  ProxyHarness proxy(config_with_state(upstream, "/nonexistent-dir/state.bin", 1));
+  const std::string dir = temp_file("state-dir", "") + ".d";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ProxyHarness proxy(config_with_state(upstream, dir + "/state.bin", 1));
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);
   proxy.server().shutdown();
   EXPECT_TRUE(proxy.wait_for_log("\"event\":\"state_save_failed\""));
 }

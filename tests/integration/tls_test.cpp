@@ -313,7 +313,8 @@ TEST(Tls, WebSocketOverTheTlsListenerIsTunnelledBothWays) {
   EXPECT_TRUE(wait_until([&] { return upstream.ended() == 1; }));
 }
 
-TEST(Tls, ContextsRefuseFilesThatDoNotLoadNamingTheField) {
+// With its place in the file, like every other config error.
+TEST(Tls, ContextsRefuseFilesThatDoNotLoadNamingTheFieldAndItsPlace) {
   TestCertificates certs;
   auto errors_of = [](const std::string& yaml) {
     const auto loaded = config::load_string("version: 1\nlisten: 127.0.0.1:0\n" + yaml, "t.yaml");
@@ -324,7 +325,8 @@ TEST(Tls, ContextsRefuseFilesThatDoNotLoadNamingTheField) {
   };
   EXPECT_NE(errors_of("upstream: http://127.0.0.1:9\ntls: { cert: /nonexistent.crt, key: " +
                       certs.path("server.key") + " }\n")
-                .find("tls.cert: cannot read /nonexistent.crt: No such file or directory"),
+                .find("t.yaml:4:14: tls.cert: cannot read /nonexistent.crt: No such file or "
+                      "directory"),
             std::string::npos);
   EXPECT_NE(errors_of("upstream: http://127.0.0.1:9\ntls: { cert: " + certs.path("server.crt") +
                       ", key: " + certs.path("client.key") + " }\n")
@@ -332,7 +334,7 @@ TEST(Tls, ContextsRefuseFilesThatDoNotLoadNamingTheField) {
             std::string::npos);
   EXPECT_NE(errors_of("upstream: https://127.0.0.1:9\nupstream_tls: { ca: " +
                       certs.path("server.key") + " }\n")
-                .find("upstream_tls.ca: cannot load"),
+                .find("t.yaml:4:21: upstream_tls.ca: cannot load"),
             std::string::npos);
 }
 

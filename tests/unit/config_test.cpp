@@ -9,6 +9,7 @@ namespace sluice::config {
 namespace {
 
 using testing::error_of;
+using testing::load_body;
 using testing::ok;
 
 LoadResult load(const std::string& body) {
@@ -91,10 +92,51 @@ TEST(ConfigLoad, ErrorsNameFileLineColumnAndField) {
             "sluice.yaml:6:15: routes[0].max_rate: must be > 0");
 }
 
-TEST(ConfigLoad, UnknownKeyIsAnError) {
+TEST(ConfigLoad, UnknownKeyIsAnErrorThatSuggestsTheNearestKey) {
   EXPECT_EQ(error_of("routes:\n  - name: a\n    max_rte: 5\n"),
-            "sluice.yaml:6:5: routes[0].max_rte: unknown key");
-  EXPECT_EQ(error_of("timeout: { client_header: 1s }\n"), "sluice.yaml:4:1: timeout: unknown key");
+            "sluice.yaml:6:5: routes[0].max_rte: unknown key; did you mean max_rate?");
+  EXPECT_EQ(error_of("timeout: { client_header: 1s }\n"),
+            "sluice.yaml:4:1: timeout: unknown key; did you mean timeouts?");
+  EXPECT_EQ(error_of("routes:\n  - { name: a, respond: { body: x }, max_dealy: 1s }\n"),
+            "sluice.yaml:5:38: routes[0].max_dealy: unknown key; did you mean max_delay?");
+  EXPECT_EQ(error_of("colour: blue\n"), "sluice.yaml:4:1: colour: unknown key");
+}
+
+// One mistake, one error: a misspelled key is not also reported as a missing one.
+TEST(ConfigLoad, AMisspelledRequiredKeyIsOneError) {
+  const auto r = load_body("routes:\n  - { nme: a, respond: { body: x } }\n");
+  ASSERT_EQ(r.errors.size(), 1u) << r.errors.at(1);
+  EXPECT_EQ(r.errors[0], "sluice.yaml:5:7: routes[0].nme: unknown key; did you mean name?");
+}
+
+TEST(ConfigLoad, AnUnsetVariableIsOneError) {
+  const auto r = load_string("version: 1\nlisten: 127.0.0.1:1\nupstream: ${SLUICE_TEST_UNSET}\n",
+                             "sluice.yaml");
+  ASSERT_EQ(r.errors.size(), 1u) << r.errors.at(1);
+  EXPECT_NE(r.errors[0].find("environment variable SLUICE_TEST_UNSET is not set"),
+            std::string::npos);
+}
+
+// An error in one route does not hide another route's.
+TEST(ConfigLoad, EveryRoutesErrorsAreReported) {
+  const auto r = load_body(
+      "routes:\n  - { name: a, respond: { body: x }, max_rate: 0, time_period: 1s }\n"
+      "  - { name: a, respond: { body: x } }\n");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_NE(r.errors[0].find("routes[0].max_rate: must be > 0"), std::string::npos);
+  EXPECT_EQ(r.errors[1], "sluice.yaml:6:13: routes[1].name: duplicate route name \"a\"");
+}
+
+TEST(ConfigLoad, ANegativeDurationMustBePositive) {
+  EXPECT_EQ(
+      error_of("routes:\n  - { name: a, respond: { body: x }, max_rate: 1, time_period: -1s }\n"),
+      "sluice.yaml:5:64: routes[0].time_period: must be > 0");
+}
+
+TEST(ConfigLoad, AnUnquotedDashForStderrGetsAHint) {
+  EXPECT_EQ(error_of("log:\n  file: -\n"),
+            "sluice.yaml:5:9: invalid YAML: illegal block entry (a bare - starts a list: quote it, "
+            "\"-\")");
 }
 
 TEST(ConfigLoad, VersionMustBeOne) {
@@ -467,11 +509,11 @@ namespace {
 
 TEST(ConfigLoad, WatchConfigAndStateFileAreRead) {
   const LoadResult r = load_string(
-      "version: 1\nlisten: 127.0.0.1:1\nwatch_config: true\nstate_file: /var/lib/sluice/state\n",
+      "version: 1\nlisten: 127.0.0.1:1\nwatch_config: true\nstate_file: /tmp/sluice.state\n",
       "w.yaml");
   ASSERT_NE(r.config, nullptr) << r.errors.at(0);
   EXPECT_TRUE(r.config->watch_config);
-  EXPECT_EQ(r.config->state_file, "/var/lib/sluice/state");
+  EXPECT_EQ(r.config->state_file, "/tmp/sluice.state");
 }
 
 TEST(ConfigLoad, WatchConfigMustBeABoolean) {
@@ -486,6 +528,31 @@ TEST(ConfigLoad, StateFileMustNotBeEmpty) {
   ASSERT_EQ(r.config, nullptr);
   EXPECT_NE(r.errors.at(0).find("state_file: must be a file path"), std::string::npos)
       << r.errors.at(0);
+}
+
+}  // namespace
+}  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+// Found by --check and at start, not at the first graceful stop, which would lose the buckets.
+TEST(ConfigLoad, StateFileDirectoryMustExist) {
+  const LoadResult r = load_string(
+      "version: 1\nlisten: 127.0.0.1:1\nstate_file: /nonexistent-dir/state.bin\n", "w.yaml");
+  ASSERT_EQ(r.config, nullptr);
+  EXPECT_EQ(r.errors.at(0), "w.yaml:3:13: state_file: directory /nonexistent-dir does not exist");
+}
+
+TEST(ConfigLoad, UpstreamWithAPasswordIsRefusedWithoutPrintingIt) {
+  const LoadResult r = load_string(
+      "version: 1\nlisten: 127.0.0.1:1\nupstream: http://user:s3cret@127.0.0.1:9000\n", "w.yaml");
+  ASSERT_EQ(r.config, nullptr);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("w.yaml:3:11: upstream: must not hold a user name or password"),
+            std::string::npos)
+      << r.errors[0];
+  EXPECT_EQ(r.errors[0].find("s3cret"), std::string::npos);
 }
 
 }  // namespace

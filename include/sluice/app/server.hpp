@@ -43,11 +43,17 @@ class Server {
 
   void start();
   // Swaps in a new config for the next requests; bucket state carries over (DESIGN §6).
-  // Process settings (listen, admin, workers, max_keys, log.file) keep their running values;
+  // Process settings (listen, admin, workers, max_keys, log.file, redis) keep their running values;
   // returns those the new config would have changed.
   // The TLS contexts are built from the config's files unless given; files that do not load
   // throw StartError, and the running config stays.
-  std::vector<std::string> reload(const std::shared_ptr<const config::Config>& config,
+  struct KeptSetting {
+    std::string field;      // "listen", "redis", ...
+    std::string running;    // the value that stays, as text (no password)
+    std::string requested;  // the value the new config asked for
+    bool operator==(const KeptSetting&) const = default;
+  };
+  std::vector<KeptSetting> reload(const std::shared_ptr<const config::Config>& config,
                                   std::shared_ptr<const proxy::TlsContexts> tls = nullptr);
   // SIGHUP: loads and validates `path`; a bad file keeps the running config. Logs and counts
   // the result either way; true on success.

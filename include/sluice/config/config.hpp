@@ -3,6 +3,7 @@
 // of sluice shares it through std::shared_ptr<const Config>.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -186,6 +187,9 @@ struct Config {
   std::optional<RedisConfig> redis;
   std::vector<NamedBucket> buckets;
   std::vector<Route> routes;
+  // Files read after loading (TLS certificates, keys, CAs) → where the config names them,
+  // "sluice.yaml:5:9: tls.cert", so their errors point at the line like every other error.
+  std::map<std::string, std::string, std::less<>> file_positions;
 };
 
 }  // namespace sluice::config

@@ -58,7 +58,9 @@ class EventLog {
  private:
   struct Sink;
   EventLog() = default;
-  void write(Level level, std::string_view event, const std::vector<Field>& fields);
+  // `unix_ms`: the time the line is stamped with; 0: now.
+  void write(Level level, std::string_view event, const std::vector<Field>& fields,
+             std::int64_t unix_ms = 0);
   [[nodiscard]] bool enabled(Level level) const noexcept;
   // Within the budget across all keys; beyond it, counted for the next throttled_summary line.
   void write_throttled(const ThrottledEvent& e, std::uint64_t suppressed, std::int64_t now_ms);

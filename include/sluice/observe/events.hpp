@@ -28,6 +28,10 @@ struct ThrottledEvent {
   std::string path;
   std::string client;
   std::string request_id;
+  std::string store;  // shared limits: where the decision was taken (redis, local-fallback…)
+  // When the decision was taken (ms since the Unix epoch): the line's `ts`, even when a delayed
+  // request's line is written seconds later, on its release. 0: when written.
+  std::int64_t decided_unix_ms = 0;
 };
 
 struct AccessEvent {

@@ -26,9 +26,14 @@ class ThrottledSummary {
   explicit ThrottledSummary(unsigned lines_per_second) : lines_per_second_(lines_per_second) {}
   void set_lines_per_second(unsigned n);
 
-  // Whether `e`'s line may be written now; if not, it is counted (as `events` events: a line
-  // that summarises held-back ones stands for them too).
-  bool admit(const ThrottledEvent& e, std::uint64_t events, std::int64_t now_ms);
+  // A line to write: its event, and how many events it stands for (a line that summarises
+  // lines held back by the per-key budget stands for them too).
+  struct Line {
+    const ThrottledEvent& event;
+    std::uint64_t events = 1;
+  };
+  // Whether the line may be written now; if not, its events are counted for the summary.
+  bool admit(Line line, std::int64_t now_ms);
 
   struct Summary {
     std::map<std::pair<std::string, std::string>, std::uint64_t> counts;  // (route, decision)

@@ -21,8 +21,10 @@ struct Exchange {
   const config::UpstreamTarget* upstream = nullptr;
   const RouteRuntime* counters = nullptr;
   limit::Decision decision;
-  redis::SharedTicket shared;  // routes with shared limits: how they were decided
-  std::string ratelimit;       // RateLimit value; empty when the route is unlimited
+  redis::SharedTicket shared;        // routes with shared limits: how they were decided
+  std::string_view store;            // and where, for the log (redis::store_name); empty: local
+  std::int64_t decided_unix_ms = 0;  // when the decision was taken: the throttled line's ts
+  std::string ratelimit;             // RateLimit value; empty when the route is unlimited
   std::string method;
   std::string target;       // as forwarded: the canonical form
   std::string logged_path;  // the target with key parameter values masked

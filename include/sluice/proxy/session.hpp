@@ -13,6 +13,7 @@
 #include "sluice/proxy/beast.hpp"
 #include "sluice/proxy/client_connections.hpp"
 #include "sluice/proxy/local_response.hpp"
+#include "sluice/proxy/peer_address.hpp"
 #include "sluice/proxy/read_buffer.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/stream.hpp"
@@ -22,9 +23,6 @@ namespace sluice::proxy {
 
 class Worker;
 struct Exchange;
-
-// The address at the other end of a connected socket; nullopt when it is not an IP socket.
-std::optional<IpAddress> peer_address(tcp::socket& socket);
 
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;

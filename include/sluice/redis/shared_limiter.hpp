@@ -33,6 +33,11 @@ struct SharedTicket {
   SharedVerdict verdict;                                // admitted by Redis: for the refund
 };
 
+// Where a shared decision was taken, as the `store` field of its throttled event says:
+// "redis", "redis-cache" (the over-limit cache), "local" (a local limit refused it first), or,
+// while Redis was unusable, "local-fallback" / "on-error-allow" / "on-error-reject".
+std::string_view store_name(SharedTicket::Path path, config::OnRedisError on_error) noexcept;
+
 class SharedLimiter {
  public:
   SharedLimiter(asio::any_io_executor executor, config::RedisConfig config, limit::Limiter& local,
@@ -47,6 +52,8 @@ class SharedLimiter {
   void cancel(const limit::Decision& decision, const SharedTicket& ticket);
 
   [[nodiscard]] bool usable() const noexcept { return usable_; }
+  // The process's on_error (a reload keeps the redis: block the process started with).
+  [[nodiscard]] config::OnRedisError on_error() const noexcept { return config_.on_error; }
 
  private:
   struct Prepared;
