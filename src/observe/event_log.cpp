@@ -30,6 +30,10 @@ std::int64_t steady_ms() {
 struct EventLog::Sink final : spdlog::sinks::base_sink<std::mutex> {
   std::string path;  // "-" = stderr
   std::FILE* file = nullptr;
+  // Flushes done on spdlog's thread: sync() waits for one it asked for.
+  std::mutex flushed_mutex;
+  std::condition_variable flushed_wake;
+  std::uint64_t flushes = 0;
 
   ~Sink() override {
     if (file != nullptr && file != stderr) std::fclose(file);
@@ -61,7 +65,14 @@ struct EventLog::Sink final : spdlog::sinks::base_sink<std::mutex> {
     std::fputc('\n', file);
     std::fflush(file);
   }
-  void flush_() override { std::fflush(file); }
+  void flush_() override {
+    std::fflush(file);
+    {
+      std::lock_guard guard(flushed_mutex);
+      ++flushes;
+    }
+    flushed_wake.notify_all();
+  }
 };
 
 std::unique_ptr<EventLog> EventLog::open(const config::LogConfig& config, std::string& error) {
@@ -239,6 +250,17 @@ bool EventLog::reopen() {
 
 void EventLog::flush() {
   logger_->flush();
+}
+
+bool EventLog::sync(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(sink_->flushed_mutex);
+  const std::uint64_t before = sink_->flushes;
+  lock.unlock();
+  // The flush goes through the queue behind every line logged so far: once the sink has run
+  // it, they are all written.
+  logger_->flush();
+  lock.lock();
+  return sink_->flushed_wake.wait_for(lock, timeout, [&] { return sink_->flushes > before; });
 }
 
 }  // namespace sluice::observe

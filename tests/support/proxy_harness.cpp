@@ -53,7 +53,8 @@ ProxyHarness::~ProxyHarness() {
 }
 
 std::string ProxyHarness::log_text() {
-  server_->log().flush();
+  // Waits: a check that a line is absent must not pass only because it is still queued.
+  server_->log().sync();
   std::ifstream in(log_path_);
   std::stringstream text;
   text << in.rdbuf();

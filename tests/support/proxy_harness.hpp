@@ -30,7 +30,8 @@ class ProxyHarness {
 
   [[nodiscard]] std::uint16_t port() const { return server_->port(); }
   app::Server& server() { return *server_; }
-  // Everything logged so far. The log is asynchronous: await lines with wait_for_log first.
+  // Everything logged so far: it waits until every line logged before the call is written, so
+  // a line missing from it was not logged.
   std::string log_text();
   // Waits until `count` lines contain `needle` (the log is written on spdlog's thread).
   bool wait_for_log(const std::string& needle, std::uint64_t count = 1);

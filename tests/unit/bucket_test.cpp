@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "sluice/limit/bucket_table.hpp"
 #include "support/manual_clock.hpp"
 
 namespace sluice::limit {
@@ -198,13 +199,18 @@ void expect_never_over_admits(const Rate& rate, std::vector<Admitted> admitted) 
   }
 }
 
-TEST(BucketProperty, RandomTrafficNeverExceedsTheLimit) {
+// On the table sluice itself uses, both bounds: never more than the limit (the replay), and
+// never less than it allows (a request that has room is never refused).
+TEST(BucketProperty, RandomTrafficNeverExceedsTheLimitAndIsNeverRefusedRoom) {
   std::mt19937_64 rng(20261127);
+  BucketTable table(1024);
+  std::size_t refused_with_room = 0;
+  std::size_t admitted_total = 0;
   for (int round = 0; round < 200; ++round) {
     const Rate rate{std::uniform_real_distribution<double>(0.5, 20)(rng),
                     std::uniform_int_distribution<Nanos>(seconds(0.1), seconds(60))(rng)};
     const Nanos max_wait = std::uniform_int_distribution<Nanos>(0, 2 * rate.period)(rng);
-    Bucket bucket;
+    const BucketId id = make_bucket_id(static_cast<std::uint64_t>(round) + 1);
     std::vector<Admitted> admitted;
     struct Pending {
       Reservation r;
@@ -223,22 +229,27 @@ TEST(BucketProperty, RandomTrafficNeverExceedsTheLimit) {
       const double amount = std::uniform_real_distribution<double>(0.01, rate.max_rate)(rng);
       const int kind = std::uniform_int_distribution<int>(0, 9)(rng);
       if (kind < 3) {
-        const Reservation r = bucket.admit(now, claim(rate, amount));
+        const bool room = has_capacity(table.load(id), now, claim(rate, amount));
+        const Reservation r = table.reserve(id, now, claim(rate, amount), 0);
+        if (room && !r.admitted) ++refused_with_room;
         if (r.admitted) admitted.push_back({now, amount, i});
       } else if (kind < 8) {
-        const Reservation r = bucket.reserve(now, claim(rate, amount), max_wait);
+        const Reservation r = table.reserve(id, now, claim(rate, amount), max_wait);
         if (r.admitted) pending.push_back({r, {r.release, amount, i}});
       } else if (!pending.empty()) {
-        // A client disconnects while delayed.
+        // A client disconnects while delayed: refunded only if nothing was charged behind it.
         const auto victim = pending.begin() +
                             std::uniform_int_distribution<std::size_t>(0, pending.size() - 1)(rng);
-        bucket.refund(victim->r, now);
+        table.compare_exchange(id, victim->r.set, refunded(victim->r, now), now);
         pending.erase(victim);
       }
     }
     for (const Pending& p : pending) admitted.push_back(p.a);
     expect_never_over_admits(rate, admitted);
+    admitted_total += admitted.size();
   }
+  EXPECT_EQ(refused_with_room, 0u);
+  EXPECT_GT(admitted_total, 200u * 300 / 4);  // bursts and drains: a good share gets through
 }
 
 }  // namespace

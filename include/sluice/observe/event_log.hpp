@@ -4,6 +4,7 @@
 // SIGUSR1 reopens. This is the only place that sets up spdlog sinks.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -48,6 +49,9 @@ class EventLog {
   // Reopens the log file (logrotate); false if it could not be reopened.
   bool reopen();
   void flush();
+  // Returns once every line logged before the call is in the file (false after `timeout`): for
+  // tests that check a line is absent, and for a clean stop.
+  bool sync(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   [[nodiscard]] bool access_enabled() const noexcept {
     return access_.load(std::memory_order_relaxed);
