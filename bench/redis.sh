@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The same limit local versus shared (DESIGN §9): one sluice worker with a local and a shared
-# route of the same (never reached) rate, Redis on the same machine, wrk alternating between the
+# The same limit local versus shared (README, "Shared limits across instances"): one sluice
+# worker with a local and a shared route of the same (never reached) rate, Redis on the same machine, wrk alternating between the
 # two; then a flood on a full shared bucket. Prints req/s, p50/p99 and Redis script calls per
 # request, and the ratios the targets are stated in. Loopback only; bounded: ROUNDS × 2 ×
 # DURATION + DURATION seconds plus start-up.

@@ -1,6 +1,7 @@
 #pragma once
-// ${VAR}, ${VAR:-default} and $$ in config values (DESIGN §11): containers are configured through
-// their environment, and an upstream address or a Redis password differs per deployment.
+// ${VAR}, ${VAR:-default} and $$ in config values (README, "Configuration"): containers are
+// configured through their environment, and an upstream address or a Redis password differs per
+// deployment.
 
 #include <functional>
 #include <optional>

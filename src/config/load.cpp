@@ -1,5 +1,6 @@
-// The YAML schema of DESIGN §2, top to bottom: the document, then the process-wide sections.
-// Routes and their limits are in load_routes.cpp; the YAML itself is read by yaml_tree.cpp.
+// The YAML schema (README, "Configuration"), top to bottom: the document, then the process-wide
+// sections. Routes and their limits are in load_routes.cpp; the YAML itself is read by
+// yaml_tree.cpp.
 #include "sluice/config/load.hpp"
 
 #include <algorithm>

@@ -1,4 +1,5 @@
-// Routes of DESIGN §2: match, limits (inline, a named bucket, or a list), action and respond.
+// Routes (README, "Configuration"): match, limits (inline, a named bucket, or a list), action and
+// respond.
 #include <algorithm>
 #include <cctype>
 #include <set>

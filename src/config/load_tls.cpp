@@ -1,4 +1,4 @@
-// The TLS parts of the schema (DESIGN §12): the listener's certificate, how https:// upstreams
+// The TLS parts of the schema (README, "TLS"): the listener's certificate, how https:// upstreams
 // are verified, and the Host a route's upstream is sent.
 #include "config/loader.hpp"
 

@@ -1,5 +1,6 @@
-// The `redis.address` forms of DESIGN §9: redis://[user[:password]@]host[:port][/db] and
-// unix:///path.sock. A password is never repeated in a message, since messages reach logs.
+// The `redis.address` forms (README, "Shared limits across instances"):
+// redis://[user[:password]@]host[:port][/db] and unix:///path.sock. A password is never repeated in
+// a message, since messages reach logs.
 #include <cctype>
 
 #include "config/text_parsers.hpp"

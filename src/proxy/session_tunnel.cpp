@@ -1,7 +1,7 @@
-// Upgraded connections (DESIGN §10): after the upstream's 101, bytes are copied both ways until
-// either side closes or nothing moves for tunnel_idle. Each direction copies one piece at a time,
-// read then write, so a slow reader on one side holds back the other side's sender: nothing is
-// buffered beyond two pieces whatever the traffic.
+// Upgraded connections (README, "WebSocket and other upgrades"): after the upstream's 101, bytes
+// are copied both ways until either side closes or nothing moves for tunnel_idle. Each direction
+// copies one piece at a time, read then write, so a slow reader on one side holds back the other
+// side's sender: nothing is buffered beyond two pieces whatever the traffic.
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
 

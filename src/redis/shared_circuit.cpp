@@ -1,5 +1,5 @@
 // The circuit of a worker's shared limiter: the first connection, opening on a failure, and the
-// probe that closes it again (DESIGN §9, "When Redis fails").
+// probe that closes it again (README, "Shared limits across instances", "When Redis fails").
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

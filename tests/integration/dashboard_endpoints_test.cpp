@@ -1,4 +1,5 @@
-// What the dashboard reads (DESIGN §11): GET /throttled/top, GET /stats, and the page itself.
+// What the dashboard reads (README, "Watching it"): GET /throttled/top, GET /stats, and the page
+// itself.
 #include <gtest/gtest.h>
 
 #include <regex>

@@ -1,6 +1,6 @@
-// Shared limits (DESIGN §9) against a real redis-server: several sluice instances enforcing one
-// limit, FIFO delays across them, refunds, the over-limit cache, and every failure mode of Redis
-// with its on_error behaviour, events and metrics.
+// Shared limits (README, "Shared limits across instances") against a real redis-server: several
+// sluice instances enforcing one limit, FIFO delays across them, refunds, the over-limit cache, and
+// every failure mode of Redis with its on_error behaviour, events and metrics.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,5 +1,6 @@
-// No way around a limit by spelling a request differently (DESIGN §3a): each bypass a client
-// could try is limited like the plain request, and the upstream sees the canonical form.
+// No way around a limit by spelling a request differently (README, "No way around a limit by
+// spelling"): each bypass a client could try is limited like the plain request, and the upstream
+// sees the canonical form.
 #include <gtest/gtest.h>
 
 #include "support/configs.hpp"

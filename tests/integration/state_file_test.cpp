@@ -1,5 +1,6 @@
-// state_file (DESIGN §11): a client over its limit is still limited after a graceful restart;
-// a changed limit starts fresh; a damaged file is logged and ignored, never fatal.
+// state_file (README, "Reload, shutdown, log rotation, state"): a client over its limit is still
+// limited after a graceful restart; a changed limit starts fresh; a damaged file is logged and
+// ignored, never fatal.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>

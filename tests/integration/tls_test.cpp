@@ -1,4 +1,4 @@
-// TLS both ways (DESIGN §12) over real sockets, with certificates made for each test by the
+// TLS both ways (README, "TLS") over real sockets, with certificates made for each test by the
 // openssl command: an HTTPS listener, https:// upstreams and their verification, mTLS and its
 // key part, certificate reloads, and clients that do not speak TLS at all.
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
-// watch_config (DESIGN §11): the config reloads by itself when its file changes, including the
-// Kubernetes ConfigMap layout, where the file is reached through a `..data` symlink that the
-// kubelet swaps atomically; a burst of writes reloads once, and a broken file keeps the running
-// config, as with SIGHUP.
+// watch_config (README, "Reload, shutdown, log rotation, state"): the config reloads by itself when
+// its file changes, including the Kubernetes ConfigMap layout, where the file is reached through a
+// `..data` symlink that the kubelet swaps atomically; a burst of writes reloads once, and a broken
+// file keeps the running config, as with SIGHUP.
 #include <gtest/gtest.h>
 
 #include <unistd.h>

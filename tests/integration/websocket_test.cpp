@@ -1,5 +1,5 @@
-// Upgraded connections (DESIGN §10) end to end: a real WebSocket upstream, a real WebSocket
-// client, sluice between them.
+// Upgraded connections (README, "WebSocket and other upgrades") end to end: a real WebSocket
+// upstream, a real WebSocket client, sluice between them.
 #include <gtest/gtest.h>
 
 #include <boost/beast/core.hpp>

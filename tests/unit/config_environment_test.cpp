@@ -1,4 +1,5 @@
-// ${VAR}, ${VAR:-default} and $$ in config values (DESIGN §11), against a fixed environment.
+// ${VAR}, ${VAR:-default} and $$ in config values (README, "Configuration"), against a fixed
+// environment.
 #include <gtest/gtest.h>
 
 #include <map>

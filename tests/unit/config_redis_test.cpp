@@ -1,4 +1,5 @@
-// The redis: block and `shared` (DESIGN §2, §9), one test per validation rule, inline YAML.
+// The redis: block and `shared` (README, "Configuration" and "Shared limits across instances"), one
+// test per validation rule, inline YAML.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-// The TLS schema of DESIGN §12, one test per validation rule, with inline YAML. The files are
+// The TLS schema of README, "TLS", one test per validation rule, with inline YAML. The files are
 // only named here: they are read when the TLS contexts are built (tls_contexts tests).
 #include <gtest/gtest.h>
 

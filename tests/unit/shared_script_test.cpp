@@ -179,9 +179,9 @@ TEST_F(SharedScript, AValueSluiceDidNotWriteIsAnError) {
   EXPECT_FALSE(parse_verdict(wrong_type, 1, why).has_value());
 }
 
-// DESIGN §1's invariant across instances: whatever the interleaving of admits, reservations and
-// cancellations, the admitted (release, amount) sequence replayed into a fresh bucket with
-// has_capacity semantics is always admitted.
+// The invariant of docs/DESIGN.md ("The bucket") across instances: whatever the interleaving of
+// admits, reservations and cancellations, the admitted (release, amount) sequence replayed into a
+// fresh bucket with has_capacity semantics is always admitted.
 TEST_F(SharedScript, RandomInterleavingsNeverOverAdmit) {
   std::mt19937_64 rng(20261128);
   const Rate rate{3, seconds(1)};

@@ -1,4 +1,5 @@
-// The state file's encoding and the draining of the time stopped (DESIGN §11, state_file).
+// The state file's encoding and the draining of the time stopped (README, "Reload, shutdown, log
+// rotation, state", state_file).
 #include <gtest/gtest.h>
 
 #include <limits>

@@ -1,4 +1,4 @@
-// One spelling per path, query key and host (DESIGN §3a).
+// One spelling per path, query key and host (README, "No way around a limit by spelling").
 #include "sluice/core/uri.hpp"
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 
 namespace sluice::app {
 
-// argv → exit code (DESIGN §6): run, --check, --version, --help.
+// argv → exit code (README, "Command line and signals"): run, --check, --version, --help.
 int run_cli(int argc, char** argv);
 
 }  // namespace sluice::app

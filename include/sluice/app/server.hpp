@@ -42,11 +42,11 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void start();
-  // Swaps in a new config for the next requests; bucket state carries over (DESIGN §6).
-  // Process settings (listen, admin, workers, max_keys, log.file, redis) keep their running values;
-  // returns those the new config would have changed.
-  // The TLS contexts are built from the config's files unless given; files that do not load
-  // throw StartError, and the running config stays.
+  // Swaps in a new config for the next requests; bucket state carries over (README, "Reload,
+  // shutdown, log rotation, state"). Process settings (listen, admin, workers, max_keys, log.file,
+  // redis) keep their running values; returns those the new config would have changed. The TLS
+  // contexts are built from the config's files unless given; files that do not load throw
+  // StartError, and the running config stays.
   struct KeptSetting {
     std::string field;      // "listen", "redis", ...
     std::string running;    // the value that stays, as text (no password)

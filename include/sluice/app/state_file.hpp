@@ -1,6 +1,6 @@
 #pragma once
-// Reading and writing state_file (DESIGN §11). Whatever is wrong with the file is logged and
-// ignored: it never stops sluice from starting.
+// Reading and writing state_file (README, "Reload, shutdown, log rotation, state"). Whatever is
+// wrong with the file is logged and ignored: it never stops sluice from starting.
 
 #include <optional>
 #include <string>

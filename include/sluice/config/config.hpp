@@ -1,6 +1,6 @@
 #pragma once
-// The configuration as plain immutable values (DESIGN §2). load.cpp builds it from YAML; the rest
-// of sluice shares it through std::shared_ptr<const Config>.
+// The configuration as plain immutable values (README, "Configuration"). load.cpp builds it from
+// YAML; the rest of sluice shares it through std::shared_ptr<const Config>.
 
 #include <cstdint>
 #include <map>
@@ -40,7 +40,7 @@ struct Endpoint {
   [[nodiscard]] std::string to_string() const;  // "127.0.0.1:8080", "[::1]:8080"
 };
 
-// How an https:// upstream's certificate is checked (DESIGN §12).
+// How an https:// upstream's certificate is checked (README, "TLS").
 struct UpstreamTls {
   std::string ca;         // PEM file of trusted CAs; empty: the system CA store
   bool insecure = false;  // no verification at all (warned about at every start)
@@ -63,7 +63,7 @@ struct UpstreamTarget {
   }
 };
 
-// The listener's certificate (DESIGN §12): with it, the listener speaks only TLS.
+// The listener's certificate (README, "TLS"): with it, the listener speaks only TLS.
 struct ListenerTls {
   std::string cert;       // PEM chain
   std::string key;        // PEM private key
@@ -138,7 +138,7 @@ struct NamedBucket {
   bool shared = false;
 };
 
-// What a request meets while Redis is unusable (DESIGN §9).
+// What a request meets while Redis is unusable (README, "Shared limits across instances").
 enum class OnRedisError { local, allow, reject };
 
 // Where shared buckets live. The password is held here and nowhere else: to_json and every
@@ -180,9 +180,9 @@ struct Config {
   Timeouts timeouts;
   HttpLimits http;
   std::size_t max_keys = 1000000;
-  int ipv6_prefix = 64;       // client_ip keys an IPv6 client by this prefix
-  bool watch_config = false;  // reload when the file changes (DESIGN §11)
-  std::string state_file;     // local buckets kept across a restart; empty: none
+  int ipv6_prefix = 64;  // client_ip keys an IPv6 client by this prefix
+  bool watch_config = false;  // reload when the file changes
+  std::string state_file;  // local buckets kept across a restart; empty: none
   LogConfig log;
   std::optional<RedisConfig> redis;
   std::vector<NamedBucket> buckets;

@@ -1,5 +1,5 @@
 #pragma once
-// Which route a request belongs to: the first whose match holds (DESIGN §2).
+// Which route a request belongs to: the first whose match holds (README, "Configuration").
 
 #include <string_view>
 

@@ -1,7 +1,8 @@
 #pragma once
-// One spelling per path, key and host (DESIGN §3a). A client may write "/admin" as "//admin",
-// "/x/../admin" or "/%61dmin", and the upstream will read them all as "/admin": sluice matches
-// routes on, keys on and forwards the one canonical form, so no spelling gets around a limit.
+// One spelling per path, key and host (README, "No way around a limit by spelling"). A client may
+// write "/admin" as "//admin", "/x/../admin" or "/%61dmin", and the upstream will read them all
+// as "/admin": sluice matches routes on, keys on and forwards the one canonical form, so no
+// spelling gets around a limit.
 
 #include <optional>
 #include <string>

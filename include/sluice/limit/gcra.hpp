@@ -65,7 +65,7 @@ constexpr bool has_capacity(Nanos tat, Nanos now, Claim claim) noexcept {
   return earliest_fit(tat, now, claim) <= now;
 }
 
-// What the RateLimit headers report about a bucket (DESIGN §4).
+// What the RateLimit headers report about a bucket (README, "Configuration").
 struct BucketView {
   double level = 0;        // units in the bucket now (may exceed max_rate with reservations)
   std::int64_t remaining;  // floor(max_rate - level), never negative

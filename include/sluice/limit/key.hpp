@@ -1,5 +1,6 @@
 #pragma once
-// Which bucket a request draws on (DESIGN §3): the key value rendered from the request.
+// Which bucket a request draws on (README, "Configuration"): the key value rendered from the
+// request.
 
 #include <optional>
 #include <span>

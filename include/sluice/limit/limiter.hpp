@@ -1,6 +1,6 @@
 #pragma once
-// A route's limits applied to one request: the decision of DESIGN §4, with what the response
-// headers and the throttle log need to explain it.
+// A route's limits applied to one request: the decision (README, "Configuration"), with what the
+// response headers and the throttle log need to explain it.
 
 #include <array>
 #include <string>

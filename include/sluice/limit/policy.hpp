@@ -38,7 +38,7 @@ class LimitPolicy {
   KeySpec key;
   Rate rate;
   double weight = 1;
-  bool shared = false;  // the buckets live in Redis, one for every instance (DESIGN §9)
+  bool shared = false;  // the buckets live in Redis, one for every instance
 
   [[nodiscard]] Claim claim() const noexcept { return {rate.cost(weight), rate.tau()}; }
   // "5/10s": how logs name the limit.

@@ -1,6 +1,6 @@
 #pragma once
-// The local buckets across a restart (DESIGN §11, state_file): without them every rolling deploy
-// hands every client a fresh full burst.
+// The local buckets across a restart (README, "Reload, shutdown, log rotation, state", state_file):
+// without them every rolling deploy hands every client a fresh full burst.
 //
 // A bucket is saved as its backlog (time until empty) with the wall-clock instant of the save,
 // since the steady clock's origin does not survive the process; at load, the wall-clock time

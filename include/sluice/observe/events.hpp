@@ -1,6 +1,7 @@
 #pragma once
-// The events sluice logs (DESIGN §5), as values, and their two renderings. Client-supplied text
-// (paths, keys, methods) is escaped and truncated here, so a client cannot forge or bloat lines.
+// The events sluice logs (README, "Logs"), as values, and their two renderings. Client-supplied
+// text (paths, keys, methods) is escaped and truncated here, so a client cannot forge or bloat
+// lines.
 
 #include <cstdint>
 #include <string>
@@ -47,7 +48,8 @@ struct AccessEvent {
   std::uint64_t bytes = 0;  // response body bytes sent to the client
 };
 
-// An exchange with the upstream that failed (DESIGN §5: upstream trouble is visible in the log).
+// An exchange with the upstream that failed (README, "Logs": upstream trouble is visible in the
+// log).
 struct UpstreamErrorEvent {
   std::string route;
   std::string upstream;  // as configured: http://host:port

@@ -1,5 +1,5 @@
 #pragma once
-// Floods are summarised, not copied (DESIGN §5): at most N `throttled` lines per (route, key,
+// Floods are summarised, not copied (README, "Logs"): at most N `throttled` lines per (route, key,
 // decision) per second. The lines held back are counted, and the next line written for that
 // bucket says how many (`suppressed`); a flood that stops has its last count written by drain().
 // Before this, one client's 2 s flood wrote 61 253 lines (16 MB): an attack filled the disk of

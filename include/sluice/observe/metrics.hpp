@@ -1,5 +1,5 @@
 #pragma once
-// The metrics registry (DESIGN §6). Every family is declared once, in kFamilies; series are
+// The metrics registry (README, "Metrics"). Every family is declared once, in kFamilies; series are
 // created when a config is loaded and then updated lock-free (relaxed atomics) on the data path.
 // Labels never carry client keys, so the number of series is bounded by the config.
 
@@ -72,7 +72,7 @@ inline constexpr FamilyInfo kFamilies[] = {
     {Family::config_reloads_total, "sluice_config_reloads_total", Type::counter,
      "Configuration reloads by result."},
     {Family::redis_up, "sluice_redis_up", Type::gauge,
-     "1 while every worker's connection to Redis is usable, else 0 (shared limits, DESIGN 9)."},
+     "1 while every worker's connection to Redis is usable, else 0 (shared limits)."},
     {Family::redis_commands_total, "sluice_redis_commands_total", Type::counter,
      "Redis script calls by result (ok, error, timeout)."},
     // Round trips are sub-millisecond: the request-delay buckets scaled down a hundredfold.

@@ -1,7 +1,7 @@
 #pragma once
-// GET /stats (DESIGN §11): the counters the dashboard charts, as JSON, with their recent history
-// sampled on the admin thread, so a page opened now shows the last minutes at once and scripts
-// need not parse Prometheus text.
+// GET /stats (README, "Watching it"): the counters the dashboard charts, as JSON, with their recent
+// history sampled on the admin thread, so a page opened now shows the last minutes at once and
+// scripts need not parse Prometheus text.
 
 #include <cstdint>
 #include <deque>

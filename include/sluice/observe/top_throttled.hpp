@@ -1,6 +1,7 @@
 #pragma once
-// Who is throttled most (DESIGN §11, GET /throttled/top): per (route, key), the rejected and
-// delayed requests over a window of up to an hour, in memory bounded whatever the number of keys.
+// Who is throttled most (README, "Watching it", GET /throttled/top): per (route, key), the rejected
+// and delayed requests over a window of up to an hour, in memory bounded whatever the number of
+// keys.
 //
 // Each minute has a Space-Saving summary (Metwally et al., 2005) of kSlots counters: a key
 // already counted is incremented; a new key takes the counter of the least counted key, which is

@@ -1,7 +1,7 @@
 #pragma once
-// The admin listener (DESIGN §6, §11): the dashboard at /, /healthz, /readyz, /metrics, /stats,
-// /throttled, /throttled/top, /config. It runs on a thread of its own so a slow scrape never
-// delays proxied requests.
+// The admin listener (README, "Admin endpoints" and "Watching it"): the dashboard at /, /healthz,
+// /readyz, /metrics, /stats, /throttled, /throttled/top, /config. It runs on a thread of its own so
+// a slow scrape never delays proxied requests.
 
 #include <atomic>
 #include <functional>

@@ -1,6 +1,6 @@
 #pragma once
-// Responses sluice writes itself: rejections (application/problem+json, DESIGN §4), protocol
-// errors, upstream failures, and `respond` routes.
+// Responses sluice writes itself: rejections (application/problem+json, README, "Configuration"),
+// protocol errors, upstream failures, and `respond` routes.
 
 #include <string>
 #include <string_view>

@@ -32,7 +32,8 @@ bool starts_like_http(std::string_view data);
 // versions other than 1.0 and 1.1 and heads with too many fields.
 std::optional<Refusal> check_framing(const http::request_header<>& request, bool chunked);
 
-// The request target as sluice matches and forwards it (DESIGN §3a).
+// The request target as sluice matches and forwards it (README, "No way around a limit by
+// spelling").
 struct Target {
   std::string path;       // canonical; what routes match
   std::string query;      // as sent

@@ -1,5 +1,5 @@
 #pragma once
-// TLS both ways (DESIGN §12), through OpenSSL as Asio wraps it: the contexts a config generation
+// TLS both ways (README, "TLS"), through OpenSSL as Asio wraps it: the contexts a config generation
 // builds from its certificate files, what a handshake failure is counted as, and what an upstream
 // connection checks of its server.
 

@@ -1,9 +1,9 @@
 #pragma once
-// What a worker knows of shared buckets from Redis's answers (DESIGN §9, "Over-limit cache"):
-// per Redis key, a lower bound of the bucket's tat on this process's clock and when it was
-// learned. tat only grows (refunds aside, which forget the entry), so a request that would not
-// fit under the known tat would not fit under the real one either: it can be rejected here.
-// Pure and single-threaded: one per worker.
+// What a worker knows of shared buckets from Redis's answers (README, "Shared limits across
+// instances", "Over-limit cache"): per Redis key, a lower bound of the bucket's tat on this
+// process's clock and when it was learned. tat only grows (refunds aside, which forget the entry),
+// so a request that would not fit under the known tat would not fit under the real one either: it
+// can be rejected here. Pure and single-threaded: one per worker.
 
 #include <cstddef>
 #include <string>

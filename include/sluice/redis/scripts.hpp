@@ -1,7 +1,7 @@
 #pragma once
-// The Lua side of shared buckets (DESIGN §9): the GCRA of limit/gcra.hpp run atomically inside
-// Redis on Redis's own clock, so the instances' clocks never meet. Pure: builds commands, reads
-// replies; the connection that carries them is elsewhere.
+// The Lua side of shared buckets (README, "Shared limits across instances"): the GCRA of
+// limit/gcra.hpp run atomically inside Redis on Redis's own clock, so the instances' clocks never
+// meet. Pure: builds commands, reads replies; the connection that carries them is elsewhere.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,8 +1,8 @@
 #pragma once
-// A worker's decisions on routes with shared limits (DESIGN §9): local limits checked here,
-// shared ones by one Redis script call, all-or-nothing across both; an over-limit cache that
-// answers floods without Redis; and a circuit that hands decisions to redis.on_error, at once,
-// while Redis is unusable. Used from its worker's thread only.
+// A worker's decisions on routes with shared limits (README, "Shared limits across instances"):
+// local limits checked here, shared ones by one Redis script call, all-or-nothing across both; an
+// over-limit cache that answers floods without Redis; and a circuit that hands decisions to
+// redis.on_error, at once, while Redis is unusable. Used from its worker's thread only.
 
 #include <array>
 #include <boost/asio/any_io_executor.hpp>
