@@ -41,6 +41,12 @@ routes:
     max_rate: 1
     time_period: 60s
     respond: { status: 200, body: "welcome\n" }
+  - name: api
+    match: { path: /api }
+    key: header:X-Api-Key
+    max_rate: 1
+    time_period: 60s
+    respond: { status: 200, body: "ok\n" }
 YAML
 
 "$sluice" -c "$dir/sluice.yaml" &
@@ -61,6 +67,9 @@ for i in $(seq 4); do
   curl -s -o /dev/null -H 'X-Forwarded-For: 198.51.100.4' "http://$listen/login"
 done
 curl -s -o /dev/null -H 'X-Forwarded-For: 192.0.2.1' "http://$listen/search?q=once"
+for i in 1 2; do curl -s -o /dev/null -H 'X-Api-Key: secret-key' "http://$listen/api"; done
+# The key's digest, as logs and the page show it: 12 hex digits of its SHA-256.
+digest=$(printf %s secret-key | sha256sum | cut -c1-12)
 
 # The virtual time budget lets the page's fetches and first refreshes complete before the DOM
 # is dumped; the wall-clock timeout bounds a browser that hangs.
@@ -83,8 +92,10 @@ expect "a chart per route" 'data-route="login"'
 expect "the most throttled client" '<td title="[^"]*203\.0\.113\.7'
 expect "the other throttled client" '<td title="[^"]*198\.51\.100\.4'
 expect "its rejected count" '<td title="10" class="n">10</td>'
-expect "latest throttled requests" '<td title="rejected">rejected</td>'
-expect "live buckets" '<b id="buckets">3</b>'
+expect "latest throttled requests" '<td title="rejected (429)">rejected (429)</td>'
+expect "live buckets" '<b id="buckets">4</b>'
+expect "a header key's kind shown once, apart" '<span class="kind">header:X-Api-Key=</span>sha256:'"$digest"
+expect "the chart's scale said" 'log scale'
 if grep -q '<span id="error">cannot reach' "$dir/dom.html"; then
   echo "check-dashboard: FAIL: the page could not read the JSON endpoints" >&2
   fail=1
