@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "sluice/config/router.hpp"
 #include "sluice/core/token.hpp"
+#include "sluice/proxy/headers.hpp"
 
 namespace sluice::proxy {
 namespace {
@@ -111,6 +113,24 @@ std::variant<Target, Refusal> resolve_target(http::verb method, std::string_view
   out.path = std::move(*path);
   out.forwarded = q == std::string_view::npos ? forwarded_path : forwarded_path + "?" + out.query;
   out.host = uri::canonical_host(host_header);
+  return out;
+}
+
+std::variant<ReadRequest, Refusal> read_request(http::request_header<>& request, bool chunked,
+                                                const IpAddress& peer,
+                                                const config::Config& config) {
+  if (auto refusal = check_framing(request, chunked)) return std::move(*refusal);
+  auto resolved = resolve_target(request.method(), view(request.target()),
+                                 view(request[http::field::host]), config.http.paths);
+  if (auto* refusal = std::get_if<Refusal>(&resolved)) return std::move(*refusal);
+  ReadRequest out{std::move(std::get<Target>(resolved)), {}, {}, nullptr};
+  request.target(out.target.forwarded);
+  if (!out.target.authority.empty()) request.set(http::field::host, out.target.authority);
+  out.client = limit::client_address(peer, combined_field(request, "X-Forwarded-For"),
+                                     config.trusted_proxies);
+  out.client_key = limit::client_key_text(out.client, config.ipv6_prefix);
+  out.route =
+      config::match_route(config, view(request.method_string()), out.target.path, out.target.host);
   return out;
 }
 

@@ -2,11 +2,9 @@
 // and the answers given without the upstream when it is refused or rejected.
 #include <algorithm>
 
-#include "sluice/config/router.hpp"
 #include "sluice/core/token.hpp"
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/exchange.hpp"
-#include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/session.hpp"
 #include "sluice/proxy/worker.hpp"
@@ -41,29 +39,20 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
                       ? std::string(incoming_id)
                       : worker_.next_request_id();
 
-  if (auto refusal = check_framing(request, parser.chunked())) {
-    co_await write_local(make_error(refusal->status, refusal->detail, ex.version), false, &ex);
-    co_return std::optional<bool>(false);
-  }
-  auto resolved = resolve_target(request.method(), ex.target, view(request[http::field::host]),
-                                 config.http.paths);
-  if (auto* refusal = std::get_if<Refusal>(&resolved)) {
+  auto reading = read_request(request, parser.chunked(), peer_, config);
+  if (auto* refusal = std::get_if<Refusal>(&reading)) {
     auto res = make_error(refusal->status, refusal->detail, ex.version);
     if (refusal->status == 405) res.set(http::field::allow, kAllowedMethods);
     co_await write_local(std::move(res), false, &ex);
     co_return std::optional<bool>(false);
   }
-  const Target& target = std::get<Target>(resolved);
+  const ReadRequest& read = std::get<ReadRequest>(reading);
+  const Target& target = read.target;
+  const std::string& client_key = read.client_key;
   ex.target = target.forwarded;
   ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
-  request.target(target.forwarded);
-  if (!target.authority.empty()) request.set(http::field::host, target.authority);
-
-  const IpAddress client = limit::client_address(peer_, combined_field(request, "X-Forwarded-For"),
-                                                 config.trusted_proxies);
-  ex.client = client.to_string();
-  const std::string client_key = limit::client_key_text(client, config.ipv6_prefix);
-  ex.route = config::match_route(config, ex.method, target.path, target.host);
+  ex.client = read.client.to_string();
+  ex.route = read.route;
   ex.counters = &ex.runtime->of(ex.route);
   if (ex.route != nullptr && ex.route->upstream) {
     ex.upstream = &*ex.route->upstream;

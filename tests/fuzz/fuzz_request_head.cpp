@@ -1,11 +1,11 @@
-// libFuzzer: a request head through the checks, the target normaliser, the router and key
-// extraction, as a session calls them, with the normaliser's invariants asserted on every input.
+// libFuzzer: a request head through read_request (the checks, the target normaliser, the client
+// walk and the router, exactly as the session's admission runs them) and key extraction, with
+// the normaliser's invariants asserted on every input.
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <string>
 
 #include "sluice/config/load.hpp"
-#include "sluice/config/router.hpp"
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/request_checks.hpp"
@@ -65,32 +65,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   parser.put(boost::asio::buffer(data, size), ec);
   if (ec || !parser.is_header_done()) return 0;
   auto& req = parser.get();
-  if (sluice::proxy::check_framing(req, parser.chunked())) return 0;
-  const std::string raw_target(req.target());
-  const auto host_header = req[http::field::host];
-  auto resolved = sluice::proxy::resolve_target(
-      req.method(), raw_target, std::string_view(host_header.data(), host_header.size()),
-      config().http.paths);
-  const auto* target = std::get_if<sluice::proxy::Target>(&resolved);
-  if (target == nullptr) return 0;
-  if (target->path != "*") check_normalizer(target->path);
-  const auto* route = sluice::config::match_route(
-      config(), std::string_view(req.method_string().data(), req.method_string().size()),
-      target->path, target->host);
-  const auto xff = req["X-Forwarded-For"];
+  // What the session's admission runs, in its order: framing, target, client, route.
   const auto peer = *sluice::IpAddress::parse("127.0.0.1");
-  const auto client = sluice::limit::client_address(peer, std::string_view(xff.data(), xff.size()),
-                                                    config().trusted_proxies);
-  const std::string client_key = sluice::limit::client_key_text(client, config().ipv6_prefix);
+  auto reading = sluice::proxy::read_request(req, parser.chunked(), peer, config());
+  const auto* read = std::get_if<sluice::proxy::ReadRequest>(&reading);
+  if (read == nullptr) return 0;
+  if (read->target.path != "*") check_normalizer(read->target.path);
+  if (req.target() != read->target.forwarded) __builtin_trap();  // the request was rewritten
+  const auto* route = read->route;
+  const auto& client = read->client;
   if (route != nullptr) {
-    const sluice::proxy::HeadFacts facts(req, target->query, {.key = client_key, .cert = {}});
+    const sluice::proxy::HeadFacts facts(req, read->target.query,
+                                         {.key = read->client_key, .cert = {}});
     if (!sluice::limit::key_input_problem(route->policy, facts).empty()) return 0;
     for (const auto& limit : route->policy.limits) {
       const std::string key = sluice::limit::render_key(limit.key, facts);
       if (key.size() > 4 * 1024) __builtin_trap();  // key length must stay bounded
       (void)sluice::limit::render_key(limit.key, facts, sluice::limit::KeyText::digest);
     }
-    (void)sluice::limit::masked_target(route->policy, target->forwarded);
+    (void)sluice::limit::masked_target(route->policy, read->target.forwarded);
   }
   sluice::proxy::strip_hop_by_hop(req);
   const std::string client_text = client.to_string();

@@ -43,37 +43,6 @@ std::string pattern_bytes(std::size_t n) {
   return out;
 }
 
-TestUpstream::TestUpstream()
-    : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-  port_ = acceptor_.local_endpoint().port();
-  acceptor_thread_ = std::thread([this] { accept_loop(); });
-}
-
-TestUpstream::~TestUpstream() {
-  stopping_ = true;
-  boost::system::error_code ec;
-  // Wake the acceptor with a connection of our own, then close every socket.
-  tcp::socket waker(io_);
-  waker.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-  acceptor_thread_.join();
-  // Connections end when sluice (destroyed first in every test) closes them.
-  for (auto& t : connection_threads_) t.join();
-}
-
-void TestUpstream::accept_loop() {
-  for (int id = 1;; ++id) {
-    boost::system::error_code ec;
-    tcp::socket socket(io_);
-    acceptor_.accept(socket, ec);
-    if (stopping_ || ec) return;
-    connections_.fetch_add(1);
-    std::lock_guard guard(mutex_);
-    auto shared = std::make_shared<tcp::socket>(std::move(socket));
-    sockets_.push_back(shared);
-    connection_threads_.emplace_back([this, shared, id] { serve(*shared, id); });
-  }
-}
-
 void TestUpstream::serve(tcp::socket& socket, int id) {
   beast::flat_buffer buffer;
   for (;;) {

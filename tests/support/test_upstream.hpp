@@ -1,5 +1,5 @@
 #pragma once
-// A real HTTP upstream on 127.0.0.1:0, one thread per connection (plain synchronous Beast), that
+// A real HTTP upstream on 127.0.0.1:0 (plain synchronous Beast on a LoopbackServer) that
 // records what it receives. Paths choose the answer:
 //   /chunked?bytes=N   a chunked response of N deterministic bytes
 //   /slow?ms=N         answers after N ms
@@ -8,12 +8,13 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/loopback_server.hpp"
 
 namespace sluice::testing {
 
@@ -33,29 +34,20 @@ std::string pattern_bytes(std::size_t n);
 
 class TestUpstream {
  public:
-  TestUpstream();
-  ~TestUpstream();
+  TestUpstream() : server_([this](LoopbackServer::Socket& s, int id) { serve(s, id); }) {}
 
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] std::uint16_t port() const { return server_.port(); }
+  [[nodiscard]] std::string url() const { return server_.url(); }
   [[nodiscard]] std::vector<ReceivedRequest> requests() const;
   [[nodiscard]] std::size_t request_count() const;
-  [[nodiscard]] int connections() const { return connections_.load(); }
+  [[nodiscard]] int connections() const { return server_.connections(); }
 
  private:
-  void accept_loop();
-  void serve(boost::asio::ip::tcp::socket& socket, int id);
+  void serve(LoopbackServer::Socket& socket, int id);
 
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::uint16_t port_ = 0;
-  std::thread acceptor_thread_;
   mutable std::mutex mutex_;
   std::vector<ReceivedRequest> requests_;
-  std::vector<std::thread> connection_threads_;
-  std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;
-  std::atomic<int> connections_{0};
-  std::atomic<bool> stopping_{false};
+  LoopbackServer server_;  // last: its threads use the members above
 };
 
 // A loopback port that refuses connections: bound but not listening, and held for the lifetime

@@ -76,37 +76,14 @@ TestCertificates::~TestCertificates() {
 
 TlsUpstream::TlsUpstream(const std::string& cert, const std::string& key, Connections connections)
     : context_(ssl::context::tls_server),
-      acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-      connections_(connections) {
+      connections_(connections),
+      server_([this](LoopbackServer::Socket& s, int) { serve(s); }) {
   context_.use_certificate_chain_file(cert);
   context_.use_private_key_file(key, ssl::context::pem);
-  port_ = acceptor_.local_endpoint().port();
-  acceptor_thread_ = std::thread([this] { accept_loop(); });
 }
 
-TlsUpstream::~TlsUpstream() {
-  stopping_ = true;
-  boost::system::error_code ec;
-  tcp::socket waker(io_);
-  waker.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-  acceptor_thread_.join();
-  for (auto& t : connection_threads_) t.join();  // sluice, destroyed first, closed them
-}
-
-void TlsUpstream::accept_loop() {
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket socket(io_);
-    acceptor_.accept(socket, ec);
-    if (stopping_ || ec) return;
-    std::lock_guard guard(mutex_);
-    connection_threads_.emplace_back([this, s = std::make_shared<tcp::socket>(std::move(
-                                                socket))]() mutable { serve(std::move(*s)); });
-  }
-}
-
-void TlsUpstream::serve(tcp::socket socket) {
-  ssl::stream<tcp::socket> stream(std::move(socket), context_);
+void TlsUpstream::serve(LoopbackServer::Socket& socket) {
+  ssl::stream<tcp::socket&> stream(socket, context_);
   boost::system::error_code ec;
   stream.handshake(ssl::stream_base::server, ec);
   if (ec) return;  // a client that refused our certificate, as tests intend

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback_server.hpp"
 #include "support/proxy_harness.hpp"
 
 namespace sluice::testing {
@@ -37,7 +38,7 @@ class TestCertificates {
   std::string dir_;
 };
 
-// An HTTPS upstream on 127.0.0.1:0, one thread per connection: every request gets 200 with
+// An HTTPS upstream on 127.0.0.1:0 (a LoopbackServer): every request gets 200 with
 // body "tls:<Host header>". It counts handshakes and how many resumed a session.
 class TlsUpstream {
  public:
@@ -45,31 +46,23 @@ class TlsUpstream {
   enum class Connections { keep_alive, close_each };
   TlsUpstream(const std::string& cert, const std::string& key,
               Connections connections = Connections::keep_alive);
-  ~TlsUpstream();
-  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::uint16_t port() const { return server_.port(); }
   [[nodiscard]] std::string url(const std::string& host = "127.0.0.1") const {
-    return "https://" + host + ":" + std::to_string(port_);
+    return "https://" + host + ":" + std::to_string(server_.port());
   }
   [[nodiscard]] int handshakes() const { return handshakes_.load(); }
   [[nodiscard]] int resumed() const { return resumed_.load(); }
   [[nodiscard]] int requests() const { return requests_.load(); }
 
  private:
-  void accept_loop();
-  void serve(boost::asio::ip::tcp::socket socket);
+  void serve(LoopbackServer::Socket& socket);
 
-  boost::asio::io_context io_;
   boost::asio::ssl::context context_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::uint16_t port_ = 0;
-  std::thread acceptor_thread_;
-  std::mutex mutex_;
-  std::vector<std::thread> connection_threads_;
+  Connections connections_;
   std::atomic<int> handshakes_{0};
   std::atomic<int> resumed_{0};
   std::atomic<int> requests_{0};
-  std::atomic<bool> stopping_{false};
-  Connections connections_;
+  LoopbackServer server_;  // last: its threads use the members above
 };
 
 // An HTTPS client to sluice's TLS listener that trusts `ca`, optionally with a certificate.

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <variant>
 
+#include "sluice/config/config.hpp"
 #include "sluice/core/ip.hpp"
 #include "sluice/core/uri.hpp"
 #include "sluice/limit/key.hpp"
@@ -44,6 +45,20 @@ struct Target {
 std::variant<Target, Refusal> resolve_target(http::verb method, std::string_view target,
                                              std::string_view host_header,
                                              const uri::PathOptions& options);
+
+// A request head as sluice serves it: framing checked, the target resolved (and `request`
+// rewritten to the forwarded origin form, with the URI's host as Host for an absolute target),
+// the client found behind trusted proxies, the route matched. The session's admission runs
+// exactly this, and so does the request-head fuzzer, so the two cannot drift apart.
+struct ReadRequest {
+  Target target;
+  IpAddress client;
+  std::string client_key;  // the client as keys render it (limit::client_key_text)
+  const config::Route* route = nullptr;
+};
+std::variant<ReadRequest, Refusal> read_request(http::request_header<>& request, bool chunked,
+                                                const IpAddress& peer,
+                                                const config::Config& config);
 
 // A request's key inputs as the limiter reads them, from the parsed head.
 class HeadFacts final : public limit::RequestFacts {
