@@ -14,6 +14,7 @@
 #include "config/environment.hpp"
 #include "config/loader.hpp"
 #include "config/text_parsers.hpp"
+#include "sluice/core/ascii.hpp"
 
 namespace sluice::config {
 
@@ -134,10 +135,7 @@ std::vector<std::string> Loader::lower_case_names(const Node& node, const std::s
       error(node[i], index_path(path, i), "must not be empty");
       continue;
     }
-    for (char& c : *text) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    out.push_back(std::move(*text));
+    out.push_back(ascii_lower(*text));
   }
   return out;
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/regex.hpp>
 
+#include "sluice/core/ascii.hpp"
+
 namespace sluice::config {
 
 struct PathRegex::Impl {
@@ -56,14 +58,6 @@ bool method_matches(const Match& m, std::string_view method) {
          std::find(m.methods.begin(), m.methods.end(), method) != m.methods.end();
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 }  // namespace
 
 const Route* match_route(const Config& config, std::string_view method, std::string_view path,
@@ -71,7 +65,7 @@ const Route* match_route(const Config& config, std::string_view method, std::str
   std::string lowered;  // made once, for the first route that ignores case
   for (const Route& route : config.routes) {
     if (!method_matches(route.match, method) || !host_matches(route.match, host)) continue;
-    if (route.match.ignore_case && lowered.empty()) lowered = lower(path);
+    if (route.match.ignore_case && lowered.empty()) lowered = ascii_lower(path);
     if (path_matches(route.match, route.match.ignore_case ? lowered : path)) return &route;
   }
   return nullptr;

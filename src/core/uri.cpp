@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include "sluice/core/ascii.hpp"
+
 namespace sluice::uri {
 namespace {
 
@@ -18,19 +20,6 @@ int escaped_byte(std::string_view text, std::size_t i) noexcept {
   const int high = hex_value(text[i + 1]);
   const int low = hex_value(text[i + 2]);
   return high < 0 || low < 0 ? -1 : high * 16 + low;
-}
-
-char ascii_lower(char c) noexcept {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// Not strncasecmp: a decoded name may hold a NUL, where strncasecmp would stop comparing.
-bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
 }
 
 bool unreserved(int byte) noexcept {
@@ -223,11 +212,7 @@ std::string canonical_host(std::string_view host) {
     host = host.substr(0, host.find(':'));
   }
   while (host.ends_with('.')) host.remove_suffix(1);
-  std::string out(host);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
+  return ascii_lower(host);
 }
 
 std::optional<AbsoluteTarget> split_absolute_target(std::string_view target) {

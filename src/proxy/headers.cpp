@@ -4,6 +4,8 @@
 #include <boost/beast/http/rfc7230.hpp>
 #include <vector>
 
+#include "sluice/core/ascii.hpp"
+
 namespace sluice::proxy {
 
 void strip_hop_by_hop(http::fields& fields) {
@@ -67,11 +69,7 @@ std::string_view unquoted(std::string_view item) {
 
 // The protocol an item names, lower-cased and without its version: "websocket".
 std::string protocol_name(std::string_view item) {
-  std::string name(item.substr(0, item.find('/')));
-  for (char& c : name) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return name;
+  return ascii_lower(item.substr(0, item.find('/')));
 }
 
 }  // namespace

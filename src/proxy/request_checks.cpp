@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sluice/config/router.hpp"
+#include "sluice/core/ascii.hpp"
 #include "sluice/core/token.hpp"
 #include "sluice/proxy/headers.hpp"
 
@@ -150,9 +151,7 @@ bool plain_field_value(std::string_view value) {
 // header to CGI, WSGI and Rack, which read '_' as '-'.
 bool lookalike_name(std::string_view sent, std::string_view name) {
   if (sent.size() != name.size() || beast::iequals(sent, name)) return false;
-  const auto fold = [](char c) {
-    return c == '_' ? '-' : c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  };
+  const auto fold = [](char c) { return c == '_' ? '-' : ascii_lower(c); };
   for (std::size_t i = 0; i < sent.size(); ++i) {
     if (fold(sent[i]) != fold(name[i])) return false;
   }
