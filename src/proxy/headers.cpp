@@ -38,6 +38,7 @@ void append_via(http::fields& fields, unsigned version) {
 }
 
 std::string combined_field(const http::fields& fields, std::string_view name) {
+  if (fields.count(name) == 1) return std::string(view(fields[name]));
   std::string out;
   for (auto range = fields.equal_range(name); range.first != range.second; ++range.first) {
     if (!out.empty()) out += ", ";

@@ -127,8 +127,14 @@ std::variant<ReadRequest, Refusal> read_request(http::request_header<>& request,
   ReadRequest out{std::move(std::get<Target>(resolved)), {}, {}, nullptr};
   request.target(out.target.forwarded);
   if (!out.target.authority.empty()) request.set(http::field::host, out.target.authority);
-  out.client = limit::client_address(peer, combined_field(request, "X-Forwarded-For"),
-                                     config.trusted_proxies);
+  // Most requests carry no X-Forwarded-For, or one line: no list is built for them.
+  const std::size_t forwarded_lines = request.count("X-Forwarded-For");
+  out.client =
+      forwarded_lines == 0 ? peer
+      : forwarded_lines == 1
+          ? limit::client_address(peer, view(request["X-Forwarded-For"]), config.trusted_proxies)
+          : limit::client_address(peer, combined_field(request, "X-Forwarded-For"),
+                                  config.trusted_proxies);
   out.client_key = limit::client_key_text(out.client, config.ipv6_prefix);
   out.route =
       config::match_route(config, view(request.method_string()), out.target.path, out.target.host);

@@ -29,9 +29,6 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
   auto& request = parser.get();
   ex.version = request.version() == kHttp10 ? kHttp10 : kHttp11;
   ex.method = std::string(view(request.method_string()));
-  ex.target = std::string(view(request.target()));
-  // Masked from the start: a request refused before its route is known is logged too.
-  ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
   ex.client = peer_text_;
   ex.counters = &ex.runtime->unmatched;
   const auto incoming_id = view(request["X-Request-Id"]);
@@ -41,6 +38,10 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
 
   auto reading = read_request(request, parser.chunked(), peer_, config);
   if (auto* refusal = std::get_if<Refusal>(&reading)) {
+    // Logged as sent (read_request rewrites the target only when it succeeds), and masked: a
+    // request refused before its route is known carries key parameters too.
+    ex.target = std::string(view(request.target()));
+    ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
     auto res = make_error(refusal->status, refusal->detail, ex.version);
     if (refusal->status == 405) res.set(http::field::allow, kAllowedMethods);
     co_await write_local(std::move(res), false, &ex);

@@ -122,10 +122,9 @@ void Worker::serve(tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), opt_ec);
   const config::Config& config = *runtime_->config;
   const std::optional<IpAddress> peer = peer_address(socket);
-  const std::string client = peer ? peer->to_string() : std::string();
   if (static_cast<std::size_t>(services_.downstream_connections.load()) >=
       config.http.max_connections) {
-    refuse(std::move(socket), ConnectionRefusal::max_connections, client, "too many connections");
+    refuse(std::move(socket), ConnectionRefusal::max_connections, peer, "too many connections");
     return;
   }
   ClientConnections::Slot slot;
@@ -134,7 +133,7 @@ void Worker::serve(tcp::socket socket) {
     auto opened = services_.client_connections.open(
         limit::client_key_text(*peer, config.ipv6_prefix), per_client);
     if (opened.admission == ClientConnections::Admission::over_limit) {
-      refuse(std::move(socket), ConnectionRefusal::per_client, client,
+      refuse(std::move(socket), ConnectionRefusal::per_client, peer,
              "too many connections from this client");
       return;
     }
@@ -144,9 +143,9 @@ void Worker::serve(tcp::socket socket) {
   session->start();
 }
 
-void Worker::refuse(tcp::socket socket, ConnectionRefusal why, std::string_view client,
+void Worker::refuse(tcp::socket socket, ConnectionRefusal why, const std::optional<IpAddress>& peer,
                     std::string_view detail) {
-  services_.count_refused_connection(why, client);
+  services_.count_refused_connection(why, peer ? peer->to_string() : std::string());
   asio::co_spawn(io_, write_refusal(std::move(socket), std::string(detail)), asio::detached);
 }
 

@@ -4,9 +4,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
+#include "sluice/core/ip.hpp"
 #include "sluice/proxy/beast.hpp"
 #include "sluice/proxy/piece_pool.hpp"
 #include "sluice/proxy/runtime.hpp"
@@ -65,7 +67,7 @@ class Worker {
   asio::awaitable<void> accept_loop();
   void serve(tcp::socket socket);
   // Turns a new connection away with a 503 saying why; counted and logged within a budget.
-  void refuse(tcp::socket socket, ConnectionRefusal why, std::string_view client,
+  void refuse(tcp::socket socket, ConnectionRefusal why, const std::optional<IpAddress>& peer,
               std::string_view detail);
   asio::awaitable<void> write_refusal(tcp::socket socket, std::string detail);
   asio::awaitable<void> tick();
