@@ -53,11 +53,18 @@ int select_http11(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_le
 // read at all is said so in the system's words, not OpenSSL's.
 // The field is named where the config wrote the file ("sluice.yaml:5:9: tls.cert") when the
 // loader recorded its place.
+// A file the config names, and the field that names it.
+struct NamedFile {
+  std::string field;
+  const std::string& path;
+};
+
 template <class Load>
-bool load_file(const std::string& field, const std::string& path, const FilePositions& where,
-               std::vector<std::string>& errors, Load load) {
+bool load_file(const NamedFile& file, const FilePositions& where, std::vector<std::string>& errors,
+               Load load) {
+  const std::string& path = file.path;
   const auto written = where.find(path);
-  const std::string& name = written != where.end() ? written->second : field;
+  const std::string& name = written != where.end() ? written->second : file.field;
   if (::access(path.c_str(), R_OK) != 0) {
     errors.push_back(name + ": cannot read " + path + ": " + std::strerror(errno));
     return false;
@@ -76,17 +83,17 @@ std::shared_ptr<ssl::context> listener_context(const config::ListenerTls& tls,
   common_settings(native);
   SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_alpn_select_cb(native, select_http11, nullptr);
-  const bool cert = load_file("tls.cert", tls.cert, where, errors, [&](error_code& ec) {
+  const bool cert = load_file({"tls.cert", tls.cert}, where, errors, [&](error_code& ec) {
     ctx->use_certificate_chain_file(tls.cert, ec);
   });
-  const bool key = load_file("tls.key", tls.key, where, errors, [&](error_code& ec) {
+  const bool key = load_file({"tls.key", tls.key}, where, errors, [&](error_code& ec) {
     ctx->use_private_key_file(tls.key, ssl::context::pem, ec);
   });
   if (cert && key && SSL_CTX_check_private_key(native) != 1) {
     errors.push_back("tls.key: " + tls.key + " is not the key of the certificate in " + tls.cert);
   }
   if (!tls.client_ca.empty()) {
-    load_file("tls.client_ca", tls.client_ca, where, errors, [&](error_code& ec) {
+    load_file({"tls.client_ca", tls.client_ca}, where, errors, [&](error_code& ec) {
       ctx->load_verify_file(tls.client_ca, ec);
       if (ec) return;
       // The CA names the server sends in its request, so a client with several certificates
@@ -118,7 +125,7 @@ std::shared_ptr<ssl::context> upstream_context(const config::UpstreamTls& tls,
       ctx->set_default_verify_paths(ec);
       if (ec) errors.push_back(field + ": cannot load the system CA store: " + ec.message());
     } else {
-      load_file(field + ".ca", tls.ca, where, errors,
+      load_file({field + ".ca", tls.ca}, where, errors,
                 [&](error_code& load_ec) { ctx->load_verify_file(tls.ca, load_ec); });
     }
   }
@@ -137,8 +144,9 @@ std::shared_ptr<const TlsContexts> TlsContexts::load(const config::Config& confi
                                                      std::vector<std::string>& errors) {
   auto contexts = std::make_shared<TlsContexts>();
   const std::size_t errors_before = errors.size();
-  if (config.tls)
+  if (config.tls) {
     contexts->listener_ = listener_context(*config.tls, config.file_positions, errors);
+  }
   auto add = [&](const std::optional<config::UpstreamTarget>& target, const std::string& field) {
     if (!target || !target->tls) return;
     const auto id = std::make_pair(target->tls->ca, target->tls->insecure);

@@ -278,28 +278,6 @@ bool SharedLimiter::charge_local(const Prepared& p, const SharedTicket& ticket, 
   return true;
 }
 
-std::string_view store_name(SharedTicket::Path path, config::OnRedisError on_error) noexcept {
-  switch (path) {
-    case SharedTicket::Path::redis:
-      return "redis";
-    case SharedTicket::Path::cache:
-      return "redis-cache";
-    case SharedTicket::Path::local_only:
-      return "local";
-    case SharedTicket::Path::fallback:
-      break;
-  }
-  switch (on_error) {
-    case config::OnRedisError::local:
-      return "local-fallback";
-    case config::OnRedisError::allow:
-      return "on-error-allow";
-    case config::OnRedisError::reject:
-      return "on-error-reject";
-  }
-  return "local-fallback";
-}
-
 limit::Decision SharedLimiter::fall_back(const limit::RoutePolicy& route,
                                          const limit::RequestFacts& request, Nanos now,
                                          SharedTicket& ticket) {

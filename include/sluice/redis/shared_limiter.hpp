@@ -36,7 +36,14 @@ struct SharedTicket {
 // Where a shared decision was taken, as the `store` field of its throttled event says:
 // "redis", "redis-cache" (the over-limit cache), "local" (a local limit refused it first), or,
 // while Redis was unusable, "local-fallback" / "on-error-allow" / "on-error-reject".
-std::string_view store_name(SharedTicket::Path path, config::OnRedisError on_error) noexcept;
+constexpr std::string_view store_name(SharedTicket::Path path,
+                                      config::OnRedisError on_error) noexcept {
+  // By Path (redis, cache, local_only), and for a fallback by on_error (local, allow, reject).
+  constexpr std::string_view kPaths[] = {"redis", "redis-cache", "local"};
+  constexpr std::string_view kFallbacks[] = {"local-fallback", "on-error-allow", "on-error-reject"};
+  return path == SharedTicket::Path::fallback ? kFallbacks[static_cast<std::size_t>(on_error)]
+                                              : kPaths[static_cast<std::size_t>(path)];
+}
 
 class SharedLimiter {
  public:
