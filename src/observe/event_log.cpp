@@ -131,7 +131,8 @@ void EventLog::summarise_floods() {
         write_throttled(s.last, s.suppressed, now);
       }
     }
-    if (auto summary = summary_.take(now)) {
+    // On the way out the pending summary is written whatever its window, like the counts above.
+    if (auto summary = summary_.take(last ? now + ThrottledSummary::kWindowMs : now)) {
       message(summary->any_rejected() ? Level::warn : Level::info, "throttled_summary",
               ThrottledSummary::fields_of(*summary));
     }

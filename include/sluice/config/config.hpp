@@ -180,9 +180,9 @@ struct Config {
   Timeouts timeouts;
   HttpLimits http;
   std::size_t max_keys = 1000000;
-  int ipv6_prefix = 64;  // client_ip keys an IPv6 client by this prefix
+  int ipv6_prefix = 64;       // client_ip keys an IPv6 client by this prefix
   bool watch_config = false;  // reload when the file changes
-  std::string state_file;  // local buckets kept across a restart; empty: none
+  std::string state_file;     // local buckets kept across a restart; empty: none
   LogConfig log;
   std::optional<RedisConfig> redis;
   std::vector<NamedBucket> buckets;
