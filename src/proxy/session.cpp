@@ -18,8 +18,6 @@
 namespace sluice::proxy {
 namespace {
 
-constexpr unsigned kNoAnswer = 1;  // read_head: the client left or sent nothing; close quietly
-
 // The client reset or closed its side: nothing more will come, nobody will read an answer.
 bool peer_gone(tcp::socket& socket) {
   char byte;
@@ -87,10 +85,7 @@ void Session::start() {
   const auto& tls = worker_.runtime()->tls;
   if (!tls || !tls->listener()) return await_request(true);
   stream_.start_tls(tls->listener());
-  asio::co_spawn(socket_.get_executor(), handshake(),
-                 [self = shared_from_this()](const std::exception_ptr& e) {
-                   if (e) self->failed(e);
-                 });
+  spawn(handshake());
 }
 
 asio::awaitable<void> Session::handshake() {
@@ -127,18 +122,12 @@ void Session::await_request(bool first) {
   const auto& timeouts = worker_.runtime()->config->timeouts;
   arm(first ? timeouts.client_header : timeouts.client_idle);
   if (stream_.tls() != nullptr) {
-    asio::co_spawn(socket_.get_executor(), read_next_request(),
-                   [self = shared_from_this()](const std::exception_ptr& e) {
-                     if (e) self->failed(e);
-                   });
+    spawn(read_next_request());
     return;
   }
   when_readable(socket_, [self = shared_from_this()](error_code ec) {
     if (ec) return self->end();
-    asio::co_spawn(self->socket_.get_executor(), self->serve_ready(),
-                   [self](const std::exception_ptr& e) {
-                     if (e) self->failed(e);
-                   });
+    self->spawn(self->serve_ready());
   });
 }
 
@@ -158,10 +147,8 @@ asio::awaitable<void> Session::serve_ready() {
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
     HeadResult head = co_await read_head(parser);
-    if (head.status != 0) {
-      if (head.status != kNoAnswer) {
-        co_await refuse_head(std::move(head));
-      }
+    if (head.outcome != HeadResult::Outcome::ready) {
+      if (head.outcome == HeadResult::Outcome::refused) co_await refuse_head(std::move(head));
       co_return end();
     }
     if (!co_await serve(parser)) co_return end();
@@ -185,10 +172,7 @@ void Session::release_buffers() {
 void Session::end() {
   deadline_ = kNoDeadline;
   if (stream_.tls() != nullptr && socket_.is_open()) {
-    asio::co_spawn(socket_.get_executor(), close_tls(),
-                   [self = shared_from_this()](const std::exception_ptr& e) {
-                     if (e) self->failed(e);
-                   });
+    spawn(close_tls());
     return;
   }
   error_code ec;
@@ -205,6 +189,13 @@ asio::awaitable<void> Session::close_tls() {
   deadline_ = kNoDeadline;
   error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+void Session::spawn(asio::awaitable<void> task) {
+  asio::co_spawn(socket_.get_executor(), std::move(task),
+                 [self = shared_from_this()](const std::exception_ptr& e) {
+                   if (e) self->failed(e);
+                 });
 }
 
 void Session::failed(const std::exception_ptr& e) {
@@ -228,16 +219,16 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
     const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     // Whatever is not a method token before the first space is not HTTP (a TLS hello, say):
     // refused at once rather than waited on.
-    if (!starts_like_http(data)) co_return HeadResult{400, "malformed request line"};
+    if (!starts_like_http(data)) co_return HeadResult::refuse(400, "malformed request line");
     const auto end = data.find("\r\n\r\n", scanned);
     if (end != std::string_view::npos) head_size = end + 4;
     if ((head_size == 0 && data.size() >= max_bytes) || head_size > max_bytes) {
       // The request line alone does not fit: the target is too long.
       const auto line_end = data.find("\r\n");
       if (line_end == std::string_view::npos || line_end >= max_bytes) {
-        co_return HeadResult{414, "request target too long"};
+        co_return HeadResult::refuse(414, "request target too long");
       }
-      co_return HeadResult{431, "request header fields too large"};
+      co_return HeadResult::refuse(431, "request header fields too large");
     }
     if (head_size > 0) break;
     scanned = data.size() >= 3 ? data.size() - 3 : 0;
@@ -255,39 +246,41 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
         continue;
       }
       if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        co_return HeadResult{kNoAnswer, {}};
+        co_return HeadResult::gone();
       }
     }
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_tuple);
     buffer_.commit(n);
     if (ec) {
-      if (timed_out()) co_return HeadResult{408, "request header not received in time"};
-      co_return HeadResult{kNoAnswer, {}};
+      if (timed_out()) co_return HeadResult::refuse(408, "request header not received in time");
+      co_return HeadResult::gone();
     }
   }
 
   const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
   if (auto refusal = check_head_bytes(head)) {
-    co_return HeadResult{refusal->status, std::move(refusal->detail)};
+    co_return HeadResult::refuse(refusal->status, std::move(refusal->detail));
   }
   error_code ec;
   const std::size_t used = parser.put(asio::buffer(head.data(), head.size()), ec);
   if (!ec && !parser.is_header_done()) ec = http::error::partial_message;
   if (ec == http::error::bad_version) {
-    co_return HeadResult{505, "only HTTP/1.0 and HTTP/1.1 are supported"};
+    co_return HeadResult::refuse(505, "only HTTP/1.0 and HTTP/1.1 are supported");
   }
   if (ec == http::error::body_limit) {
-    co_return HeadResult{413, "request body larger than max_body_bytes"};
+    co_return HeadResult::refuse(413, "request body larger than max_body_bytes");
   }
-  if (ec) co_return HeadResult{400, "malformed request: " + ec.message()};
+  if (ec) co_return HeadResult::refuse(400, "malformed request: " + ec.message());
   buffer_.consume(used);
   if (buffer_.size() == 0) buffer_.shrink_to_fit();  // not held through a delay or a relay
-  co_return HeadResult{0, {}};
+  co_return HeadResult{};
 }
 
 asio::awaitable<bool> Session::serve(RequestParser& parser) {
   Exchange ex;
-  if (const std::optional<bool> keep_alive = co_await admit(parser, ex)) co_return *keep_alive;
+  if (const Admission admission = co_await admit(parser, ex); admission != Admission::forward) {
+    co_return admission == Admission::answered_keep_alive;
+  }
   Services& services = worker_.services();
   if (ex.decision.outcome == limit::Outcome::delayed) {
     ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
@@ -314,10 +307,7 @@ asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
   if (ex.route != nullptr && ex.route->respond) {
     const config::Respond& respond = *ex.route->respond;
     auto res = make_text(respond.status, respond.body, respond.content_type, ex.version);
-    if (!ex.ratelimit.empty()) {
-      res.set("RateLimit-Policy", ex.counters->policy_header);
-      res.set("RateLimit", ex.ratelimit);
-    }
+    add_ratelimit_headers(res, ex);
     if (request.method() == http::verb::head) res.body().clear();
     co_return co_await write_local(std::move(res), keep_alive, &ex);
   }

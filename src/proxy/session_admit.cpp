@@ -18,10 +18,10 @@ constexpr const char* kAllowedMethods = "GET, HEAD, POST, PUT, DELETE, PATCH, OP
 }  // namespace
 
 // Reads the request's facts into `ex`, matches its route and decides on its limits. A request
-// answered here (refused, or rejected by a limit) gives whether the connection is kept; an admitted
-// one (allowed or delayed) gives nothing. Its own coroutine so that the responses it may build
-// are not in the frame of serve(), which a delayed request keeps while it waits.
-asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Exchange& ex) {
+// answered here (refused, or rejected by a limit) says whether the connection is kept; an
+// admitted one (allowed or delayed) is to be forwarded. Its own coroutine so that the responses it
+// may build are not in the frame of serve(), which a delayed request keeps while it waits.
+asio::awaitable<Session::Admission> Session::admit(RequestParser& parser, Exchange& ex) {
   Services& services = worker_.services();
   ex.started = services.clock.now();
   ex.runtime = worker_.runtime();
@@ -45,7 +45,7 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
     auto res = make_error(refusal->status, refusal->detail, ex.version);
     if (refusal->status == 405) res.set(http::field::allow, kAllowedMethods);
     co_await write_local(std::move(res), false, &ex);
-    co_return std::optional<bool>(false);
+    co_return Admission::answered_close;
   }
   const ReadRequest& read = std::get<ReadRequest>(reading);
   const Target& target = read.target;
@@ -65,7 +65,8 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
     const limit::RoutePolicy& policy = ex.route->policy;
     const HeadFacts facts(request, target.query, {.key = client_key, .cert = client_cert_});
     if (auto problem = limit::key_input_problem(policy, facts); !problem.empty()) {
-      co_return co_await refuse_ambiguous(ex, problem, parser.is_done() && request.keep_alive());
+      co_return answered(
+          co_await refuse_ambiguous(ex, problem, parser.is_done() && request.keep_alive()));
     }
     if (policy.any_shared() && worker_.shared() != nullptr) {
       ex.decision = co_await worker_.shared()->decide(policy, facts, ex.shared);
@@ -95,7 +96,7 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
       // client over it.
       auto res = make_error(503, "the shared rate limit store is unavailable", ex.version);
       res.set(http::field::retry_after, "1");
-      co_return co_await write_local(std::move(res), keep, &ex);
+      co_return answered(co_await write_local(std::move(res), keep, &ex));
     }
     Rejection r{ex.route->status,
                 ex.route->name,
@@ -103,9 +104,9 @@ asio::awaitable<std::optional<bool>> Session::admit(RequestParser& parser, Excha
                 std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
                 ex.counters->policy_header,
                 ex.ratelimit};
-    co_return co_await write_local(make_rejection(r, ex.version), keep, &ex);
+    co_return answered(co_await write_local(make_rejection(r, ex.version), keep, &ex));
   }
-  co_return std::nullopt;
+  co_return Admission::forward;
 }
 
 // A key header or parameter sent twice (or undecodable): which one counts depends on the upstream's

@@ -114,15 +114,15 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   std::optional<ResponseParser> parsed;
   const Nanos upstream_started = services.clock.now();
   auto upstream = co_await send_upstream(parser, ex, piece.get(), parsed);
-  if (!upstream) co_return false;      // answered (502/504/413) or the client is gone
-  ResponseParser& response = *parsed;  // upstream_socket_ still points at `upstream`
+  if (!upstream) co_return false;  // answered (502/504/413) or the client is gone
+  const UpstreamInUse in_use(*this, upstream->socket);
+  ResponseParser& response = *parsed;
 
   if (response.get().result() == http::status::switching_protocols) {
     if (!upgrade.empty()) {
       co_return co_await open_tunnel(ex, std::move(upstream), response);
     }
     // A switch nobody asked for: the upstream speaks something else now.
-    upstream_socket_ = nullptr;
     report_upstream_error(services, ex, UpstreamError::protocol,
                           "the upstream answered 101 to a request without Upgrade", 502);
     co_await write_local(make_error(502, "upstream switched protocols unasked", ex.version), false,
@@ -137,10 +137,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   const bool request_complete = parser.is_done();
   strip_hop_by_hop(res);
   append_via(res, res.version());
-  if (!ex.ratelimit.empty()) {
-    res.set("RateLimit-Policy", ex.counters->policy_header);
-    res.set("RateLimit", ex.ratelimit);
-  }
+  add_ratelimit_headers(res, ex);
   res.set("X-Request-Id", ex.request_id);
   bool keep_alive = client_keep_alive && request_complete && !services.draining.load();
   const bool has_body = !response.is_done();
@@ -168,7 +165,6 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
                                         .read_timeout = config.timeouts.upstream_response,
                                         .write_timeout = config.timeouts.client_idle},
                                        arming());
-  upstream_socket_ = nullptr;
   relayed.ec = timeout_or(relayed.ec);
   ex.upstream_ns = services.clock.now() - upstream_started;
   ex.bytes = relayed.bytes;
@@ -215,7 +211,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
       co_await refuse_unreachable(ex, failed);
       co_return nullptr;
     }
-    upstream_socket_ = &upstream->socket;
+    const UpstreamInUse in_use(*this, upstream->socket);
     write_head(parser.get(), head_);
     const Framing framing = parser.chunked() ? Framing::chunked : Framing::none;
     RelayResult sent = co_await relay(stream_, buffer_, parser, upstream->stream,
@@ -227,7 +223,6 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
                                       arming());
     sent.ec = timeout_or(sent.ec);
     if (sent.failure == RelayFailure::read) {
-      upstream_socket_ = nullptr;
       // The client broke off its own request body (or sent too much of it).
       if (sent.ec == http::error::body_limit) {
         co_await write_local(make_error(413, "request body larger than max_body_bytes", ex.version),
@@ -262,7 +257,6 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     } else {
       ec = sent.ec;
     }
-    upstream_socket_ = nullptr;
     const bool stale = upstream->reused && !response->got_some() && upstream->buffer.size() == 0;
     if (stale && retryable && attempt == 0) continue;
     const UpstreamFailure failure = classify_upstream_failure(ec);

@@ -20,6 +20,7 @@ asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
                                            std::unique_ptr<UpstreamConnection> upstream,
                                            ResponseParser& response) {
   const config::Config& config = *ex.runtime->config;
+  const UpstreamInUse in_use(*this, upstream->socket);
   auto& res = response.get();
   ex.status = res.result_int();
   ex.counters->count_response(ex.status);
@@ -28,10 +29,7 @@ asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
   res.set(http::field::upgrade, protocol);
   res.set(http::field::connection, "Upgrade");
   append_via(res, res.version());
-  if (!ex.ratelimit.empty()) {
-    res.set("RateLimit-Policy", ex.counters->policy_header);
-    res.set("RateLimit", ex.ratelimit);
-  }
+  add_ratelimit_headers(res, ex);
   res.set("X-Request-Id", ex.request_id);
   res.version(kHttp11);
   write_head(res, head_);
@@ -47,10 +45,7 @@ asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
     std::tie(ec, n) = co_await asio::async_write(upstream->stream, buffer_.data(), use_tuple);
     buffer_.consume(buffer_.size());
   }
-  if (ec) {
-    upstream_socket_ = nullptr;
-    co_return false;
-  }
+  if (ec) co_return false;
 
   observe::Gauge& open = *ex.counters->tunnels;
   open.fetch_add(1, std::memory_order_relaxed);
@@ -62,7 +57,6 @@ asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
               pump({.from = upstream->stream, .to = stream_, .piece = to_client.get()}, idle));
   }
   open.fetch_sub(1, std::memory_order_relaxed);
-  upstream_socket_ = nullptr;
   error_code ignored;
   upstream->socket.shutdown(tcp::socket::shutdown_both, ignored);
   co_return false;  // the client connection is not HTTP any more: closed

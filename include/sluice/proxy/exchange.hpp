@@ -38,6 +38,15 @@ struct Exchange {
   std::uint64_t bytes = 0;
 };
 
+// The RateLimit-Policy and RateLimit headers of a limited route's response: on a forwarded
+// response, a `respond` route's answer and a tunnel's 101 alike (a rejection builds its own).
+template <class Fields>
+void add_ratelimit_headers(Fields& fields, const Exchange& ex) {
+  if (ex.ratelimit.empty()) return;
+  fields.set("RateLimit-Policy", ex.counters->policy_header);
+  fields.set("RateLimit", ex.ratelimit);
+}
+
 // The `throttled` event of a throttled request and, with log.access, its `access` event.
 void log_exchange(Services& services, const Exchange& ex);
 

@@ -46,11 +46,27 @@ class Session : public std::enable_shared_from_this<Session> {
   void check_deadline(Nanos now);
 
  private:
-  // A request head that could not be read: the status to answer (0: none needed), and why.
+  // How reading a request head ended: a head to serve, a refusal to answer (status and why),
+  // or a client that left or sent nothing, closed without an answer.
   struct HeadResult {
-    unsigned status = 0;
-    std::string detail;
+    enum class Outcome { ready, refused, gone };
+    Outcome outcome = Outcome::ready;
+    unsigned status = 0;  // refused
+    std::string detail;   // refused
+    static HeadResult refuse(unsigned status, std::string detail) {
+      return {Outcome::refused, status, std::move(detail)};
+    }
+    static HeadResult gone() { return {Outcome::gone, 0, {}}; }
   };
+  // What admission left to do: forward the admitted request, or nothing (it was answered here),
+  // keeping the connection or closing it.
+  enum class Admission { forward, answered_keep_alive, answered_close };
+  static Admission answered(bool keep_alive) noexcept {
+    return keep_alive ? Admission::answered_keep_alive : Admission::answered_close;
+  }
+  // Runs `task` on the connection's executor, keeping the session alive meanwhile; an exception
+  // that escapes it is logged as session_failed.
+  void spawn(asio::awaitable<void> task);
 
   // A TLS listener: the handshake within client_header, then the first request.
   asio::awaitable<void> handshake();
@@ -66,7 +82,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void failed(const std::exception_ptr& e);
   asio::awaitable<HeadResult> read_head(RequestParser& parser);
   asio::awaitable<bool> serve(RequestParser& parser);
-  asio::awaitable<std::optional<bool>> admit(RequestParser& parser, Exchange& ex);
+  asio::awaitable<Admission> admit(RequestParser& parser, Exchange& ex);
   asio::awaitable<bool> deliver(RequestParser& parser, Exchange& ex);
   asio::awaitable<bool> refuse_ambiguous(Exchange& ex, const std::string& problem, bool keep_alive);
   asio::awaitable<bool> hold(Nanos wait);
@@ -90,6 +106,22 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> write_local(LocalResponse response, bool keep_alive, Exchange* ex);
   void finish(Exchange& ex);
 
+  // The upstream connection in use, which check_deadline() cancels too. Set for as long as the
+  // guard lives and cleared however its scope is left; declared after the connection it names,
+  // so the pointer never outlives the socket.
+  class UpstreamInUse {
+   public:
+    UpstreamInUse(Session& session, tcp::socket& socket) : session_(session) {
+      session_.upstream_socket_ = &socket;
+    }
+    ~UpstreamInUse() { session_.upstream_socket_ = nullptr; }
+    UpstreamInUse(const UpstreamInUse&) = delete;
+    UpstreamInUse& operator=(const UpstreamInUse&) = delete;
+
+   private:
+    Session& session_;
+  };
+
   // Every read and write is preceded by arming the deadline for it. A deadline is a number the
   // worker's tick compares, not a timer per operation: per-operation timers cost 12 % of a
   // forwarded request's CPU (docs/BENCHMARKS.md). An operation it cancels fails with
@@ -106,7 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Worker& worker_;
   Stream stream_;
   tcp::socket& socket_;                     // stream_'s, for what TLS does not change
-  tcp::socket* upstream_socket_ = nullptr;  // the upstream connection in use, also cancelled
+  tcp::socket* upstream_socket_ = nullptr;  // set by an UpstreamInUse; cancelled with ours
   Nanos deadline_ = kNoDeadline;
   bool timed_out_ = false;
   asio::steady_timer* hold_timer_ = nullptr;  // while a delayed request waits
