@@ -148,7 +148,9 @@ asio::awaitable<void> Session::serve_ready() {
     parser.body_limit(limits.max_body_bytes);
     HeadResult head = co_await read_head(parser);
     if (head.outcome != HeadResult::Outcome::ready) {
-      if (head.outcome == HeadResult::Outcome::refused) co_await refuse_head(std::move(head));
+      if (head.outcome == HeadResult::Outcome::refused) {
+        co_await refuse_head(std::move(head));
+      }
       co_return end();
     }
     if (!co_await serve(parser)) co_return end();
