@@ -25,10 +25,11 @@ LoadResult Loader::load(const Node& root) {
     error(root, "", "the file must be a YAML mapping");
     return finish(nullptr);
   }
-  check_keys(root, "", {"version",    "listen",      "upstream", "tls",         "upstream_tls",
-                        "admin",      "admin_hosts", "upgrades", "workers",     "trusted_proxies",
-                        "timeouts",   "http",        "max_keys", "ipv6_prefix", "watch_config",
-                        "state_file", "log",         "redis",    "buckets",     "routes"});
+  check_keys(root, "", {"version",      "listen",      "upstream", "tls",      "upstream_tls",
+                        "admin",        "admin_hosts", "upgrades", "workers",  "trusted_proxies",
+                        "timeouts",     "http",        "http2",    "max_keys", "ipv6_prefix",
+                        "watch_config", "state_file",  "log",      "redis",    "buckets",
+                        "routes"});
   if (const auto& v = required(root, "", "version"); v && integer(v, "version") != 1) {
     error(v, "version", "must be 1");
   }
@@ -71,6 +72,7 @@ LoadResult Loader::load(const Node& root) {
   load_trusted_proxies(root["trusted_proxies"], *config);
   load_timeouts(root["timeouts"], config->timeouts);
   load_http(root["http"], config->http);
+  load_http2(root["http2"], config->http2);
   if (const auto& max_keys = root["max_keys"]) {
     if (auto n = bounded_integer(max_keys, "max_keys", 1, kNoMaximum)) {
       config->max_keys = static_cast<std::size_t>(*n);
@@ -186,6 +188,25 @@ void Loader::load_http(const Node& node, HttpLimits& h) {
       if (!known) {
         error(escaped, "http.escaped_slashes", "must be match_decoded, keep, reject or decode");
       }
+    }
+  }
+}
+
+void Loader::load_http2(const Node& node, Http2Settings& h2) {
+  if (!node) return;
+  if (!map_or_error(node, "http2")) return;
+  check_keys(node, "http2", {"enabled", "max_concurrent_streams", "max_resets_per_second"});
+  if (const auto& enabled = node["enabled"]) {
+    if (auto b = boolean(enabled, "http2.enabled")) h2.enabled = *b;
+  }
+  if (const auto& streams = node["max_concurrent_streams"]) {
+    if (auto n = bounded_integer(streams, "http2.max_concurrent_streams", 1, 10000)) {
+      h2.max_concurrent_streams = static_cast<std::uint32_t>(*n);
+    }
+  }
+  if (const auto& resets = node["max_resets_per_second"]) {
+    if (auto n = bounded_integer(resets, "http2.max_resets_per_second", 1, 1000000)) {
+      h2.max_resets_per_second = static_cast<std::uint32_t>(*n);
     }
   }
 }

@@ -85,8 +85,8 @@ void Loader::load_routes(const Node& node, Config& config) {
 std::optional<Route> Loader::load_route(const Node& node, const std::string& path, Config& config) {
   check_keys(node, path,
              {"name", "match", "key", "max_rate", "time_period", "weight", "shared", "bucket",
-              "limits", "action", "max_delay", "status", "dry_run", "upstream", "upstream_tls",
-              "host_header", "respond"});
+              "limits", "action", "max_delay", "status", "grpc_status", "dry_run", "upstream",
+              "upstream_tls", "host_header", "respond"});
   Route route;
   const std::size_t errors_before = errors().size();
   if (auto name = required(node, path, "name")) {
@@ -350,6 +350,12 @@ void Loader::load_action(const Node& node, const std::string& path, Route& route
   if (const auto& status = node["status"]) {
     if (auto n = bounded_integer(status, join_path(path, "status"), 400, 599)) {
       route.status = static_cast<unsigned>(*n);
+    }
+  }
+  if (const auto& status = node["grpc_status"]) {
+    // 0 (OK) would tell the client its call succeeded.
+    if (auto n = bounded_integer(status, join_path(path, "grpc_status"), 1, 16)) {
+      route.grpc_status = static_cast<unsigned>(*n);
     }
   }
   if (const auto& dry_run = node["dry_run"]) {

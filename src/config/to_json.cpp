@@ -158,6 +158,11 @@ std::string to_json(const Config& c) {
   w.key("merge_slashes").boolean(c.http.paths.merge_slashes);
   w.key("escaped_slashes").string(std::string(uri::to_string(c.http.paths.escaped_slashes)));
   w.close('}');
+  w.key("http2").open('{');
+  w.key("enabled").boolean(c.http2.enabled);
+  w.key("max_concurrent_streams").number(c.http2.max_concurrent_streams);
+  w.key("max_resets_per_second").number(c.http2.max_resets_per_second);
+  w.close('}');
   w.key("max_keys").number(static_cast<double>(c.max_keys));
   w.key("ipv6_prefix").number(c.ipv6_prefix);
   w.key("watch_config").boolean(c.watch_config);
@@ -212,6 +217,7 @@ std::string to_json(const Config& c) {
     w.key("action").string(r.policy.action == limit::Action::delay ? "delay" : "reject");
     w.key("max_delay").seconds(r.policy.max_delay);
     w.key("status").number(r.status);
+    w.key("grpc_status").number(r.grpc_status);
     w.key("dry_run").boolean(r.policy.dry_run);
     w.key("upstream");
     write_upstream(w, r.upstream);

@@ -60,22 +60,29 @@ std::vector<Field> fields_of(const ThrottledEvent& e) {
                             {"method", sanitize(e.method)},
                             {"path", sanitize(e.path)},
                             {"client", e.client},
-                            {"request_id", sanitize(e.request_id)}};
+                            {"request_id", sanitize(e.request_id)},
+                            {"protocol", e.protocol}};
+  if (e.grpc_status >= 0)
+    fields.push_back({"grpc_status", number(std::int64_t{e.grpc_status}), true});
   if (!e.store.empty()) fields.push_back({"store", e.store});
   return fields;
 }
 
 std::vector<Field> fields_of(const AccessEvent& e) {
-  return {{"route", e.route},
-          {"decision", e.decision},
-          {"status", number(std::int64_t{e.status}), true},
-          {"duration_ms", number(e.duration_ms), true},
-          {"upstream_ms", number(e.upstream_ms), true},
-          {"bytes", std::to_string(e.bytes), true},
-          {"method", sanitize(e.method)},
-          {"path", sanitize(e.path)},
-          {"client", e.client},
-          {"request_id", sanitize(e.request_id)}};
+  std::vector<Field> fields{{"route", e.route},
+                            {"decision", e.decision},
+                            {"status", number(std::int64_t{e.status}), true},
+                            {"duration_ms", number(e.duration_ms), true},
+                            {"upstream_ms", number(e.upstream_ms), true},
+                            {"bytes", std::to_string(e.bytes), true},
+                            {"method", sanitize(e.method)},
+                            {"path", sanitize(e.path)},
+                            {"client", e.client},
+                            {"request_id", sanitize(e.request_id)},
+                            {"protocol", e.protocol}};
+  if (e.grpc_status >= 0)
+    fields.push_back({"grpc_status", number(std::int64_t{e.grpc_status}), true});
+  return fields;
 }
 
 std::vector<Field> fields_of(const UpstreamErrorEvent& e) {

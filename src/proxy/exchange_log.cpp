@@ -6,6 +6,8 @@ void log_exchange(Services& services, const Exchange& ex) {
   const Nanos now = services.clock.now();
   const std::string route = ex.route != nullptr ? ex.route->name : "";
   const std::string decision(limit::to_string(ex.decision.outcome));
+  const int grpc_status =
+      ex.grpc_status == Exchange::kNoGrpcStatus ? -1 : static_cast<int>(ex.grpc_status);
   if (ex.decision.throttled()) {
     const auto& limit = ex.route->policy.limits[ex.decision.deciding];
     services.log.throttled({.route = route,
@@ -20,6 +22,8 @@ void log_exchange(Services& services, const Exchange& ex) {
                             .path = ex.logged_path,
                             .client = ex.client,
                             .request_id = ex.request_id,
+                            .protocol = std::string(ex.protocol),
+                            .grpc_status = grpc_status,
                             .store = std::string(ex.store),
                             .decided_unix_ms = ex.decided_unix_ms});
   }
@@ -30,6 +34,8 @@ void log_exchange(Services& services, const Exchange& ex) {
                          .path = ex.logged_path,
                          .client = ex.client,
                          .request_id = ex.request_id,
+                         .protocol = std::string(ex.protocol),
+                         .grpc_status = grpc_status,
                          .status = ex.status,
                          .duration_ms = (now - ex.started) / kNanosPerMilli,
                          .upstream_ms = ex.upstream_ns / kNanosPerMilli,

@@ -32,7 +32,9 @@ void strip_hop_by_hop(http::fields& fields) {
 }
 
 void append_via(http::fields& fields, unsigned version) {
-  const std::string hop = version == kHttp10 ? "1.0 sluice" : "1.1 sluice";
+  const std::string hop = version == kHttp10  ? "1.0 sluice"
+                          : version == kHttp2 ? "2 sluice"
+                                              : "1.1 sluice";
   const auto existing = fields[http::field::via];
   fields.set(http::field::via, existing.empty() ? hop : std::string(existing) + ", " + hop);
 }

@@ -8,8 +8,10 @@
 #include "sluice/config/router.hpp"
 #include "sluice/core/token.hpp"
 #include "sluice/limit/key.hpp"
+#include "sluice/proxy/admission.hpp"
 #include "sluice/proxy/exchange.hpp"
 #include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/http2_connection.hpp"
 #include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/tls.hpp"
 #include "sluice/proxy/wire.hpp"
@@ -49,11 +51,13 @@ Session::Session(Worker& worker, tcp::socket socket, std::optional<IpAddress> pe
 }
 
 Session::~Session() {
+  http2_.reset();  // before the stream and buffer it uses
   worker_.services().downstream_connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.remove(this);
 }
 
 void Session::close_if_idle() {
+  if (http2_) return http2_->shut_down();
   if (idle_) close();
 }
 
@@ -69,6 +73,7 @@ void Session::arm(Nanos timeout) {
 }
 
 void Session::check_deadline(Nanos now) {
+  if (http2_) http2_->check_deadline(now);
   if (now < deadline_) return;
   deadline_ = kNoDeadline;
   timed_out_ = true;
@@ -108,6 +113,7 @@ asio::awaitable<void> Session::handshake() {
     co_return close();
   }
   client_cert_ = verified_peer_name(*stream_.tls());
+  if (negotiated_h2(*stream_.tls())) co_return co_await serve_http2();
   await_request(true);
 }
 
@@ -147,6 +153,7 @@ asio::awaitable<void> Session::serve_ready() {
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
     HeadResult head = co_await read_head(parser);
+    if (head.outcome == HeadResult::Outcome::http2) co_return co_await serve_http2();
     if (head.outcome != HeadResult::Outcome::ready) {
       if (head.outcome == HeadResult::Outcome::refused) {
         co_await refuse_head(std::move(head));
@@ -157,6 +164,17 @@ asio::awaitable<void> Session::serve_ready() {
   } while (buffer_.size() > 0 && !worker_.services().draining.load());
   release_buffers();
   await_request(false);
+}
+
+asio::awaitable<void> Session::serve_http2() {
+  idle_ = false;
+  deadline_ = kNoDeadline;  // the HTTP/2 connection keeps its own deadlines, per stream
+  http2_ = std::make_unique<Http2Connection>(
+      worker_, stream_, buffer_,
+      Http2Connection::Client{.peer = peer_, .peer_text = peer_text_, .client_cert = client_cert_},
+      weak_from_this());
+  co_await http2_->run();
+  end();
 }
 
 // Its own coroutine, so that serve_ready()'s frame, kept by every request in flight, holds no
@@ -260,6 +278,8 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
   }
 
   const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
+  // The client preface's first line and blank line (RFC 9113 §3.4): HTTP/2 by prior knowledge.
+  if (head == "PRI * HTTP/2.0\r\n\r\n" && config.http2.enabled) co_return HeadResult::http2();
   if (auto refusal = check_head_bytes(head)) {
     co_return HeadResult::refuse(refusal->status, std::move(refusal->detail));
   }
@@ -278,20 +298,30 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
   co_return HeadResult{};
 }
 
+// Runs the exchange's admission and writes its answer, if any. Its own coroutine so that the
+// answer is not in the frame of serve(), which a delayed request keeps while it waits.
+asio::awaitable<Session::Admission> Session::admit(RequestParser& parser, Exchange& ex) {
+  auto& request = parser.get();
+  Verdict verdict = co_await proxy::admit(worker_, request,
+                                          {.peer = peer_,
+                                           .peer_text = peer_text_,
+                                           .client_cert = client_cert_,
+                                           .chunked = parser.chunked()},
+                                          ex);
+  if (verdict.next == Verdict::Next::forward) co_return Admission::forward;
+  const bool keep = !verdict.close_connection && parser.is_done() && request.keep_alive();
+  co_return answered(co_await write_local(std::move(verdict.response), keep, &ex));
+}
+
 asio::awaitable<bool> Session::serve(RequestParser& parser) {
   Exchange ex;
   if (const Admission admission = co_await admit(parser, ex); admission != Admission::forward) {
     co_return admission == Admission::answered_keep_alive;
   }
-  Services& services = worker_.services();
   if (ex.decision.outcome == limit::Outcome::delayed) {
     ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
     if (!co_await hold(ex.decision.wait)) {
-      if (ex.route->policy.any_shared() && worker_.shared() != nullptr) {
-        worker_.shared()->cancel(ex.decision, ex.shared);
-      } else {
-        services.limiter.cancel(ex.decision, services.clock.now());
-      }
+      refund(worker_, ex);
       ex.status = kClientClosedRequest;
       finish(ex);
       co_return false;

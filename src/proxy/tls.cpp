@@ -16,8 +16,10 @@ namespace {
 
 using FilePositions = std::map<std::string, std::string, std::less<>>;
 
-// ALPN's wire form: a length-prefixed list of one protocol.
+// ALPN's wire form: length-prefixed protocols, in the server's order of preference.
 constexpr std::array<unsigned char, 9> kAlpnHttp11 = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr std::array<unsigned char, 12> kAlpnH2Http11 = {2,   'h', '2', 8,   'h', 't',
+                                                         't', 'p', '/', '1', '.', '1'};
 
 // TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3's defaults are all of that kind):
 // Mozilla's "intermediate" list, which every client of the last decade speaks.
@@ -36,13 +38,17 @@ void common_settings(SSL_CTX* ctx) {
   SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
 }
 
-// Answers ALPN with http/1.1 when the client offers it; a client offering only h2 gets no ALPN
-// answer (as from nginx without http2) rather than a failed handshake.
-int select_http11(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length,
-                  const unsigned char* offered, unsigned int offered_length, void* /*arg*/) {
+// Answers ALPN with h2 (when `arg` is non-null: http2.enabled) or http/1.1, whichever the client
+// offers first in the server's order; a client offering neither gets no ALPN answer (as from
+// nginx) rather than a failed handshake.
+int select_protocol(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length,
+                    const unsigned char* offered, unsigned int offered_length, void* arg) {
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, out_length, kAlpnHttp11.data(), kAlpnHttp11.size(), offered,
-                            offered_length) != OPENSSL_NPN_NEGOTIATED) {
+  const bool h2 = arg != nullptr;
+  const unsigned char* ours = h2 ? kAlpnH2Http11.data() : kAlpnHttp11.data();
+  const unsigned ours_length = h2 ? kAlpnH2Http11.size() : kAlpnHttp11.size();
+  if (SSL_select_next_proto(&selected, out_length, ours, ours_length, offered, offered_length) !=
+      OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;
   }
   *out = selected;
@@ -75,14 +81,16 @@ bool load_file(const NamedFile& file, const FilePositions& where, std::vector<st
   return !ec;
 }
 
-std::shared_ptr<ssl::context> listener_context(const config::ListenerTls& tls,
+std::shared_ptr<ssl::context> listener_context(const config::ListenerTls& tls, bool offer_h2,
                                                const FilePositions& where,
                                                std::vector<std::string>& errors) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   common_settings(native);
   SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_alpn_select_cb(native, select_http11, nullptr);
+  // The callback's argument only says yes or no: any non-null pointer will do.
+  static int h2_offered = 1;
+  SSL_CTX_set_alpn_select_cb(native, select_protocol, offer_h2 ? &h2_offered : nullptr);
   const bool cert = load_file({"tls.cert", tls.cert}, where, errors, [&](error_code& ec) {
     ctx->use_certificate_chain_file(tls.cert, ec);
   });
@@ -145,7 +153,8 @@ std::shared_ptr<const TlsContexts> TlsContexts::load(const config::Config& confi
   auto contexts = std::make_shared<TlsContexts>();
   const std::size_t errors_before = errors.size();
   if (config.tls) {
-    contexts->listener_ = listener_context(*config.tls, config.file_positions, errors);
+    contexts->listener_ =
+        listener_context(*config.tls, config.http2.enabled, config.file_positions, errors);
   }
   auto add = [&](const std::optional<config::UpstreamTarget>& target, const std::string& field) {
     if (!target || !target->tls) return;
@@ -208,6 +217,13 @@ HandshakeFailure classify_handshake_failure(const error_code& ec, bool timed_out
     default:
       return HandshakeFailure::protocol;
   }
+}
+
+bool negotiated_h2(TlsStream& tls) {
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(tls.native_handle(), &protocol, &length);
+  return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
 }
 
 std::string verified_peer_name(TlsStream& tls) {

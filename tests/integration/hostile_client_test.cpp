@@ -102,9 +102,12 @@ TEST_F(HostileClient, GarbageIsRefused) {
             "HTTP/1.1 400 Bad Request");
   EXPECT_EQ(status_line(exchange("\x01\x02\x03 garbage \xff\xfe\r\n\r\n")),
             "HTTP/1.1 400 Bad Request");
-  const std::string h2 = exchange("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-  // The HTTP/2 preface is a well-formed request line of a version this listener does not speak.
-  EXPECT_EQ(status_line(h2), "HTTP/1.1 505 HTTP Version Not Supported") << h2;
+  // The HTTP/2 preface switches the connection to HTTP/2; a first frame other than SETTINGS
+  // (here an empty DATA frame on stream 0) is a connection error: SETTINGS, then GOAWAY.
+  const std::string h2 = exchange("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + std::string(9, '\0'));
+  ASSERT_GE(h2.size(), 9u);
+  EXPECT_EQ(h2[3], '\x04') << "first frame: SETTINGS";
+  EXPECT_NE(h2.find(std::string("\x07\x00\x00\x00\x00\x00", 6)), std::string::npos) << "GOAWAY";
   EXPECT_EQ(status_line(exchange("GET / HTTP/9.9\r\nHost: x\r\n\r\n")),
             "HTTP/1.1 505 HTTP Version Not Supported");
   EXPECT_EQ(upstream_.request_count(), 0u);

@@ -124,7 +124,8 @@ ssl::context client_context(const std::string& ca, const TlsClient::Identity& id
 
 TlsClient::TlsClient(std::uint16_t port, const std::string& ca, const Identity& identity)
     : context_(client_context(ca, identity)), stream_(io_, context_) {
-  static constexpr unsigned char kAlpn[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  // An HTTP/1.1 client offers what it speaks: offered h2 too, it would be given h2.
+  static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   SSL_set_alpn_protos(stream_.native_handle(), kAlpn, sizeof kAlpn);
   SSL_set_tlsext_host_name(stream_.native_handle(), "localhost");
   SSL_set1_host(stream_.native_handle(), "localhost");

@@ -89,6 +89,13 @@ struct HttpLimits {
   uri::PathOptions paths;  // merge_slashes, escaped_slashes
 };
 
+// HTTP/2 on the listener (README, "HTTP/2").
+struct Http2Settings {
+  bool enabled = true;  // ALPN h2 over TLS; the client preface in clear text
+  std::uint32_t max_concurrent_streams = 100;
+  std::uint32_t max_resets_per_second = 100;  // streams the client resets; beyond → GOAWAY
+};
+
 enum class LogFormat { text, json };
 
 struct LogConfig {
@@ -125,6 +132,7 @@ struct Route {
   Match match;
   limit::RoutePolicy policy;               // no limits: unlimited
   unsigned status = 429;                   // rejection status
+  unsigned grpc_status = 8;                // a rejected gRPC call's (RESOURCE_EXHAUSTED)
   std::optional<UpstreamTarget> upstream;  // resolved: the route's own or the top-level one
   std::optional<Respond> respond;          // answered by sluice instead
   // Default: upstream for https:// upstreams (a provider's virtual host), preserve otherwise.
@@ -179,6 +187,7 @@ struct Config {
   std::vector<std::string> trusted_proxies_text;
   Timeouts timeouts;
   HttpLimits http;
+  Http2Settings http2;
   std::size_t max_keys = 1000000;
   int ipv6_prefix = 64;       // client_ip keys an IPv6 client by this prefix
   bool watch_config = false;  // reload when the file changes

@@ -29,7 +29,9 @@ struct ThrottledEvent {
   std::string path;
   std::string client;
   std::string request_id;
-  std::string store;  // shared limits: where the decision was taken (redis, local-fallback…)
+  std::string protocol;  // http/1.1 | h2 | h2c
+  int grpc_status = -1;  // what sluice answered a gRPC call itself; -1: not one
+  std::string store;     // shared limits: where the decision was taken (redis, local-fallback…)
   // When the decision was taken (ms since the Unix epoch): the line's `ts`, even when a delayed
   // request's line is written seconds later, on its release. 0: when written.
   std::int64_t decided_unix_ms = 0;
@@ -42,6 +44,8 @@ struct AccessEvent {
   std::string path;
   std::string client;
   std::string request_id;
+  std::string protocol;
+  int grpc_status = -1;
   unsigned status = 0;
   std::int64_t duration_ms = 0;
   std::int64_t upstream_ms = 0;

@@ -28,6 +28,7 @@ using error_code = boost::system::error_code;
 // HTTP versions as Beast numbers them.
 inline constexpr unsigned kHttp10 = 10;
 inline constexpr unsigned kHttp11 = 11;
+inline constexpr unsigned kHttp2 = 20;  // not Beast's: HTTP/2 streams as the exchange sees them
 
 // Awaits an operation and returns its error as a value instead of throwing it.
 inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);

@@ -32,6 +32,9 @@ struct Exchange {
   std::string client;
   std::string request_id;
   unsigned version = kHttp11;
+  std::string_view protocol = "http/1.1";  // as logs name it: http/1.1, h2 or h2c
+  static constexpr unsigned kNoGrpcStatus = ~0U;
+  unsigned grpc_status = kNoGrpcStatus;  // what sluice answered a gRPC call itself
   Nanos started = 0;
   Nanos upstream_ns = 0;
   unsigned status = 0;

@@ -23,6 +23,18 @@ constexpr std::string_view to_string(ConnectionRefusal why) noexcept {
   return why == ConnectionRefusal::per_client ? "per_client" : "max_connections";
 }
 
+// Why sluice ended an HTTP/2 connection with GOAWAY.
+enum class GoawayReason { shutdown, rapid_reset, flood, protocol, idle };
+struct GoawayReasonName {
+  GoawayReason reason;
+  std::string_view name;
+};
+inline constexpr GoawayReasonName kGoawayReasons[] = {{GoawayReason::shutdown, "shutdown"},
+                                                      {GoawayReason::rapid_reset, "rapid_reset"},
+                                                      {GoawayReason::flood, "flood"},
+                                                      {GoawayReason::protocol, "protocol"},
+                                                      {GoawayReason::idle, "idle"}};
+
 class Services {
  public:
   Services(limit::Limiter& limiter, observe::Metrics& metrics, observe::EventLog& log,
@@ -33,7 +45,12 @@ class Services {
         clock(clock),
         downstream_connections(
             metrics.gauge(observe::Family::connections, {{"side", "downstream"}})),
-        upstream_connections(metrics.gauge(observe::Family::connections, {{"side", "upstream"}})) {
+        upstream_connections(metrics.gauge(observe::Family::connections, {{"side", "upstream"}})),
+        http2_streams(metrics.counter(observe::Family::http2_streams_total, {})) {
+    for (const auto& [reason, name] : kGoawayReasons) {
+      goaways_[static_cast<std::size_t>(reason)] =
+          &metrics.counter(observe::Family::http2_goaways_total, {{"reason", std::string(name)}});
+    }
     for (const ConnectionRefusal why : kConnectionRefusals) {
       refused_[static_cast<std::size_t>(why)] = &metrics.counter(
           observe::Family::connections_refused_total, {{"reason", std::string(to_string(why))}});
@@ -52,6 +69,10 @@ class Services {
   void count_refused_connection(ConnectionRefusal why, std::string_view client) {
     refused_[static_cast<std::size_t>(why)]->fetch_add(1, std::memory_order_relaxed);
     log.refused_connection(to_string(why), client);
+  }
+
+  void count_goaway(GoawayReason why) {
+    goaways_[static_cast<std::size_t>(why)]->fetch_add(1, std::memory_order_relaxed);
   }
 
   // Counted, never logged per connection: a scanner's garbage handshakes would flood the log.
@@ -85,6 +106,7 @@ class Services {
   const Clock& clock;
   observe::Gauge& downstream_connections;
   observe::Gauge& upstream_connections;
+  observe::Counter& http2_streams;
   ClientConnections client_connections;   // kept only with http.max_connections_per_client
   redis::Health* redis_health = nullptr;  // set when the config has a redis: block
   std::atomic<bool> draining{false};
@@ -93,6 +115,7 @@ class Services {
   std::array<std::atomic<observe::Counter*>, 600> local_responses_{};  // by status code
   std::array<std::array<observe::Counter*, std::size(kHandshakeFailures)>, 2> handshake_failures_{};
   std::array<observe::Counter*, std::size(kConnectionRefusals)> refused_{};
+  std::array<observe::Counter*, std::size(kGoawayReasons)> goaways_{};
 };
 
 }  // namespace sluice::proxy

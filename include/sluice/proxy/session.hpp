@@ -23,6 +23,7 @@ namespace sluice::proxy {
 
 class Worker;
 struct Exchange;
+class Http2Connection;
 
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
@@ -49,7 +50,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // How reading a request head ended: a head to serve, a refusal to answer (status and why),
   // or a client that left or sent nothing, closed without an answer.
   struct HeadResult {
-    enum class Outcome { ready, refused, gone };
+    // http2: the client preface, HTTP/2 by prior knowledge; the buffer still holds it.
+    enum class Outcome { ready, refused, gone, http2 };
     Outcome outcome = Outcome::ready;
     unsigned status = 0;  // refused
     std::string detail;   // refused
@@ -57,6 +59,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return {Outcome::refused, status, std::move(detail)};
     }
     static HeadResult gone() { return {Outcome::gone, 0, {}}; }
+    static HeadResult http2() { return {Outcome::http2, 0, {}}; }
   };
   // What admission left to do: forward the admitted request, or nothing (it was answered here),
   // keeping the connection or closing it.
@@ -75,6 +78,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // decrypt to nothing): the wait for the next request is a read.
   asio::awaitable<void> read_next_request();
   asio::awaitable<void> serve_ready();
+  // The rest of the connection is HTTP/2 (ALPN h2, or the client preface in clear text).
+  asio::awaitable<void> serve_http2();
   asio::awaitable<void> refuse_head(HeadResult head);
   void release_buffers();
   void end();
@@ -84,7 +89,6 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> serve(RequestParser& parser);
   asio::awaitable<Admission> admit(RequestParser& parser, Exchange& ex);
   asio::awaitable<bool> deliver(RequestParser& parser, Exchange& ex);
-  asio::awaitable<bool> refuse_ambiguous(Exchange& ex, const std::string& problem, bool keep_alive);
   asio::awaitable<bool> hold(Nanos wait);
   void watch_for_hang_up();
   asio::awaitable<bool> forward(RequestParser& parser, Exchange& ex);
@@ -150,6 +154,7 @@ class Session : public std::enable_shared_from_this<Session> {
   ClientConnections::Slot client_slot_;
   std::string client_cert_;  // the verified client certificate's subject CN (mTLS)
   bool idle_ = true;
+  std::unique_ptr<Http2Connection> http2_;  // once the connection speaks HTTP/2
 };
 
 }  // namespace sluice::proxy

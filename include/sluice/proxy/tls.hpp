@@ -45,6 +45,9 @@ inline constexpr HandshakeFailure kHandshakeFailures[] = {
 std::string_view to_string(HandshakeFailure f) noexcept;
 HandshakeFailure classify_handshake_failure(const error_code& ec, bool timed_out);
 
+// Whether the handshake chose HTTP/2 by ALPN.
+bool negotiated_h2(TlsStream& tls);
+
 // The subject CN of the certificate the peer presented and the handshake verified; empty if none.
 std::string verified_peer_name(TlsStream& tls);
 

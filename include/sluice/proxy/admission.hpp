@@ -1,0 +1,75 @@
+#pragma once
+// The first half of an exchange, whatever protocol brought the request: its facts read, its
+// route matched, its limits decided. The connection that read the request is told what is left:
+// forward it, or write the answer given here in its own protocol.
+
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "sluice/core/ip.hpp"
+#include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/exchange.hpp"
+#include "sluice/proxy/local_response.hpp"
+
+namespace sluice::proxy {
+
+class Worker;
+
+// Who sent a request and how far its body has come.
+struct RequestOrigin {
+  const IpAddress& peer;
+  std::string_view peer_text;
+  std::string_view client_cert;  // the verified client certificate's subject CN (mTLS)
+  bool chunked = false;          // HTTP/1.1 framing; HTTP/2 requests are never chunked
+  // The longest a request may be held (a gRPC call's deadline): if its turn comes later, it is
+  // rejected at once and charged nothing, rather than timing out in the queue.
+  static constexpr Nanos kNoMaxWait = std::numeric_limits<Nanos>::max();
+  Nanos max_wait = kNoMaxWait;
+};
+
+// Why sluice answered a request itself: what a gRPC client is told depends on it.
+enum class AnswerReason {
+  refused,
+  rejected,
+  store_unavailable,
+  not_found,
+  upstream_unreachable,
+  upstream_timeout,
+  upstream_failed
+};
+
+struct Verdict {
+  enum class Next { forward, answer };
+  Next next = Next::forward;
+  // answer: the response, and whether the connection must close after it whatever the client
+  // asked (a request sluice could not read cannot be followed by another on the same bytes).
+  LocalResponse response;
+  AnswerReason reason = AnswerReason::refused;
+  std::string detail;  // why, in a sentence (a gRPC answer's grpc-message)
+  bool close_connection = false;
+
+  static Verdict forward() { return {}; }
+  static Verdict answer(LocalResponse response, AnswerReason reason, std::string detail,
+                        bool close = false) {
+    return {Next::answer, std::move(response), reason, std::move(detail), close};
+  }
+};
+
+// Reads the request's facts into `ex`, matches its route and decides on its limits. `request` is
+// rewritten to the form it is forwarded in. An admitted request (allowed or delayed) is to be
+// forwarded; any other gets its answer, which the connection writes and logs with `ex`.
+asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
+                               const RequestOrigin& origin, Exchange& ex);
+
+// The rejection of a request its deciding limit rejected.
+Rejection rejection_of(const Exchange& ex);
+
+// Gives back what a delayed request was charged, when it will not be forwarded after all (the
+// client left, or a gRPC deadline comes first): local and shared limits alike.
+void refund(Worker& worker, Exchange& ex);
+
+// What a request answered by sluice carries in grpc-status when it is a gRPC call.
+unsigned grpc_status_for(const Exchange& ex, AnswerReason reason) noexcept;
+
+}  // namespace sluice::proxy

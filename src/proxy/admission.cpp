@@ -1,0 +1,166 @@
+// A request's way from its parsed head to a decision: its facts, its route, its keys and limits,
+// and the answers given without the upstream when it is refused or rejected. Protocol-neutral:
+// HTTP/1.1 and HTTP/2 connections both run exactly this.
+#include "sluice/proxy/admission.hpp"
+
+#include <algorithm>
+
+#include "sluice/core/token.hpp"
+#include "sluice/limit/key.hpp"
+#include "sluice/proxy/request_checks.hpp"
+#include "sluice/proxy/worker.hpp"
+
+namespace sluice::proxy {
+namespace {
+
+constexpr std::size_t kMaxRequestIdBytes = 128;
+constexpr const char* kAllowedMethods = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE";
+
+// A key header or parameter sent twice (or undecodable): which one counts depends on the
+// upstream's framework, so neither does. Logged, so operators see the attempts.
+Verdict refuse_ambiguous(Services& services, const Exchange& ex, const std::string& problem) {
+  services.log.message(observe::Level::warn, "rejected_request",
+                       {{"route", ex.route->name},
+                        {"reason", problem},
+                        {"status", "400", true},
+                        {"method", observe::sanitize(ex.method)},
+                        {"path", observe::sanitize(ex.logged_path)},
+                        {"client", ex.client},
+                        {"request_id", observe::sanitize(ex.request_id)}});
+  return Verdict::answer(make_error(400, problem, ex.version), AnswerReason::refused, problem);
+}
+
+}  // namespace
+
+asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
+                               const RequestOrigin& origin, Exchange& ex) {
+  Services& services = worker.services();
+  ex.started = services.clock.now();
+  ex.runtime = worker.runtime();
+  const config::Config& config = *ex.runtime->config;
+  ex.version = request.version() == kHttp10 ? kHttp10 : kHttp11;
+  ex.method = std::string(view(request.method_string()));
+  ex.client = std::string(origin.peer_text);
+  ex.counters = &ex.runtime->unmatched;
+  const auto incoming_id = view(request["X-Request-Id"]);
+  ex.request_id = incoming_id.size() <= kMaxRequestIdBytes && is_token(incoming_id)
+                      ? std::string(incoming_id)
+                      : worker.next_request_id();
+
+  auto reading = read_request(request, origin.chunked, origin.peer, config);
+  if (auto* refusal = std::get_if<Refusal>(&reading)) {
+    // Logged as sent (read_request rewrites the target only when it succeeds), and masked: a
+    // request refused before its route is known carries key parameters too.
+    ex.target = std::string(view(request.target()));
+    ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
+    auto res = make_error(refusal->status, refusal->detail, ex.version);
+    if (refusal->status == 405) res.set(http::field::allow, kAllowedMethods);
+    co_return Verdict::answer(std::move(res), AnswerReason::refused, refusal->detail, true);
+  }
+  const ReadRequest& read = std::get<ReadRequest>(reading);
+  const Target& target = read.target;
+  ex.target = target.forwarded;
+  ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
+  ex.client = read.client.to_string();
+  ex.route = read.route;
+  ex.counters = &ex.runtime->of(ex.route);
+  if (ex.route != nullptr && ex.route->upstream) {
+    ex.upstream = &*ex.route->upstream;
+  } else if (ex.route == nullptr && config.upstream) {
+    ex.upstream = &*config.upstream;
+  }
+
+  if (ex.route != nullptr && !ex.route->policy.limits.empty()) {
+    const limit::RoutePolicy& policy = ex.route->policy;
+    const HeadFacts facts(request, target.query,
+                          {.key = read.client_key, .cert = origin.client_cert});
+    if (auto problem = limit::key_input_problem(policy, facts); !problem.empty()) {
+      co_return refuse_ambiguous(services, ex, problem);
+    }
+    if (policy.any_shared() && worker.shared() != nullptr) {
+      ex.decision = co_await worker.shared()->decide(policy, facts, ex.shared);
+      ex.store = redis::store_name(ex.shared.path, worker.shared()->on_error());
+      if (ex.shared.path == redis::SharedTicket::Path::fallback) {
+        ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      ex.decision = services.limiter.decide(policy, facts, services.clock.now());
+    }
+    ex.decided_unix_ms = observe::unix_now_ms();
+    ex.ratelimit = ratelimit_value(policy, ex.decision);
+    if (ex.decision.throttled()) {
+      ex.logged_key = config.log.show_keys
+                          ? ex.decision.key
+                          : limit::render_key(policy.limits[ex.decision.deciding].key, facts,
+                                              limit::KeyText::digest);
+    }
+  }
+  bool past_deadline = false;
+  if (ex.decision.outcome == limit::Outcome::delayed && ex.decision.wait > origin.max_wait) {
+    refund(worker, ex);
+    ex.decision.outcome = limit::Outcome::rejected;
+    ex.decision.retry_after = ex.decision.wait;
+    past_deadline = true;
+  }
+  ex.counters->count(ex.decision.outcome);
+
+  if (ex.decision.outcome == limit::Outcome::rejected) {
+    if (ex.shared.unavailable) {
+      // Fail closed (redis.on_error: reject): the store of the shared limit is out, not the
+      // client over it.
+      static constexpr std::string_view kStoreOut = "the shared rate limit store is unavailable";
+      auto res = make_error(503, kStoreOut, ex.version);
+      res.set(http::field::retry_after, "1");
+      co_return Verdict::answer(std::move(res), AnswerReason::store_unavailable,
+                                std::string(kStoreOut));
+    }
+    const Rejection rejection = rejection_of(ex);
+    std::string detail =
+        past_deadline
+            ? "the call's deadline comes before its turn under rate limit " + rejection.limit +
+                  " of route " + rejection.route
+            : "rate limit " + rejection.limit + " of route " + rejection.route + " exceeded";
+    co_return Verdict::answer(make_rejection(rejection, ex.version), AnswerReason::rejected,
+                              std::move(detail));
+  }
+  co_return Verdict::forward();
+}
+
+Rejection rejection_of(const Exchange& ex) {
+  const auto& limit = ex.route->policy.limits[ex.decision.deciding];
+  return {
+      ex.route->status,           ex.route->name,
+      limit.describe(),           std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
+      ex.counters->policy_header, ex.ratelimit};
+}
+
+void refund(Worker& worker, Exchange& ex) {
+  if (ex.route->policy.any_shared() && worker.shared() != nullptr) {
+    worker.shared()->cancel(ex.decision, ex.shared);
+  } else {
+    worker.services().limiter.cancel(ex.decision, worker.services().clock.now());
+  }
+}
+
+unsigned grpc_status_for(const Exchange& ex, AnswerReason reason) noexcept {
+  // gRPC status codes (grpc/status.h): sluice's own answers in the client's terms.
+  constexpr unsigned kInvalidArgument = 3, kDeadlineExceeded = 4, kUnimplemented = 12,
+                     kUnavailable = 14, kInternal = 13;
+  switch (reason) {
+    case AnswerReason::rejected:
+      return ex.route->grpc_status;
+    case AnswerReason::refused:
+      return kInvalidArgument;
+    case AnswerReason::not_found:
+      return kUnimplemented;
+    case AnswerReason::store_unavailable:
+    case AnswerReason::upstream_unreachable:
+    case AnswerReason::upstream_failed:
+      return kUnavailable;
+    case AnswerReason::upstream_timeout:
+      return kDeadlineExceeded;
+  }
+  return kInternal;
+}
+
+}  // namespace sluice::proxy

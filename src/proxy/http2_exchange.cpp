@@ -1,0 +1,401 @@
+// An HTTP/2 stream's exchange: admitted like any request, held by itself while the connection's
+// other streams go on, forwarded to an HTTP/1.1 upstream with its body streamed both ways under
+// HTTP/2 flow control, and answered in gRPC's terms when it is a gRPC call.
+#include <nghttp2/nghttp2.h>
+
+#include <boost/asio/write.hpp>
+#include <charconv>
+
+#include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/http2_connection.hpp"
+#include "sluice/proxy/http2_stream.hpp"
+#include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/upstream_pool.hpp"
+#include "sluice/proxy/wire.hpp"
+#include "sluice/proxy/worker.hpp"
+
+namespace sluice::proxy {
+namespace {
+
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+// How much of a response body a stream holds before it stops reading the upstream: the client's
+// window decides how fast it drains.
+constexpr std::size_t kMaxBufferedResponse = 4 * kRelayPiece;
+
+// A gRPC call's deadline (the grpc-timeout header: up to 8 digits and a unit), or none.
+std::optional<Nanos> grpc_timeout(const http::fields& fields) {
+  const std::string_view text = view(fields["grpc-timeout"]);
+  if (text.size() < 2 || text.size() > 9) return std::nullopt;
+  std::int64_t amount = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, amount);
+  if (ec != std::errc() || end != text.data() + text.size() - 1) return std::nullopt;
+  switch (text.back()) {
+    case 'H':
+      return amount * 3600 * kNanosPerSecond;
+    case 'M':
+      return amount * 60 * kNanosPerSecond;
+    case 'S':
+      return amount * kNanosPerSecond;
+    case 'm':
+      return amount * kNanosPerMilli;
+    case 'u':
+      return amount * 1000;
+    case 'n':
+      return amount;
+    default:
+      return std::nullopt;
+  }
+}
+
+// grpc-message is percent-encoded: everything but printable ASCII, and '%' itself.
+std::string percent_encoded(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && b != '%') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+  }
+  return out;
+}
+
+struct UpstreamFailure {
+  AnswerReason reason;
+  unsigned status;
+  UpstreamError kind;
+};
+
+UpstreamFailure classify(const error_code& ec) {
+  if (ec == beast::error::timeout) {
+    return {AnswerReason::upstream_timeout, 504, UpstreamError::timeout};
+  }
+  return {AnswerReason::upstream_failed, 502, UpstreamError::reset};
+}
+
+void report_upstream_error(Services& services, const Exchange& ex, UpstreamError kind,
+                           std::string error, unsigned status) {
+  ex.counters->count(kind);
+  services.log.upstream_error({.route = ex.counters->name,
+                               .upstream = ex.upstream->url,
+                               .kind = std::string(to_string(kind)),
+                               .error = std::move(error),
+                               .status = status,
+                               .request_id = ex.request_id});
+}
+
+}  // namespace
+
+asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream> stream) {
+  Http2Stream& s = *stream;
+  http::request_header<>& head = s.head;
+  head.version(kHttp11);  // what the request checks read; the exchange says HTTP/2
+  head.method_string(s.method);
+  head.target(s.path);
+  if (!s.authority.empty()) head.set(http::field::host, s.authority);
+  s.grpc = view(head[http::field::content_type]).starts_with("application/grpc");
+
+  Exchange ex;
+  // A gRPC call is never held past its own deadline.
+  const std::optional<Nanos> deadline = s.grpc ? grpc_timeout(head) : std::nullopt;
+  Verdict verdict = co_await admit(worker_, head,
+                                   {.peer = client_.peer,
+                                    .peer_text = client_.peer_text,
+                                    .client_cert = client_.client_cert,
+                                    .max_wait = deadline.value_or(RequestOrigin::kNoMaxWait)},
+                                   ex);
+  ex.version = kHttp2;
+  ex.protocol = stream_.tls() != nullptr ? "h2" : "h2c";
+  if (verdict.next == Verdict::Next::answer) {
+    answer(s, ex, std::move(verdict.response), verdict.reason, verdict.detail);
+    co_return;
+  }
+  if (ex.decision.outcome == limit::Outcome::delayed && !co_await hold(s, ex)) co_return;
+
+  if (ex.route != nullptr && ex.route->respond) {
+    const config::Respond& respond = *ex.route->respond;
+    auto res = make_text(respond.status, respond.body, respond.content_type, kHttp11);
+    add_ratelimit_headers(res, ex);
+    if (s.method == "HEAD") res.body().clear();
+    answer(s, ex, std::move(res), AnswerReason::refused, {});
+    co_return;
+  }
+  if (ex.upstream == nullptr) {
+    static constexpr std::string_view kNoRoute = "no route matches and no default upstream is set";
+    answer(s, ex, make_error(404, kNoRoute, kHttp11), AnswerReason::not_found, kNoRoute);
+    co_return;
+  }
+  co_await forward(s, ex);
+}
+
+// Holds a delayed stream until its slot; a stream reset meanwhile is refunded.
+asio::awaitable<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
+  const Nanos wait = ex.decision.wait;
+  ex.counters->delay->observe(static_cast<double>(wait) / kNanosPerSecond);
+  const auto until = asio::steady_timer::clock_type::now() + to_duration(wait);
+  while (!s.closed) {
+    s.wake.expires_at(until);
+    auto [ec] = co_await s.wake.async_wait(use_tuple);
+    if (!ec) co_return true;
+  }
+  refund(worker_, ex);
+  ex.status = kClientClosedRequest;
+  finish(s, ex);
+  co_return false;
+}
+
+asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
+  Services& services = worker_.services();
+  const config::Config& config = *ex.runtime->config;
+  http::request_header<>& request = s.head;
+  strip_hop_by_hop(request);
+  add_forwarding(request,
+                 {.peer = client_.peer_text, .version = kHttp2, .tls = stream_.tls() != nullptr});
+  request.set("X-Request-Id", ex.request_id);
+  const auto host_header =
+      ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
+  if (host_header == config::HostHeader::upstream) {
+    request.set(http::field::host, ex.upstream->authority());
+  }
+  // HTTP/2 frames the body itself: upstream, a length the client declared stands, and a body
+  // of unknown length goes chunked.
+  const bool has_body = !(s.request_complete && s.body_in.empty());
+  const bool chunked = has_body && request.count(http::field::content_length) == 0;
+  if (chunked) request.set(http::field::transfer_encoding, "chunked");
+
+  const bool retryable = !has_body;
+  const Nanos upstream_started = services.clock.now();
+  std::unique_ptr<UpstreamConnection> upstream;
+  std::optional<ResponseParser> response;
+  for (int attempt = 0;; ++attempt) {
+    std::shared_ptr<ssl::context> tls;
+    if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
+    UpstreamPool::Failure failed;
+    upstream = co_await worker_.pool().acquire(*ex.upstream, tls, config.timeouts.upstream_connect,
+                                               attempt > 0 ? UpstreamPool::Reuse::never
+                                               : retryable ? UpstreamPool::Reuse::any
+                                                           : UpstreamPool::Reuse::checked,
+                                               failed);
+    if (!upstream) {
+      const std::string detail = failed.tls ? "upstream TLS handshake failed: " + failed.detail
+                                            : "upstream unreachable: " + failed.ec.message();
+      report_upstream_error(services, ex, failed.tls ? UpstreamError::tls : UpstreamError::connect,
+                            failed.tls ? failed.detail : failed.ec.message(), 502);
+      answer(s, ex, make_error(502, detail, kHttp11), AnswerReason::upstream_unreachable, detail);
+      co_return;
+    }
+    s.upstream_socket = &upstream->socket;
+    std::string head_bytes;
+    write_head(request, head_bytes);
+    arm(s, config.timeouts.upstream_response);
+    auto [ec, n] =
+        co_await asio::async_write(upstream->stream, asio::buffer(head_bytes), use_tuple);
+    if (!ec && has_body && !co_await send_request_body(s, *upstream, chunked)) {
+      s.upstream_socket = nullptr;
+      if (s.closed) {
+        ex.status = kClientClosedRequest;
+        finish(s, ex);
+        co_return;
+      }
+      ec = s.timed_out ? error_code(beast::error::timeout) : error_code(asio::error::broken_pipe);
+    }
+    if (!ec) {
+      response.emplace();
+      response->header_limit(static_cast<std::uint32_t>(config.http.max_header_bytes));
+      response->body_limit(boost::none);
+      response->skip(s.method == "HEAD");
+      arm(s, config.timeouts.upstream_response);
+      std::tie(ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
+                                                         *response, use_tuple);
+      while (!ec && response->get().result_int() / 100 == 1) {
+        response.emplace();
+        response->header_limit(static_cast<std::uint32_t>(config.http.max_header_bytes));
+        response->body_limit(boost::none);
+        response->skip(s.method == "HEAD");
+        std::tie(ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
+                                                           *response, use_tuple);
+      }
+    }
+    if (!ec) break;
+    if (s.timed_out) ec = beast::error::timeout;
+    s.upstream_socket = nullptr;
+    const bool stale = upstream->reused && (!response || !response->got_some());
+    if (stale && retryable && attempt == 0) continue;
+    const UpstreamFailure failure = classify(ec);
+    report_upstream_error(services, ex, failure.kind, ec.message(), failure.status);
+    const std::string detail = failure.status == 504
+                                   ? "upstream did not answer within upstream_response"
+                                   : "upstream connection failed: " + ec.message();
+    answer(s, ex, make_error(failure.status, detail, kHttp11), failure.reason, detail);
+    co_return;
+  }
+
+  auto& res = response->get();
+  ex.status = res.result_int();
+  ex.counters->count_response(ex.status);
+  const bool upstream_keep_alive = response->keep_alive();
+  strip_hop_by_hop(res);
+  append_via(res, res.version());
+  add_ratelimit_headers(res, ex);
+  res.set("X-Request-Id", ex.request_id);
+  res.erase(http::field::content_length);  // HTTP/2 frames the body; a length could lie
+  const bool with_body = !response->is_done();
+  submit_response(s, res, with_body);
+  bool complete = !with_body;
+  if (with_body) co_await relay_response(s, ex, *upstream, *response, complete);
+  s.upstream_socket = nullptr;
+  ex.upstream_ns = services.clock.now() - upstream_started;
+  if (complete) worker_.pool().remember_session(*upstream);
+  if (complete && upstream_keep_alive && s.request_complete && upstream->buffer.size() == 0) {
+    worker_.pool().release(std::move(upstream));
+  }
+  finish(s, ex);
+}
+
+// The request body as the client sends it, each piece given back to the client's window once the
+// upstream took it.
+asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
+                                                         UpstreamConnection& upstream,
+                                                         bool chunked) {
+  const auto& timeouts = worker_.runtime()->config->timeouts;
+  std::string piece;
+  std::array<char, 20> size_line{};
+  for (;;) {
+    if (s.closed || s.timed_out) co_return false;
+    if (!s.body_in.empty()) {
+      piece.swap(s.body_in);
+      s.body_in.clear();
+      std::array<asio::const_buffer, 3> out{};
+      std::size_t count = 0;
+      if (chunked) out[count++] = asio::buffer(detail::chunk_size_line(piece.size(), size_line));
+      out[count++] = asio::buffer(piece);
+      if (chunked) out[count++] = asio::buffer("\r\n", 2);
+      arm(s, timeouts.upstream_response);
+      auto [ec, n] = co_await asio::async_write(
+          upstream.stream, std::span<const asio::const_buffer>(out.data(), count), use_tuple);
+      if (ec) co_return false;
+      nghttp2_session_consume(session_, s.id, piece.size());
+      flush();
+      continue;
+    }
+    if (s.request_complete) break;
+    arm(s, timeouts.client_idle);
+    co_await s.changed();
+  }
+  if (chunked) {
+    arm(s, timeouts.upstream_response);
+    auto [ec, n] =
+        co_await asio::async_write(upstream.stream, asio::buffer("0\r\n\r\n", 5), use_tuple);
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
+// The upstream's body into the stream, as fast as the client's window takes it.
+asio::awaitable<void> Http2Connection::relay_response(Http2Stream& s, Exchange& ex,
+                                                      UpstreamConnection& upstream,
+                                                      ResponseParser& response, bool& complete) {
+  const auto& timeouts = worker_.runtime()->config->timeouts;
+  auto piece_lease = worker_.pieces().borrow();
+  const std::span<char> piece = piece_lease.get();
+  while (!response.is_done()) {
+    while (s.body_out.size() - s.out_taken >= kMaxBufferedResponse && !s.closed) {
+      arm(s, timeouts.client_idle);
+      co_await s.changed();
+      if (s.timed_out) {
+        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
+        flush();
+        co_return;
+      }
+    }
+    if (s.closed) co_return;
+    response.get().body().data = piece.data();
+    response.get().body().size = piece.size();
+    arm(s, timeouts.upstream_response);
+    auto [ec, n] =
+        co_await http::async_read_some(upstream.stream, upstream.buffer, response, use_tuple);
+    if (ec == http::error::need_buffer) ec = {};
+    const std::size_t got = piece.size() - response.get().body().size;
+    if (got > 0) {
+      s.body_out.append(piece.data(), got);
+      ex.bytes += got;
+      nghttp2_session_resume_data(session_, s.id);
+      flush();
+    }
+    if (ec) {
+      if (s.timed_out) ec = beast::error::timeout;
+      report_upstream_error(
+          worker_.services(), ex,
+          ec == beast::error::timeout ? UpstreamError::timeout : UpstreamError::reset,
+          "response body broke off: " + ec.message(), ex.status);
+      // A truncated body is never passed off as complete.
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
+      flush();
+      co_return;
+    }
+  }
+  s.out_done = true;
+  complete = true;
+  nghttp2_session_resume_data(session_, s.id);
+  flush();
+}
+
+void Http2Connection::answer(Http2Stream& s, Exchange& ex, LocalResponse response,
+                             AnswerReason reason, std::string_view detail) {
+  Services& services = worker_.services();
+  response.set("X-Request-Id", ex.request_id);
+  const unsigned status = response.result_int();
+  services.count_local_response(status);
+  ex.status = status;
+  if (!s.closed) {
+    if (s.grpc && ex.route != nullptr && ex.route->respond && status / 100 == 2) {
+      // A fixed answer to a gRPC call is sent as written: the operator chose it.
+      s.body_out = std::move(response.body());
+      s.out_done = true;
+      ex.bytes = s.body_out.size();
+      submit_response(s, response.base(), !s.body_out.empty());
+    } else if (s.grpc) {
+      // What a gRPC client can read: HTTP 200, and the outcome in a trailers-only response.
+      ex.grpc_status = grpc_status_for(ex, reason);
+      http::response_header<> head;
+      head.result(http::status::ok);
+      head.set(http::field::content_type, "application/grpc");
+      head.set("grpc-status", std::to_string(ex.grpc_status));
+      head.set("grpc-message",
+               percent_encoded(detail.empty() ? view(http::obsolete_reason(response.result()))
+                                              : detail));
+      if (reason == AnswerReason::rejected) {
+        head.set("grpc-retry-pushback-ms",
+                 std::to_string(std::max<Nanos>(0, ex.decision.retry_after) / kNanosPerMilli));
+      }
+      for (const auto* name : {"RateLimit-Policy", "RateLimit", "Retry-After", "X-Request-Id"}) {
+        if (const auto value = response[name]; !value.empty()) head.set(name, value);
+      }
+      submit_response(s, head, false);
+    } else {
+      response.erase(http::field::content_length);
+      s.body_out = std::move(response.body());
+      s.out_done = true;
+      ex.bytes = s.body_out.size();
+      submit_response(s, response.base(), !s.body_out.empty());
+    }
+  }
+  finish(s, ex);
+}
+
+void Http2Connection::finish(Http2Stream& s, Exchange& ex) {
+  s.deadline = Http2Stream::kNoDeadline;
+  log_exchange(worker_.services(), ex);
+}
+
+void Http2Connection::arm(Http2Stream& s, Nanos timeout) {
+  s.deadline = worker_.services().clock.now() + timeout;
+  s.timed_out = false;
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,328 @@
+// HTTP/2 on the listener, driven by HTTP/2 implementations that are not sluice's: curl, Python's
+// h2 (tests/support/h2_peer.py) and grpcio (tests/support/grpc_call.py). Every stream is a
+// request: matched, limited, held, forwarded and logged like an HTTP/1.1 one.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "support/configs.hpp"
+#include "support/proxy_harness.hpp"
+#include "support/test_upstream.hpp"
+#include "support/tls_support.hpp"
+
+namespace sluice::testing {
+namespace {
+
+// A command's standard output (its standard error too), whatever its exit status.
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return out;
+  std::array<char, 4096> chunk{};
+  while (const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), pipe)) {
+    out.append(chunk.data(), n);
+  }
+  ::pclose(pipe);
+  return out;
+}
+
+const std::string kPeer =
+    std::string("/usr/bin/python3 ") + SLUICE_SOURCE_DIR + "/tests/support/h2_peer.py ";
+
+// One line of h2_peer.py's output as its key=value pairs.
+using Fields = std::map<std::string, std::string>;
+std::vector<Fields> parse_lines(const std::string& text) {
+  std::vector<Fields> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    Fields fields;
+    std::istringstream words(line);
+    for (std::string word; words >> word;) {
+      const auto eq = word.find('=');
+      fields[word.substr(0, eq)] = eq == std::string::npos ? "" : word.substr(eq + 1);
+    }
+    lines.push_back(std::move(fields));
+  }
+  return lines;
+}
+
+// Streams opened together on one connection; their results by stream, in opening order.
+std::vector<Fields> streams(std::uint16_t port, const std::vector<std::string>& specs) {
+  std::string command = kPeer + std::to_string(port) + " requests";
+  for (const auto& spec : specs) command += " '" + spec + "'";
+  const std::string out = run(command);
+  std::vector<Fields> results;
+  for (auto& line : parse_lines(out)) {
+    if (line.count("stream") > 0) results.push_back(std::move(line));
+  }
+  EXPECT_EQ(results.size(), specs.size()) << out;
+  results.resize(specs.size());
+  return results;
+}
+
+std::uint64_t metric(ProxyHarness& proxy, observe::Family family, const observe::Labels& labels) {
+  return proxy.server().metrics().counter(family, labels).load();
+}
+
+std::string curl(const std::string& args) {
+  return run("curl -s -S --max-time 10 " + args);
+}
+
+TEST(Http2, CurlByPriorKnowledgeIsServedAndForwarded) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, ""), "access: true");
+  const std::string port = std::to_string(proxy.port());
+  const std::string out = curl(
+      "--http2-prior-knowledge -d 'hello h2' -w ' %{http_version} %{http_code}' http://127.0.0.1:" +
+      port + "/echo");
+  EXPECT_EQ(out, "hello h2 2 200");
+  ASSERT_EQ(upstream.request_count(), 1u);
+  const ReceivedRequest r = upstream.requests()[0];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.target, "/echo");
+  EXPECT_EQ(r.body, "hello h2");
+  EXPECT_EQ(r.header("Host"), "127.0.0.1:" + port);
+  EXPECT_EQ(r.header("Via"), "2 sluice");
+  EXPECT_EQ(r.header("X-Forwarded-For"), "127.0.0.1");
+  ASSERT_TRUE(proxy.wait_for_log("\"event\":\"access\""));
+  EXPECT_NE(proxy.log_text().find("\"protocol\":\"h2c\""), std::string::npos);
+  EXPECT_EQ(metric(proxy, observe::Family::http2_streams_total, {}), 1u);
+}
+
+TEST(Http2, TlsListenerOffersH2ByAlpn) {
+  TestCertificates certs;
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, "tls: { cert: " + certs.path("server.crt") +
+                                                 ", key: " + certs.path("server.key") + " }\n"),
+                     "access: true");
+  const std::string url = "https://127.0.0.1:" + std::to_string(proxy.port()) + "/over-tls";
+  EXPECT_EQ(curl("--http2 --cacert " + certs.path("ca.crt") +
+                 " -o /dev/null -w '%{http_version} %{http_code}' " + url),
+            "2 200");
+  // HTTP/1.1 still works on the same port.
+  EXPECT_EQ(curl("--http1.1 --cacert " + certs.path("ca.crt") +
+                 " -o /dev/null -w '%{http_version} %{http_code}' " + url),
+            "1.1 200");
+  ASSERT_TRUE(proxy.wait_for_log("\"event\":\"access\"", 2));
+  EXPECT_NE(proxy.log_text().find("\"protocol\":\"h2\""), std::string::npos);
+}
+
+TEST(Http2, DisabledTheListenerSpeaksHttp11Only) {
+  TestCertificates certs;
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(
+      upstream, "http2: { enabled: false }\ntls: { cert: " + certs.path("server.crt") +
+                    ", key: " + certs.path("server.key") + " }\n"));
+  const std::string url = "https://127.0.0.1:" + std::to_string(proxy.port()) + "/";
+  EXPECT_EQ(curl("--http2 --cacert " + certs.path("ca.crt") +
+                 " -o /dev/null -w '%{http_version} %{http_code}' " + url),
+            "1.1 200");
+  ProxyHarness plain(with_upstream(upstream, "http2: { enabled: false }\n"));
+  Client client(plain.port());
+  client.write_raw("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  EXPECT_EQ(client.receive().status, 505u);
+}
+
+TEST(Http2, StreamsOnOneConnectionAreRequestsEach) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, R"(
+routes:
+  - { name: api, match: { path_prefix: /api }, max_rate: 3, time_period: 60s }
+)"));
+  const auto results =
+      streams(proxy.port(), {"GET:/api/1", "GET:/api/2", "GET:/api/3", "GET:/api/4", "GET:/api/5"});
+  std::map<std::string, int> statuses;
+  for (const auto& r : results) ++statuses[r.at("status")];
+  EXPECT_EQ(statuses["200"], 3);
+  EXPECT_EQ(statuses["429"], 2);
+  EXPECT_EQ(upstream.request_count(), 3u);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.at("h.ratelimit-policy"), "\"api\";q=3;w=60");
+    if (r.at("status") == "429") {
+      EXPECT_FALSE(r.at("h.retry-after").empty());
+    }
+  }
+  EXPECT_EQ(proxy.decisions("api", "rejected"), 2u);
+}
+
+TEST(Http2, AHeldStreamHoldsOnlyItself) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, R"(
+routes:
+  - { name: slow, match: { path_prefix: /slow }, max_rate: 1, time_period: 1s, action: delay, max_delay: 5s }
+)"));
+  const auto results = streams(proxy.port(), {"GET:/slow/a", "GET:/slow/b", "GET:/free"});
+  for (const auto& r : results) EXPECT_EQ(r.at("status"), "200");
+  const int held = std::stoi(results[1].at("elapsed_ms"));
+  const int free = std::stoi(results[2].at("elapsed_ms"));
+  EXPECT_GE(held, 900);
+  EXPECT_LT(free, held);  // answered while /slow/b waited, on the same connection
+  EXPECT_EQ(proxy.decisions("slow", "delayed"), 1u);
+}
+
+TEST(Http2, AStreamResetWhileHeldIsRefunded) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, R"(
+routes:
+  - { name: slow, match: { path_prefix: /slow }, max_rate: 1, time_period: 10s, action: delay, max_delay: 60s }
+)"),
+                     "throttled_lines_per_key: 0");
+  // a passes, b waits 10 s and is reset after 200 ms: its slot is given back, so c waits
+  // 10 s, not 20 s.
+  auto results = streams(proxy.port(), {"GET:/slow/a", "GET:/slow/b:reset_ms=200"});
+  EXPECT_EQ(results[0].at("status"), "200");
+  EXPECT_EQ(results[1].at("reset"), "sent");
+  ASSERT_TRUE(proxy.wait_for_log("\"status\":499"));
+  results = streams(proxy.port(), {"GET:/slow/c:reset_ms=200"});
+  ASSERT_TRUE(proxy.wait_for_log("\"status\":499", 2));
+  const std::string log = proxy.log_text();
+  const auto c = log.find("\"path\":\"/slow/c\"");
+  ASSERT_NE(c, std::string::npos) << log;
+  const auto line_start = log.rfind('\n', c) + 1;
+  const std::string line = log.substr(line_start, log.find('\n', c) - line_start);
+  const auto delay_at = line.find("\"delay_ms\":");
+  ASSERT_NE(delay_at, std::string::npos) << line;
+  const long delay_ms = std::stol(line.substr(delay_at + 11));
+  EXPECT_LE(delay_ms, 10000) << line;
+  EXPECT_GE(delay_ms, 9000) << line;
+  EXPECT_EQ(upstream.request_count(), 1u);
+}
+
+const std::string kGrpc = ":content-type=application/grpc,te=trailers:body=5";
+
+TEST(Http2, ARejectedGrpcCallGetsATrailersOnlyGrpcAnswer) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, R"(
+routes:
+  - { name: orders, match: { path_prefix: /shop.Orders/ }, max_rate: 1, time_period: 60s }
+  - { name: custom, match: { path_prefix: /shop.Custom/ }, max_rate: 1, time_period: 60s, grpc_status: 14 }
+)"),
+                     "access: true");
+  // (h2_peer.py prints spaces as underscores.)
+  const auto results =
+      streams(proxy.port(), {"POST:/shop.Orders/Get" + kGrpc, "POST:/shop.Orders/Get" + kGrpc,
+                             "POST:/shop.Custom/Get" + kGrpc, "POST:/shop.Custom/Get" + kGrpc});
+  const Fields& rejected = results[1];
+  EXPECT_EQ(rejected.at("status"), "200");
+  EXPECT_EQ(rejected.at("h.content-type"), "application/grpc");
+  EXPECT_EQ(rejected.at("h.grpc-status"), "8");
+  EXPECT_NE(rejected.at("h.grpc-message").find("rate_limit_1/60s_of_route_orders"),
+            std::string::npos)
+      << rejected.at("h.grpc-message");
+  EXPECT_GT(std::stol(rejected.at("h.grpc-retry-pushback-ms")), 50000);
+  EXPECT_EQ(rejected.at("h.ratelimit-policy"), "\"orders\";q=1;w=60");
+  EXPECT_EQ(rejected.at("body"), "0");
+  EXPECT_EQ(results[3].at("h.grpc-status"), "14");
+  ASSERT_TRUE(proxy.wait_for_log("\"grpc_status\":8"));
+}
+
+TEST(Http2, AGrpcCallWhoseDeadlineComesFirstIsRejectedAndChargedNothing) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, R"(
+routes:
+  - { name: slow, match: { path_prefix: /svc.Slow/ }, max_rate: 1, time_period: 10s, action: delay, max_delay: 60s }
+)"),
+                     "throttled_lines_per_key: 0");
+  const std::string deadline = ":content-type=application/grpc,grpc-timeout=200m:body=5";
+  const auto results =
+      streams(proxy.port(), {"POST:/svc.Slow/A" + kGrpc, "POST:/svc.Slow/B" + deadline});
+  EXPECT_EQ(results[1].at("h.grpc-status"), "8");
+  EXPECT_LT(std::stoi(results[1].at("elapsed_ms")), 1000);  // at once, not after the deadline
+  // Charged nothing: the next call waits one period, not two.
+  streams(proxy.port(), {"POST:/svc.Slow/C" + kGrpc.substr(0, kGrpc.size() - 7) + ":reset_ms=200"});
+  ASSERT_TRUE(proxy.wait_for_log("\"status\":499"));
+  const std::string log = proxy.log_text();
+  const auto c = log.find("\"path\":\"/svc.Slow/C\"");
+  ASSERT_NE(c, std::string::npos) << log;
+  const auto delay_at = log.find("\"delay_ms\":", log.rfind('\n', c));
+  EXPECT_LE(std::stol(log.substr(delay_at + 11)), 10000);
+}
+
+TEST(Http2, AGrpcCallToAnUnreachableUpstreamIsUnavailable) {
+  const RefusingPort refusing;
+  ProxyHarness proxy("version: 1\nupstream: http://127.0.0.1:" + std::to_string(refusing.port()) +
+                     "\n");
+  const auto results = streams(proxy.port(), {"POST:/svc.Any/Call" + kGrpc});
+  EXPECT_EQ(results[0].at("status"), "200");
+  EXPECT_EQ(results[0].at("h.grpc-status"), "14");
+}
+
+TEST(Http2, ARealGrpcClientReadsTheRejection) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, R"(
+routes:
+  - { name: orders, match: { path_prefix: /shop.Orders/ }, max_rate: 1, time_period: 60s }
+)"));
+  const std::string call = std::string("/usr/bin/python3 ") + SLUICE_SOURCE_DIR +
+                           "/tests/support/grpc_call.py " + std::to_string(proxy.port()) +
+                           " /shop.Orders/Get";
+  run(call);  // the one call the limit allows (the HTTP/1.1 test upstream cannot answer it)
+  const std::string out = run(call);
+  EXPECT_NE(out.find("code=RESOURCE_EXHAUSTED"), std::string::npos) << out;
+  EXPECT_NE(out.find("grpc-retry-pushback-ms="), std::string::npos) << out;
+}
+
+// Each attack ends only its own connection, with GOAWAY, counted by reason; the listener goes
+// on serving.
+class Http2Attack : public ::testing::Test {
+ protected:
+  void expect_still_serving() {
+    EXPECT_EQ(curl("--http2-prior-knowledge -o /dev/null -w '%{http_code}' http://127.0.0.1:" +
+                   std::to_string(proxy_.port()) + "/after"),
+              "200");
+  }
+  std::uint64_t goaways(const std::string& reason) {
+    return metric(proxy_, observe::Family::http2_goaways_total, {{"reason", reason}});
+  }
+  std::string attack(const std::string& args) {
+    return run(kPeer + std::to_string(proxy_.port()) + " " + args);
+  }
+
+  TestUpstream upstream_;
+  ProxyHarness proxy_{with_upstream(upstream_, "http2: { max_resets_per_second: 50 }\n")};
+};
+
+TEST_F(Http2Attack, RapidResetEndsTheConnection) {
+  const std::string out = attack("rapid_reset 500");
+  EXPECT_NE(out.find("goaway error=11"), std::string::npos) << out;  // ENHANCE_YOUR_CALM
+  EXPECT_EQ(goaways("rapid_reset"), 1u);
+  expect_still_serving();
+}
+
+TEST_F(Http2Attack, ContinuationFloodEndsTheConnection) {
+  const std::string out = attack("continuation_flood 10000");
+  EXPECT_NE(out.find("goaway error=11"), std::string::npos) << out;
+  EXPECT_EQ(goaways("flood"), 1u);
+  expect_still_serving();
+}
+
+TEST_F(Http2Attack, PingFloodEndsTheConnection) {
+  attack("ping_flood 400000");
+  EXPECT_EQ(goaways("flood"), 1u);
+  expect_still_serving();
+}
+
+TEST_F(Http2Attack, SettingsFloodEndsTheConnection) {
+  attack("settings_flood 1000000");
+  EXPECT_EQ(goaways("flood"), 1u);
+  expect_still_serving();
+}
+
+TEST_F(Http2Attack, StreamsBeyondTheConcurrencyLimitAreRefused) {
+  std::vector<std::string> specs(120, "GET:/slow?ms=300");
+  const auto results = streams(proxy_.port(), specs);
+  int ok = 0;
+  int refused = 0;
+  for (const auto& r : results) {
+    if (r.at("status") == "200") ++ok;
+    if (r.at("reset") == "7") ++refused;  // REFUSED_STREAM
+  }
+  EXPECT_EQ(ok, 100);
+  EXPECT_EQ(refused, 20);
+}
+
+}  // namespace
+}  // namespace sluice::testing
