@@ -73,6 +73,11 @@ LoadResult Loader::load(const Node& root) {
   load_timeouts(root["timeouts"], config->timeouts);
   load_http(root["http"], config->http);
   load_http2(root["http2"], config->http2);
+  if (const auto& protocol = root["upstream_protocol"]) {
+    if (auto p = upstream_protocol(protocol, "upstream_protocol")) {
+      config->upstream_protocol = *p;
+    }
+  }
   if (const auto& max_keys = root["max_keys"]) {
     if (auto n = bounded_integer(max_keys, "max_keys", 1, kNoMaximum)) {
       config->max_keys = static_cast<std::size_t>(*n);

@@ -86,7 +86,7 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
   check_keys(node, path,
              {"name", "match", "key", "max_rate", "time_period", "weight", "shared", "bucket",
               "limits", "action", "max_delay", "status", "grpc_status", "dry_run", "upstream",
-              "upstream_tls", "host_header", "respond"});
+              "upstream_tls", "host_header", "upstream_protocol", "respond"});
   Route route;
   const std::size_t errors_before = errors().size();
   if (auto name = required(node, path, "name")) {

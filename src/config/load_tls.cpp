@@ -84,6 +84,28 @@ void Loader::load_route_upstream(const Node& node, const std::string& path, Conf
       }
     }
   }
+  route.upstream_protocol = config.upstream_protocol;
+  if (const auto& protocol = node["upstream_protocol"]) {
+    if (auto p = upstream_protocol(protocol, join_path(path, "upstream_protocol"))) {
+      route.upstream_protocol = *p;
+    }
+  }
+  if (https && route.upstream_protocol == UpstreamProtocol::http2) {
+    error(node, path,
+          "upstream_protocol http2 needs an http:// upstream (HTTP/2 by prior knowledge); "
+          "HTTP/2 to https:// upstreams is not supported yet");
+  }
+}
+
+std::optional<UpstreamProtocol> Loader::upstream_protocol(const Node& node,
+                                                          const std::string& path) {
+  const auto text = scalar(node, path);
+  if (!text) return std::nullopt;
+  for (const auto& [protocol, name] : kUpstreamProtocols) {
+    if (*text == name) return protocol;
+  }
+  error(node, path, "must be auto, http1 or http2");
+  return std::nullopt;
 }
 
 }  // namespace sluice::config

@@ -35,6 +35,7 @@ class Loader : public Reader {
   void set_duration(const Node& map, const std::string& path, const char* key, Nanos& out);
   void load_http(const Node& node, HttpLimits& h);
   void load_http2(const Node& node, Http2Settings& h2);
+  std::optional<UpstreamProtocol> upstream_protocol(const Node& node, const std::string& path);
   void set_size(const Node& map, const char* key, long long min, std::size_t& out);
   void load_log(const Node& node, LogConfig& log);
   void load_redis(const Node& node, Config& config);

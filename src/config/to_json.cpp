@@ -158,6 +158,7 @@ std::string to_json(const Config& c) {
   w.key("merge_slashes").boolean(c.http.paths.merge_slashes);
   w.key("escaped_slashes").string(std::string(uri::to_string(c.http.paths.escaped_slashes)));
   w.close('}');
+  w.key("upstream_protocol").string(std::string(to_string(c.upstream_protocol)));
   w.key("http2").open('{');
   w.key("enabled").boolean(c.http2.enabled);
   w.key("max_concurrent_streams").number(c.http2.max_concurrent_streams);
@@ -226,6 +227,7 @@ std::string to_json(const Config& c) {
       write_upstream_tls(w, *r.upstream->tls);
     }
     w.key("host_header").string(to_string(r.host_header));
+    w.key("upstream_protocol").string(std::string(to_string(r.upstream_protocol)));
     w.key("respond");
     if (r.respond) {
       w.open('{');

@@ -117,15 +117,26 @@ struct Http2Callbacks {
     return 0;
   }
 
+  // The body's end; with trailers (a gRPC status), the stream ends with them instead.
+  static void end_body(nghttp2_session* session, std::int32_t stream_id, Http2Stream& s,
+                       std::uint32_t* data_flags) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (s.trailers_out.empty()) return;
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    std::vector<nghttp2_nv> nv;
+    for (const auto& [name, value] : s.trailers_out) nv.push_back(name_value(name, value));
+    nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size());
+  }
+
   // A response body as the stream's coroutine hands it over: deferred while it has nothing new.
-  static ssize_t read_body(nghttp2_session* /*session*/, std::int32_t /*stream_id*/,
-                           std::uint8_t* buf, std::size_t length, std::uint32_t* data_flags,
+  static ssize_t read_body(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf,
+                           std::size_t length, std::uint32_t* data_flags,
                            nghttp2_data_source* source, void* /*user_data*/) {
     auto& s = *static_cast<Http2Stream*>(source->ptr);
     const std::size_t available = s.body_out.size() - s.out_taken;
     if (available == 0) {
       if (!s.out_done) return NGHTTP2_ERR_DEFERRED;
-      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      end_body(session, stream_id, s, data_flags);
       return 0;
     }
     const std::size_t n = std::min(length, available);
@@ -134,7 +145,7 @@ struct Http2Callbacks {
     if (s.out_taken == s.body_out.size()) {
       s.body_out.clear();
       s.out_taken = 0;
-      if (s.out_done) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (s.out_done) end_body(session, stream_id, s, data_flags);
     }
     s.wake.cancel();  // room for more
     return static_cast<ssize_t>(n);
@@ -409,7 +420,6 @@ void Http2Connection::submit_response(Http2Stream& s, const http::response_heade
   nghttp2_data_provider provider{};
   provider.source.ptr = &s;
   provider.read_callback = Http2Callbacks::read_body;
-  s.answered = true;
   nghttp2_submit_response(session_, s.id, nv.data(), nv.size(), with_body ? &provider : nullptr);
   flush();
 }

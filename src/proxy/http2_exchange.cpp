@@ -9,6 +9,7 @@
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/http2_connection.hpp"
 #include "sluice/proxy/http2_stream.hpp"
+#include "sluice/proxy/http2_upstream.hpp"
 #include "sluice/proxy/relay.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
 #include "sluice/proxy/wire.hpp"
@@ -130,7 +131,16 @@ asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream>
     answer(s, ex, make_error(404, kNoRoute, kHttp11), AnswerReason::not_found, kNoRoute);
     co_return;
   }
-  co_await forward(s, ex);
+  const config::UpstreamProtocol protocol =
+      ex.route != nullptr ? ex.route->upstream_protocol : ex.runtime->config->upstream_protocol;
+  const bool over_h2 =
+      !ex.upstream->tls && (protocol == config::UpstreamProtocol::http2 ||
+                            (protocol == config::UpstreamProtocol::automatic && s.grpc));
+  if (over_h2) {
+    co_await forward_h2(s, ex);
+  } else {
+    co_await forward(s, ex);
+  }
 }
 
 // Holds a delayed stream until its slot; a stream reset meanwhile is refunded.
@@ -257,6 +267,149 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   finish(s, ex);
 }
 
+// Over a multiplexed HTTP/2 upstream connection: the request's headers as they came (less the
+// connection's), bodies moved both ways as each side's window allows, trailers passed on.
+asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) {
+  Services& services = worker_.services();
+  const config::Config& config = *ex.runtime->config;
+  UpstreamPool::Failure failed;
+  const Nanos upstream_started = services.clock.now();
+  auto upstream = co_await worker_.http2_upstreams().acquire(
+      *ex.upstream, config.timeouts.upstream_connect, failed);
+  if (!upstream) {
+    const std::string detail = "upstream unreachable: " + failed.ec.message();
+    report_upstream_error(services, ex, UpstreamError::connect, failed.ec.message(), 502);
+    answer(s, ex, make_error(502, detail, kHttp11), AnswerReason::upstream_unreachable, detail);
+    co_return;
+  }
+
+  http::request_header<>& request = s.head;
+  const bool trailers_asked = beast::iequals(request[http::field::te], "trailers");
+  strip_hop_by_hop(request);
+  add_forwarding(request,
+                 {.peer = client_.peer_text, .version = kHttp2, .tls = stream_.tls() != nullptr});
+  request.set("X-Request-Id", ex.request_id);
+  const auto host_header =
+      ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
+  std::string authority = host_header == config::HostHeader::upstream
+                              ? ex.upstream->authority()
+                              : std::string(view(request[http::field::host]));
+  std::vector<std::pair<std::string, std::string>> headers{
+      {":method", s.method}, {":scheme", "http"}, {":authority", authority}, {":path", ex.target}};
+  for (const auto& field : request) {
+    std::string name(view(field.name_string()));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "host") continue;
+    headers.emplace_back(std::move(name), std::string(view(field.value())));
+  }
+  if (trailers_asked) headers.emplace_back("te", "trailers");  // gRPC servers require it
+
+  UpstreamStream up(s.wake);
+  up.request_body = std::move(s.body_in);
+  s.body_in.clear();
+  nghttp2_session_consume(session_, s.id, up.request_body.size());
+  up.request_complete = s.request_complete;
+  if (!upstream->submit(up, headers, !(up.request_complete && up.request_body.empty()))) {
+    static constexpr std::string_view kFull = "upstream connection refused a new stream";
+    report_upstream_error(services, ex, UpstreamError::reset, std::string(kFull), 502);
+    answer(s, ex, make_error(502, kFull, kHttp11), AnswerReason::upstream_failed, kFull);
+    co_return;
+  }
+  // However this coroutine ends, the upstream connection forgets the stream.
+  struct Forget {
+    Http2Upstream& upstream;
+    UpstreamStream& stream;
+    ~Forget() { upstream.release(stream); }
+  } forget{*upstream, up};
+
+  bool head_sent = false;
+  arm(s, config.timeouts.upstream_response);
+  for (;;) {
+    if (s.closed) {
+      upstream->cancel(up);
+      if (!head_sent) ex.status = kClientClosedRequest;
+      break;
+    }
+    if (s.timed_out) {
+      upstream->cancel(up);
+      if (!head_sent) {
+        report_upstream_error(services, ex, UpstreamError::timeout, "no response in time", 504);
+        static constexpr std::string_view kSlow =
+            "upstream did not answer within upstream_response";
+        answer(s, ex, make_error(504, kSlow, kHttp11), AnswerReason::upstream_timeout, kSlow);
+        co_return;
+      }
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
+      flush();
+      break;
+    }
+    bool moved = false;
+    if (!s.body_in.empty() && up.request_body.size() - up.request_taken < kMaxBufferedResponse) {
+      const std::size_t n = s.body_in.size();
+      up.request_body += s.body_in;
+      s.body_in.clear();
+      nghttp2_session_consume(session_, s.id, n);
+      flush();
+      upstream->resume(up);
+      moved = true;
+    }
+    if (s.request_complete && s.body_in.empty() && !up.request_complete) {
+      up.request_complete = true;
+      upstream->resume(up);
+    }
+    if (up.head_received && !head_sent) {
+      http::response_header<> res;
+      res.result(up.status);
+      for (const auto& [name, value] : up.headers) res.insert(name, value);
+      append_via(res, kHttp2);
+      add_ratelimit_headers(res, ex);
+      res.set("X-Request-Id", ex.request_id);
+      ex.status = up.status;
+      ex.counters->count_response(ex.status);
+      head_sent = true;
+      moved = true;
+      if (up.ended && up.body.empty() && up.trailers.empty()) {
+        submit_response(s, res, false);  // trailers-only (a gRPC error) or no body
+        break;
+      }
+      submit_response(s, res, true);
+    }
+    if (head_sent && !up.body.empty() && s.body_out.size() - s.out_taken < kMaxBufferedResponse) {
+      const std::size_t n = up.body.size();
+      s.body_out += up.body;
+      up.body.clear();
+      ex.bytes += n;
+      upstream->consumed(up, n);
+      nghttp2_session_resume_data(session_, s.id);
+      flush();
+      moved = true;
+    }
+    if (head_sent && up.ended && up.body.empty()) {
+      s.trailers_out = std::move(up.trailers);
+      s.out_done = true;
+      nghttp2_session_resume_data(session_, s.id);
+      flush();
+      break;
+    }
+    if (up.failed) {
+      const std::string why =
+          "upstream reset the stream (HTTP/2 error " + std::to_string(up.reset_code) + ")";
+      report_upstream_error(services, ex, UpstreamError::reset, why, head_sent ? ex.status : 502);
+      if (!head_sent) {
+        answer(s, ex, make_error(502, why, kHttp11), AnswerReason::upstream_failed, why);
+        co_return;
+      }
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
+      flush();
+      break;
+    }
+    if (moved) arm(s, config.timeouts.upstream_response);
+    co_await s.changed();
+  }
+  ex.upstream_ns = services.clock.now() - upstream_started;
+  finish(s, ex);
+}
+
 // The request body as the client sends it, each piece given back to the client's window once the
 // upstream took it.
 asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
@@ -348,6 +501,7 @@ asio::awaitable<void> Http2Connection::relay_response(Http2Stream& s, Exchange& 
 void Http2Connection::answer(Http2Stream& s, Exchange& ex, LocalResponse response,
                              AnswerReason reason, std::string_view detail) {
   Services& services = worker_.services();
+  s.answered = true;  // what the client still sends is dropped
   response.set("X-Request-Id", ex.request_id);
   const unsigned status = response.result_int();
   services.count_local_response(status);

@@ -78,6 +78,7 @@ void Worker::close_down(Closing which) {
     }
   }
   pool_.close_idle();
+  if (which == Closing::all_sessions) http2_upstreams_.close_all();
 }
 
 std::string Worker::next_request_id() {

@@ -2,6 +2,9 @@
 // h2 (tests/support/h2_peer.py) and grpcio (tests/support/grpc_call.py). Every stream is a
 // request: matched, limited, held, forwarded and logged like an HTTP/1.1 one.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -250,19 +253,99 @@ TEST(Http2, AGrpcCallToAnUnreachableUpstreamIsUnavailable) {
   EXPECT_EQ(results[0].at("h.grpc-status"), "14");
 }
 
-TEST(Http2, ARealGrpcClientReadsTheRejection) {
-  TestUpstream upstream;
-  ProxyHarness proxy(with_upstream(upstream, R"(
+// The real gRPC server of tests/support/grpc_server.py, as a child process: it stops when its
+// standard input closes, which the destructor does (and a kill, should it not).
+class GrpcServer {
+ public:
+  GrpcServer() {
+    int to_child[2];
+    int from_child[2];
+    if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) return;
+    // Built before the fork: the child of a threaded process may only exec.
+    const std::string script = std::string(SLUICE_SOURCE_DIR) + "/tests/support/grpc_server.py";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      ::close(to_child[1]);
+      ::close(from_child[0]);
+      ::execl("/usr/bin/python3", "python3", script.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    stdin_ = to_child[1];
+    FILE* out = ::fdopen(from_child[0], "r");
+    char line[64] = {};
+    if (out != nullptr && std::fgets(line, sizeof line, out) != nullptr) {
+      const std::string text(line);
+      if (text.starts_with("port=")) port_ = static_cast<std::uint16_t>(std::stoi(text.substr(5)));
+    }
+    if (out != nullptr) std::fclose(out);
+  }
+  ~GrpcServer() {
+    if (stdin_ >= 0) ::close(stdin_);
+    if (pid_ > 0) {
+      for (int i = 0; i < 100 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i) ::usleep(50000);
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+std::string grpc_call(std::uint16_t port, const std::string& args) {
+  return run(std::string("/usr/bin/python3 ") + SLUICE_SOURCE_DIR + "/tests/support/grpc_call.py " +
+             std::to_string(port) + " " + args);
+}
+
+class Grpc : public ::testing::Test {
+ protected:
+  void start(const std::string& routes) {
+    ASSERT_NE(server_.port(), 0) << "the gRPC server did not start";
+    proxy_ =
+        std::make_unique<ProxyHarness>("version: 1\nupstream: " + server_.url() + "\n" + routes);
+  }
+  std::string call(const std::string& args) { return grpc_call(proxy_->port(), args); }
+
+  GrpcServer server_;
+  std::unique_ptr<ProxyHarness> proxy_;
+};
+
+TEST_F(Grpc, UnaryStreamingAndBidirectionalCallsPassThrough) {
+  start("");
+  EXPECT_EQ(call("/test.Echo/Unary unary 100"), "code=OK messages=1 bytes=100\n");
+  EXPECT_EQ(call("/test.Echo/Stream stream 10"), "code=OK messages=3 bytes=30\n");
+  // Messages larger than a flow-control window, both ways.
+  EXPECT_EQ(call("/test.Echo/Bidi bidi 1000000 4"), "code=OK messages=4 bytes=4000000\n");
+}
+
+TEST_F(Grpc, TheServersStatusAndMessageComeThrough) {
+  start("");
+  const std::string out = call("/test.Echo/Fail");
+  EXPECT_NE(out.find("code=PERMISSION_DENIED details='not for you'"), std::string::npos) << out;
+  EXPECT_NE(out.find("via=2 sluice"), std::string::npos) << out;
+}
+
+TEST_F(Grpc, AStreamingCallCountsOnceAndRejectedCallsNeverReachTheServer) {
+  start(R"(
 routes:
-  - { name: orders, match: { path_prefix: /shop.Orders/ }, max_rate: 1, time_period: 60s }
-)"));
-  const std::string call = std::string("/usr/bin/python3 ") + SLUICE_SOURCE_DIR +
-                           "/tests/support/grpc_call.py " + std::to_string(proxy.port()) +
-                           " /shop.Orders/Get";
-  run(call);  // the one call the limit allows (the HTTP/1.1 test upstream cannot answer it)
-  const std::string out = run(call);
-  EXPECT_NE(out.find("code=RESOURCE_EXHAUSTED"), std::string::npos) << out;
-  EXPECT_NE(out.find("grpc-retry-pushback-ms="), std::string::npos) << out;
+  - { name: echo, match: { path_prefix: /test.Echo/ }, max_rate: 1, time_period: 60s }
+)");
+  EXPECT_EQ(call("/test.Echo/Bidi bidi 10 5"), "code=OK messages=5 bytes=50\n");
+  const std::string rejected = call("/test.Echo/Unary");
+  EXPECT_NE(rejected.find("code=RESOURCE_EXHAUSTED"), std::string::npos) << rejected;
+  EXPECT_NE(rejected.find("grpc-retry-pushback-ms="), std::string::npos) << rejected;
+  EXPECT_EQ(proxy_->decisions("echo", "allowed"), 1u);
+  EXPECT_EQ(proxy_->decisions("echo", "rejected"), 1u);
 }
 
 // Each attack ends only its own connection, with GOAWAY, counted by reason; the listener goes

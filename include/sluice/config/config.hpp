@@ -47,6 +47,22 @@ struct UpstreamTls {
   bool operator==(const UpstreamTls&) const = default;
 };
 
+// How requests reach an upstream: `automatic` is HTTP/2 for gRPC calls, HTTP/1.1 otherwise.
+enum class UpstreamProtocol { automatic, http1, http2 };
+struct UpstreamProtocolName {
+  UpstreamProtocol protocol;
+  std::string_view name;
+};
+inline constexpr UpstreamProtocolName kUpstreamProtocols[] = {{UpstreamProtocol::automatic, "auto"},
+                                                              {UpstreamProtocol::http1, "http1"},
+                                                              {UpstreamProtocol::http2, "http2"}};
+constexpr std::string_view to_string(UpstreamProtocol p) noexcept {
+  for (const auto& [protocol, name] : kUpstreamProtocols) {
+    if (protocol == p) return name;
+  }
+  return "auto";
+}
+
 // The Host an upstream is sent: the upstream's own authority, or the client's Host as it came.
 enum class HostHeader { preserve, upstream };
 
@@ -137,6 +153,7 @@ struct Route {
   std::optional<Respond> respond;          // answered by sluice instead
   // Default: upstream for https:// upstreams (a provider's virtual host), preserve otherwise.
   HostHeader host_header = HostHeader::preserve;
+  UpstreamProtocol upstream_protocol = UpstreamProtocol::automatic;  // the top level's unless set
 };
 
 struct NamedBucket {
@@ -188,6 +205,7 @@ struct Config {
   Timeouts timeouts;
   HttpLimits http;
   Http2Settings http2;
+  UpstreamProtocol upstream_protocol = UpstreamProtocol::automatic;
   std::size_t max_keys = 1000000;
   int ipv6_prefix = 64;       // client_ip keys an IPv6 client by this prefix
   bool watch_config = false;  // reload when the file changes

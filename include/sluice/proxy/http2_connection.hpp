@@ -76,6 +76,7 @@ class Http2Connection {
   asio::awaitable<void> serve_stream(std::shared_ptr<Http2Stream> s);
   asio::awaitable<bool> hold(Http2Stream& s, Exchange& ex);
   asio::awaitable<void> forward(Http2Stream& s, Exchange& ex);
+  asio::awaitable<void> forward_h2(Http2Stream& s, Exchange& ex);
   asio::awaitable<bool> send_request_body(Http2Stream& s, UpstreamConnection& upstream,
                                           bool chunked);
   asio::awaitable<void> relay_response(Http2Stream& s, Exchange& ex, UpstreamConnection& upstream,

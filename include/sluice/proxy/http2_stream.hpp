@@ -6,6 +6,8 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sluice/core/clock.hpp"
 #include "sluice/proxy/beast.hpp"
@@ -56,6 +58,7 @@ struct Http2Stream {
   std::string body_out;           // response body nghttp2 has not taken yet, from out_taken
   std::size_t out_taken = 0;
   bool out_done = false;  // the whole response body is in body_out
+  std::vector<std::pair<std::string, std::string>> trailers_out;  // sent after the body
   asio::steady_timer wake;
   Nanos deadline = kNoDeadline;  // of the operation under way; the worker's tick checks it
   bool timed_out = false;

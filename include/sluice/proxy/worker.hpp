@@ -10,6 +10,7 @@
 
 #include "sluice/core/ip.hpp"
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/http2_upstream.hpp"
 #include "sluice/proxy/piece_pool.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/services.hpp"
@@ -34,6 +35,7 @@ class Worker {
   Services& services() noexcept { return services_; }
   UpstreamPool& pool() noexcept { return pool_; }
   PiecePool& pieces() noexcept { return pieces_; }
+  Http2Upstreams& http2_upstreams() noexcept { return http2_upstreams_; }
   // Decides routes with shared limits; null when the process has no redis: block.
   redis::SharedLimiter* shared() noexcept { return shared_.get(); }
   // The current config generation; read on this worker's thread only.
@@ -86,6 +88,7 @@ class Worker {
   // Declared after io_ so that their sockets close while it still exists.
   std::shared_ptr<const Runtime> runtime_;
   UpstreamPool pool_;
+  Http2Upstreams http2_upstreams_{pool_};
   std::unique_ptr<redis::SharedLimiter> shared_;
   std::unique_ptr<tcp::acceptor> acceptor_;
 };

@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""A real gRPC server (grpcio) for the integration tests, on 127.0.0.1:0. It prints `port=N`
+once serving and stops by itself when its standard input closes (or after 120 seconds).
+
+Methods, on raw bytes (no protobuf):
+  /test.Echo/Unary    the request back
+  /test.Echo/Stream   the request back 3 times (server streaming)
+  /test.Echo/Bidi     every request message back (bidirectional streaming)
+  /test.Echo/Fail     fails with PERMISSION_DENIED and a message
+"""
+import sys
+import threading
+from concurrent import futures
+
+import grpc
+
+
+def unary(request, context):
+    return request
+
+
+def stream(request, context):
+    for _ in range(3):
+        yield request
+
+
+def bidi(requests, context):
+    for request in requests:
+        yield request
+
+
+def fail(request, context):
+    context.abort(grpc.StatusCode.PERMISSION_DENIED, "not for you")
+
+
+HANDLERS = {
+    "Unary": grpc.unary_unary_rpc_method_handler(unary),
+    "Stream": grpc.unary_stream_rpc_method_handler(stream),
+    "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+    "Fail": grpc.unary_unary_rpc_method_handler(fail),
+}
+
+
+def main():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", HANDLERS),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"port={port}", flush=True)
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    done.wait(timeout=120)
+    server.stop(grace=None)
+
+
+if __name__ == "__main__":
+    main()
