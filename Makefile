@@ -45,7 +45,7 @@ test-tsan: deps
 	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build-tsan --output-on-failure
 
 FUZZ_SECONDS ?= 30
-FUZZERS = fuzz_config fuzz_request_head fuzz_session
+FUZZERS = fuzz_config fuzz_request_head fuzz_session fuzz_http2
 fuzz: deps
 	@$(CONFIGURE) build-fuzz -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DSLUICE_FUZZ=ON -DBUILD_TESTING=ON

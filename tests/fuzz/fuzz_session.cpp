@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "support/proxy_harness.hpp"
 #include "support/test_upstream.hpp"
@@ -63,6 +64,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     response.append(buf, static_cast<std::size_t>(n));
   }
   ::close(client);
-  if (!response.empty() && response.rfind("HTTP/1.", 0) != 0) __builtin_trap();
+  // HTTP/1.x answers, or HTTP/2 frames (a SETTINGS frame first) after the client preface.
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\n";
+  const bool http2 =
+      std::string_view(reinterpret_cast<const char*>(data), size).starts_with(kPreface);
+  if (!response.empty() && !http2 && response.rfind("HTTP/1.", 0) != 0) __builtin_trap();
+  if (!response.empty() && http2 && (response.size() < 9 || response[3] != '\x04'))
+    __builtin_trap();
   return 0;
 }

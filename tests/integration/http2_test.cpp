@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "support/configs.hpp"
 #include "support/proxy_harness.hpp"
@@ -251,6 +252,28 @@ TEST(Http2, AGrpcCallToAnUnreachableUpstreamIsUnavailable) {
   const auto results = streams(proxy.port(), {"POST:/svc.Any/Call" + kGrpc});
   EXPECT_EQ(results[0].at("status"), "200");
   EXPECT_EQ(results[0].at("h.grpc-status"), "14");
+}
+
+TEST(Http2, ShutdownSendsGoawayAndLetsOpenStreamsFinish) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, R"(
+timeouts: { shutdown_grace: 10s }
+routes:
+  - { name: slow, match: { path_prefix: /slow }, max_rate: 1, time_period: 1s, action: delay, max_delay: 5s }
+)"));
+  // nghttp (nghttp2's client): Python's h2 closes its side on a GOAWAY and reads no further.
+  std::string output;
+  const std::string url = "http://127.0.0.1:" + std::to_string(proxy.port());
+  std::thread client(
+      [&] { output = run("timeout 20 nghttp -nv " + url + "/slow/a " + url + "/slow/b"); });
+  // /slow/b is held for a second; shutting down meanwhile must not cut it.
+  ASSERT_TRUE(wait_until([&] { return proxy.decisions("slow", "delayed") == 1; }));
+  proxy.server().shutdown();
+  client.join();
+  EXPECT_NE(output.find("recv GOAWAY frame"), std::string::npos) << output;
+  EXPECT_NE(output.find("error_code=NO_ERROR"), std::string::npos) << output;
+  EXPECT_EQ(count_lines_with(output, ":status: 200"), 2u) << output;  // the held one too
+  EXPECT_EQ(metric(proxy, observe::Family::http2_goaways_total, {{"reason", "shutdown"}}), 1u);
 }
 
 // The real gRPC server of tests/support/grpc_server.py, as a child process: it stops when its

@@ -139,8 +139,17 @@ def requests(port, specs):
                         conn.send_data(wsid, chunk, end_stream=not ws["left"])
             elif isinstance(event, h2.events.ConnectionTerminated):
                 report_goaway(event)
-                goaway = True
-        sock.sendall(conn.data_to_send())
+                # Streams the server took (up to last_stream_id) may still finish; a GOAWAY
+                # with an error ends them all.
+                for sid, st in streams.items():
+                    if event.error_code != 0 or sid > event.last_stream_id:
+                        if not st["ended"] and st["reset"] is None:
+                            st["reset"] = "goaway"
+                goaway = not open_streams()
+        try:
+            sock.sendall(conn.data_to_send())
+        except h2.exceptions.ProtocolError:
+            pass
 
     for sid, s in sorted(streams.items()):
         fields = [f"stream={sid}", f"spec={s['spec']}", f"status={s['status']}",
