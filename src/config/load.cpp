@@ -25,11 +25,17 @@ LoadResult Loader::load(const Node& root) {
     error(root, "", "the file must be a YAML mapping");
     return finish(nullptr);
   }
-  check_keys(root, "", {"version",      "listen",      "upstream", "tls",      "upstream_tls",
-                        "admin",        "admin_hosts", "upgrades", "workers",  "trusted_proxies",
-                        "timeouts",     "http",        "http2",    "max_keys", "ipv6_prefix",
-                        "watch_config", "state_file",  "log",      "redis",    "buckets",
-                        "routes"});
+  check_keys(root, "", {"version",      "listen",
+                        "upstream",     "tls",
+                        "upstream_tls", "admin",
+                        "admin_hosts",  "upgrades",
+                        "workers",      "trusted_proxies",
+                        "timeouts",     "http",
+                        "http2",        "max_keys",
+                        "ipv6_prefix",  "watch_config",
+                        "state_file",   "log",
+                        "redis",        "buckets",
+                        "routes",       "upstream_protocol"});
   if (const auto& v = required(root, "", "version"); v && integer(v, "version") != 1) {
     error(v, "version", "must be 1");
   }
