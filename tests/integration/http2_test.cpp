@@ -371,6 +371,28 @@ routes:
   EXPECT_EQ(proxy_->decisions("echo", "rejected"), 1u);
 }
 
+// config/grpc.yaml as the README runs it, in front of the same echo server.
+TEST_F(Grpc, TheReadmeExampleLimitsUnaryCallsAndCountsStreamsOnce) {
+  ASSERT_NE(server_.port(), 0);
+  const std::string log_path = "/tmp/sluice-grpc-example-" + std::to_string(::getpid()) + ".log";
+  ::setenv("GRPC_LISTEN", "127.0.0.1:0", 1);
+  ::setenv("GRPC_UPSTREAM", server_.url().c_str(), 1);
+  ::setenv("GRPC_LOG", log_path.c_str(), 1);
+  ProxyHarness proxy(ProxyHarness::File{std::string(SLUICE_SOURCE_DIR) + "/config/grpc.yaml"});
+  ::unsetenv("GRPC_LISTEN");
+  ::unsetenv("GRPC_UPSTREAM");
+  ::unsetenv("GRPC_LOG");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(grpc_call(proxy.port(), "/test.Echo/Unary"), "code=OK messages=1 bytes=4\n");
+  }
+  const std::string sixth = grpc_call(proxy.port(), "/test.Echo/Unary");
+  EXPECT_NE(sixth.find("code=RESOURCE_EXHAUSTED details='rate limit 5/10s of route echo exceeded'"),
+            std::string::npos)
+      << sixth;
+  EXPECT_EQ(grpc_call(proxy.port(), "/test.Echo/Stream stream"), "code=OK messages=3 bytes=12\n");
+  EXPECT_EQ(proxy.decisions("streams", "allowed"), 1u);
+}
+
 // Each attack ends only its own connection, with GOAWAY, counted by reason; the listener goes
 // on serving.
 class Http2Attack : public ::testing::Test {

@@ -1,6 +1,9 @@
 #!/usr/bin/python3
-"""A real gRPC server (grpcio) for the integration tests, on 127.0.0.1:0. It prints `port=N`
-once serving and stops by itself when its standard input closes (or after 120 seconds).
+"""A real gRPC server (grpcio): the integration tests' upstream, and the README's demo.
+
+  grpc_server.py          on 127.0.0.1:0; prints `port=N` once serving, and stops by itself
+                          when its standard input closes (or after 120 seconds)
+  grpc_server.py PORT     on 127.0.0.1:PORT until interrupted
 
 Methods, on raw bytes (no protobuf):
   /test.Echo/Unary    the request back
@@ -44,9 +47,13 @@ HANDLERS = {
 def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", HANDLERS),))
-    port = server.add_insecure_port("127.0.0.1:0")
+    fixed = len(sys.argv) > 1
+    port = server.add_insecure_port(f"127.0.0.1:{sys.argv[1] if fixed else 0}")
     server.start()
     print(f"port={port}", flush=True)
+    if fixed:
+        server.wait_for_termination()
+        return
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
     done.wait(timeout=120)
