@@ -439,6 +439,18 @@ TEST_F(Http2Attack, SettingsFloodEndsTheConnection) {
   expect_still_serving();
 }
 
+TEST(Http2, AStreamWhoseWindowNeverOpensIsResetAfterClientIdle) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, "timeouts: { client_idle: 1s }\n"));
+  const std::string out =
+      run(kPeer + std::to_string(proxy.port()) + " stall '/chunked?bytes=2000000'");
+  EXPECT_NE(out.find("reset code=8"), std::string::npos) << out;  // CANCEL
+  // The upstream connection went back or was closed; the listener serves on.
+  EXPECT_EQ(curl("--http2-prior-knowledge -o /dev/null -w '%{http_code}' http://127.0.0.1:" +
+                 std::to_string(proxy.port()) + "/after"),
+            "200");
+}
+
 TEST_F(Http2Attack, StreamsBeyondTheConcurrencyLimitAreRefused) {
   std::vector<std::string> specs(120, "GET:/slow?ms=300");
   const auto results = streams(proxy_.port(), specs);

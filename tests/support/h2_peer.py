@@ -9,6 +9,7 @@ spaces, which the tests read.
   h2_peer.py PORT ping_flood N       N PINGs sent without reading the acknowledgements
   h2_peer.py PORT continuation_flood N   one HEADERS and N CONTINUATION frames, never ended
   h2_peer.py PORT settings_flood N   N SETTINGS frames without reading the acknowledgements
+  h2_peer.py PORT stall PATH         a request whose response the client's window never admits
 
 Every run is bounded: the socket times out after 10 seconds.
 """
@@ -20,6 +21,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.settings
 
 TIMEOUT_S = 10
 
@@ -209,6 +211,31 @@ def raw_flood(port, frame, n):
     read_until_goaway(sock, conn)
 
 
+def stall(port, path):
+    """A client that never opens its window: prints how its stream ended."""
+    sock, conn = connect(port)
+    conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    conn.send_headers(1, [(":method", "GET"), (":path", path), (":scheme", "http"),
+                          (":authority", f"127.0.0.1:{port}")], end_stream=True)
+    sock.sendall(conn.data_to_send())
+    start = time.monotonic()
+    while True:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            print("timeout", flush=True)
+            return
+        if not data:
+            print("closed", flush=True)
+            return
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.StreamReset):
+                elapsed = int((time.monotonic() - start) * 1000)
+                print(f"reset code={int(event.error_code)} after_ms={elapsed}", flush=True)
+                return
+        sock.sendall(conn.data_to_send())
+
+
 def frame(kind, flags, stream_id, payload):
     return (len(payload).to_bytes(3, "big") + bytes([kind, flags]) +
             stream_id.to_bytes(4, "big") + payload)
@@ -237,6 +264,8 @@ def main():
         raw_flood(port, frame(0x6, 0x0, 0, b"12345678"), int(args[0]))
     elif mode == "settings_flood":
         raw_flood(port, frame(0x4, 0x0, 0, b""), int(args[0]))
+    elif mode == "stall":
+        stall(port, args[0])
     elif mode == "continuation_flood":
         continuation_flood(port, int(args[0]))
     else:
