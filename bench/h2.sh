@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# h2load (HTTP/2 in clear text, by prior knowledge) → sluice, nginx (`listen … http2`) and HAProxy
+# (`bind … proto h2`), each with a rate limit that never triggers, → the same nginx upstream over
+# HTTP/1.1 keep-alive. One worker (thread) each, loopback only, alternating rounds; prints req/s
+# and CPU per request for all three and the peers' ratios. Bounded: ROUNDS × 3 × DURATION seconds
+# plus start-up.
+#
+#   bench/h2.sh [ROUNDS] [DURATION] [CLIENTS] [STREAMS]     (defaults 3 10 8 10: h2load -c8 -m10)
+#
+# BASELINE=path/to/an/older/sluice adds it as a fourth target, as bench/proxy.sh does.
+ROUNDS=${1:-3}
+DURATION=${2:-10}
+CLIENTS=${3:-8}
+STREAMS=${4:-10}
+source "$(dirname "$0")/common.sh"
+command -v h2load >/dev/null || "$root/scripts/install-deps"
+
+upstream_port=$(free_port)
+nginx_port=$(free_port)
+sluice_port=$(free_port)
+haproxy_port=$(free_port)
+
+start_upstream "$upstream_port"
+start_nginx_peer "$nginx_port http2" "$upstream_port"
+
+cat > "$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend bench
+  bind 127.0.0.1:$haproxy_port proto h2
+  stick-table type ip size 100k expire 30s store http_req_rate(1s)
+  http-request track-sc0 src
+  http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }
+  default_backend api
+backend api
+  http-reuse always
+  server upstream 127.0.0.1:$upstream_port
+CONF
+haproxy -f "$work/haproxy.cfg" -db &
+pids+=($!)
+haproxy_pid=$!
+
+{
+  sluice_config_head "$sluice_port" "$upstream_port"
+  cat
+} > "$work/sluice.yaml" <<CONF
+routes:
+  - name: bench
+    match: { path_prefix: / }
+    max_rate: 100000000
+    time_period: 1s
+CONF
+start_sluice "$work/sluice.yaml"
+targets="sluice nginx haproxy"
+if [ -n "${BASELINE:-}" ]; then
+  baseline_port=$(free_port)
+  sed "s/^listen: .*/listen: 127.0.0.1:$baseline_port/; s|sluice.log|baseline.log|" \
+    "$work/sluice.yaml" > "$work/baseline.yaml"
+  "$BASELINE" -c "$work/baseline.yaml" &
+  pids+=($!)
+  baseline_pid=$!
+  targets="$targets baseline"
+fi
+wait_http "http://127.0.0.1:$upstream_port/"
+wait_http "http://127.0.0.1:$sluice_port/"
+sleep 0.5  # nginx and HAProxy speak only h2 on their ports: no HTTP/1.1 readiness probe
+
+cpu_ticks() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+
+run_h2load() {  # $1 = port, $2 = proxy pid → "rps cpu_us_per_request"
+  local before after
+  before=$(cpu_ticks "$2")
+  h2load -c"$CLIENTS" -m"$STREAMS" -D"$DURATION" "http://127.0.0.1:$1/" > "$work/h2load.out"
+  after=$(cpu_ticks "$2")
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+    /^finished in/ { rps = $4 }
+    /^requests:/ { n = $8 }
+    END { printf "%.0f %.1f\n", rps, (n > 0 ? ticks / hz * 1e6 / n : 0) }' "$work/h2load.out"
+  grep -q '^status codes: [0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx' "$work/h2load.out" ||
+    { echo "non-2xx answers from port $1:" >&2; grep '^status codes' "$work/h2load.out" >&2; }
+}
+
+printf "%-6s %-8s %12s %14s\n" round target "req/s" "CPU us/req"
+declare -a results
+for r in $(seq "$ROUNDS"); do
+  for target in $targets; do
+    case $target in
+      sluice) port=$sluice_port pid=$sluice_pid ;;
+      nginx) port=$nginx_port pid=$nginx_pid ;;
+      haproxy) port=$haproxy_port pid=$haproxy_pid ;;
+      baseline) port=$baseline_port pid=$baseline_pid ;;
+    esac
+    read -r rps cpu < <(run_h2load "$port" "$pid")
+    results+=("$target $rps $cpu")
+    printf "%-6s %-8s %12s %14s\n" "$r" "$target" "$rps" "$cpu"
+  done
+done
+printf '%s\n' "${results[@]}" | python3 -c '
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in sys.stdin:
+    target, *values = line.split()
+    runs[target].append([float(v) for v in values])
+med = {t: [statistics.median(col) for col in zip(*rows)] for t, rows in runs.items()}
+for t, (rps, cpu) in med.items():
+    print(f"median {t:8} {rps:8.0f} req/s  CPU {cpu:5.1f} us/req")
+s = med["sluice"]
+for peer in [t for t in ("nginx", "haproxy", "baseline") if t in med]:
+    p = med[peer]
+    print(f"{peer}: throughput sluice/{peer} {s[0] / p[0]:.2f}, "
+          f"CPU per request {peer}/sluice {p[1] / s[1]:.2f}")
+'
