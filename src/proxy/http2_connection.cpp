@@ -21,6 +21,7 @@ constexpr std::size_t kWriteBatch = std::size_t{64} * 1024;
 // upstream. nghttp2's window updates follow what the upstream took (no automatic updates), so a
 // slow upstream slows the client and a stream never buffers more than this.
 constexpr std::int32_t kStreamWindow = 256 * 1024;
+constexpr std::int32_t kConnectionWindow = 1024 * 1024;
 
 std::string_view as_view(const std::uint8_t* data, std::size_t length) {
   return {reinterpret_cast<const char*>(data), length};
@@ -187,6 +188,8 @@ Http2Connection::Http2Connection(Worker& worker, Stream& stream, ReadBuffer& buf
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_header_bytes}};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries, std::size(entries));
+  // The connection's window: what all its streams together may send before sluice passed it on.
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
   idle_deadline_ = worker_.services().clock.now() + worker_.runtime()->config->timeouts.client_idle;
 }
 
@@ -375,6 +378,16 @@ int Http2Connection::on_request_head(Http2Stream& s) {
 int Http2Connection::on_data(Http2Stream& s, const std::uint8_t* data, std::size_t length) {
   if (s.closed || s.answered) {
     nghttp2_session_consume(session_, s.id, length);
+    return 0;
+  }
+  s.body_bytes += length;
+  if (s.body_bytes > worker_.runtime()->config->http.max_body_bytes) {
+    // As HTTP/1.1's 413, as soon as the limit is passed: the stream ends, the connection stays.
+    s.body_too_large = true;
+    s.closed = true;
+    s.wake.cancel();
+    nghttp2_session_consume(session_, s.id, length);
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_REFUSED_STREAM);
     return 0;
   }
   s.body_in.append(reinterpret_cast<const char*>(data), length);

@@ -24,6 +24,9 @@ using ResponseParser = http::response_parser<http::buffer_body>;
 // window decides how fast it drains.
 constexpr std::size_t kMaxBufferedResponse = 4 * kRelayPiece;
 
+// What the log says of a stream whose body passed http.max_body_bytes (it was reset at once).
+constexpr unsigned kTooLarge = 413;
+
 // A gRPC call's deadline (the grpc-timeout header: up to 8 digits and a unit), or none.
 std::optional<Nanos> grpc_timeout(const http::fields& fields) {
   const std::string_view text = view(fields["grpc-timeout"]);
@@ -154,7 +157,7 @@ asio::awaitable<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
     if (!ec) co_return true;
   }
   refund(worker_, ex);
-  ex.status = kClientClosedRequest;
+  ex.status = s.body_too_large ? kTooLarge : kClientClosedRequest;
   finish(s, ex);
   co_return false;
 }
@@ -208,7 +211,7 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
     if (!ec && has_body && !co_await send_request_body(s, *upstream, chunked)) {
       s.upstream_socket = nullptr;
       if (s.closed) {
-        ex.status = kClientClosedRequest;
+        ex.status = s.body_too_large ? kTooLarge : kClientClosedRequest;
         finish(s, ex);
         co_return;
       }
@@ -327,7 +330,7 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
   for (;;) {
     if (s.closed) {
       upstream->cancel(up);
-      if (!head_sent) ex.status = kClientClosedRequest;
+      if (!head_sent) ex.status = s.body_too_large ? kTooLarge : kClientClosedRequest;
       break;
     }
     if (s.timed_out) {

@@ -12,6 +12,7 @@ constexpr std::size_t kWriteBatch = std::size_t{64} * 1024;
 // What an upstream may send on a stream before the client took any of it: the bound on a
 // stream's buffered response, since window updates follow what the client took.
 constexpr std::int32_t kStreamWindow = 256 * 1024;
+constexpr std::int32_t kConnectionWindow = 4 * 1024 * 1024;  // shared by many exchanges
 
 std::string_view as_view(const std::uint8_t* data, std::size_t length) {
   return {reinterpret_cast<const char*>(data), length};
@@ -137,6 +138,7 @@ Http2Upstream::Http2Upstream(std::unique_ptr<UpstreamConnection> connection, std
   const nghttp2_settings_entry entries[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
                                             {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow}};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries, std::size(entries));
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
 }
 
 Http2Upstream::~Http2Upstream() {

@@ -439,6 +439,15 @@ TEST_F(Http2Attack, SettingsFloodEndsTheConnection) {
   expect_still_serving();
 }
 
+TEST(Http2, ABodyOverMaxBodyBytesEndsItsStreamAtOnce) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, "http: { max_body_bytes: 1000 }\n"), "access: true");
+  const auto results = streams(proxy.port(), {"POST:/big:body=50000", "GET:/small"});
+  EXPECT_EQ(results[0].at("reset"), "7");     // REFUSED_STREAM
+  EXPECT_EQ(results[1].at("status"), "200");  // the connection goes on
+  ASSERT_TRUE(proxy.wait_for_log("\"status\":413"));
+}
+
 TEST(Http2, AStreamWhoseWindowNeverOpensIsResetAfterClientIdle) {
   TestUpstream upstream;
   ProxyHarness proxy(with_upstream(upstream, "timeouts: { client_idle: 1s }\n"));

@@ -54,8 +54,10 @@ struct Http2Stream {
   bool request_complete = false;  // END_STREAM received
   bool closed = false;            // reset, or the connection ended: nobody reads an answer
   bool answered = false;          // a response was submitted: later request bytes are dropped
-  std::string body_in;            // request body received, not yet passed upstream
-  std::string body_out;           // response body nghttp2 has not taken yet, from out_taken
+  std::uint64_t body_bytes = 0;   // request body received so far (http.max_body_bytes)
+  bool body_too_large = false;
+  std::string body_in;   // request body received, not yet passed upstream
+  std::string body_out;  // response body nghttp2 has not taken yet, from out_taken
   std::size_t out_taken = 0;
   bool out_done = false;  // the whole response body is in body_out
   std::vector<std::pair<std::string, std::string>> trailers_out;  // sent after the body
