@@ -123,6 +123,8 @@ std::string stats_json(Metrics& metrics, const StatsHistory& history, std::int64
   out += "],\"buckets\":{\"live\":" + number(value_of(buckets, "state", "active"));
   out += ",\"evictions\":" + object_of(evictions, "", "", "kind");
   out += "},\"connections\":" + object_of(connections, "", "", "side");
+  out += ",\"protocols\":" +
+         object_of(metrics.values(Family::protocol_requests_total), "", "", "protocol");
   out += ",\"redis\":";
   if (redis_address) {
     const auto up = metrics.values(Family::redis_up);

@@ -3,6 +3,7 @@
 namespace sluice::proxy {
 
 void log_exchange(Services& services, const Exchange& ex) {
+  services.count_protocol(ex.protocol);
   const Nanos now = services.clock.now();
   const std::string route = ex.route != nullptr ? ex.route->name : "";
   const std::string decision(limit::to_string(ex.decision.outcome));

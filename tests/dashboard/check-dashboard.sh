@@ -68,6 +68,7 @@ for i in $(seq 4); do
 done
 curl -s -o /dev/null -H 'X-Forwarded-For: 192.0.2.1' "http://$listen/search?q=once"
 for i in 1 2; do curl -s -o /dev/null -H 'X-Api-Key: secret-key' "http://$listen/api"; done
+curl -s -o /dev/null --http2-prior-knowledge "http://$listen/elsewhere"   # one request over h2c
 # The key's digest, as logs and the page show it: 12 hex digits of its SHA-256.
 digest=$(printf %s secret-key | sha256sum | cut -c1-12)
 
@@ -96,6 +97,7 @@ expect "latest throttled requests" '<td title="rejected (429)">rejected (429)</t
 expect "live buckets" '<b id="buckets">4</b>'
 expect "a header key's kind shown once, apart" '<span class="kind">header:X-Api-Key=</span>sha256:'"$digest"
 expect "the chart's scale said" 'log scale'
+expect "requests by protocol" '<b id="protocols">h2c 1 · http/1.1 19</b>'
 if grep -q '<span id="error">cannot reach' "$dir/dom.html"; then
   echo "check-dashboard: FAIL: the page could not read the JSON endpoints" >&2
   fail=1

@@ -94,6 +94,9 @@ TEST(Http2, CurlByPriorKnowledgeIsServedAndForwarded) {
   ASSERT_TRUE(proxy.wait_for_log("\"event\":\"access\""));
   EXPECT_NE(proxy.log_text().find("\"protocol\":\"h2c\""), std::string::npos);
   EXPECT_EQ(metric(proxy, observe::Family::http2_streams_total, {}), 1u);
+  EXPECT_EQ(metric(proxy, observe::Family::protocol_requests_total, {{"protocol", "h2c"}}), 1u);
+  EXPECT_EQ(metric(proxy, observe::Family::protocol_requests_total, {{"protocol", "http/1.1"}}),
+            0u);
 }
 
 TEST(Http2, TlsListenerOffersH2ByAlpn) {

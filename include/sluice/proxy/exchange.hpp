@@ -50,7 +50,8 @@ void add_ratelimit_headers(Fields& fields, const Exchange& ex) {
   fields.set("RateLimit", ex.ratelimit);
 }
 
-// The `throttled` event of a throttled request and, with log.access, its `access` event.
+// The end of every exchange: counted by protocol; the `throttled` event of a throttled request
+// and, with log.access, its `access` event.
 void log_exchange(Services& services, const Exchange& ex);
 
 }  // namespace sluice::proxy

@@ -35,6 +35,9 @@ inline constexpr GoawayReasonName kGoawayReasons[] = {{GoawayReason::shutdown, "
                                                       {GoawayReason::protocol, "protocol"},
                                                       {GoawayReason::idle, "idle"}};
 
+// The protocols a request can come by, as logs and metrics name them.
+inline constexpr std::string_view kProtocols[] = {"http/1.1", "h2", "h2c"};
+
 class Services {
  public:
   Services(limit::Limiter& limiter, observe::Metrics& metrics, observe::EventLog& log,
@@ -47,6 +50,10 @@ class Services {
             metrics.gauge(observe::Family::connections, {{"side", "downstream"}})),
         upstream_connections(metrics.gauge(observe::Family::connections, {{"side", "upstream"}})),
         http2_streams(metrics.counter(observe::Family::http2_streams_total, {})) {
+    for (std::size_t i = 0; i < std::size(kProtocols); ++i) {
+      protocols_[i] = &metrics.counter(observe::Family::protocol_requests_total,
+                                       {{"protocol", std::string(kProtocols[i])}});
+    }
     for (const auto& [reason, name] : kGoawayReasons) {
       goaways_[static_cast<std::size_t>(reason)] =
           &metrics.counter(observe::Family::http2_goaways_total, {{"reason", std::string(name)}});
@@ -69,6 +76,12 @@ class Services {
   void count_refused_connection(ConnectionRefusal why, std::string_view client) {
     refused_[static_cast<std::size_t>(why)]->fetch_add(1, std::memory_order_relaxed);
     log.refused_connection(to_string(why), client);
+  }
+
+  void count_protocol(std::string_view protocol) {
+    for (std::size_t i = 0; i < std::size(kProtocols); ++i) {
+      if (kProtocols[i] == protocol) protocols_[i]->fetch_add(1, std::memory_order_relaxed);
+    }
   }
 
   void count_goaway(GoawayReason why) {
@@ -116,6 +129,7 @@ class Services {
   std::array<std::array<observe::Counter*, std::size(kHandshakeFailures)>, 2> handshake_failures_{};
   std::array<observe::Counter*, std::size(kConnectionRefusals)> refused_{};
   std::array<observe::Counter*, std::size(kGoawayReasons)> goaways_{};
+  std::array<observe::Counter*, std::size(kProtocols)> protocols_{};
 };
 
 }  // namespace sluice::proxy
