@@ -80,6 +80,7 @@ void Session::check_deadline(Nanos now) {
   error_code ignored;
   socket_.cancel(ignored);
   if (upstream_socket_ != nullptr) upstream_socket_->cancel(ignored);
+  if (upstream_wait_ != nullptr) upstream_wait_->cancel();
 }
 
 error_code Session::timeout_or(error_code ec) const {
@@ -347,6 +348,11 @@ asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
     co_return co_await write_local(
         make_error(404, "no route matches and no default upstream is set", ex.version), keep_alive,
         &ex);
+  }
+  const config::UpstreamProtocol protocol =
+      ex.route != nullptr ? ex.route->upstream_protocol : ex.runtime->config->upstream_protocol;
+  if (protocol == config::UpstreamProtocol::http2 && !ex.upstream->tls) {
+    co_return co_await forward_h2(parser, ex);
   }
   co_return co_await forward(parser, ex);
 }

@@ -374,6 +374,31 @@ routes:
   EXPECT_EQ(proxy_->decisions("echo", "rejected"), 1u);
 }
 
+// HTTP/1.1 in, HTTP/2 out: a gRPC call written by hand over HTTP/1.1 reaches the real gRPC server
+// over HTTP/2, and its answer comes back chunked, the gRPC status in the trailer section.
+TEST_F(Grpc, AnHttp11ClientReachesAnHttp2UpstreamAndGetsItsTrailers) {
+  start("upstream_protocol: http2\n");
+  const std::string message("\0\0\0\0\x05hello", 10);  // uncompressed, 5 bytes
+  Client client(proxy_->port());
+  client.write_raw(
+      "POST /test.Echo/Unary HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\n"
+      "TE: trailers\r\nContent-Length: 10\r\n\r\n" +
+      message);
+  const Response r = client.receive();
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.header("content-type"), "application/grpc");
+  EXPECT_EQ(r.header("via"), "2 sluice");
+  EXPECT_EQ(r.body, message);
+  // The trailer section reached the client (Beast's parser folds it into the fields).
+  EXPECT_EQ(r.header("grpc-status"), "0");
+  // The connection is kept: a second call on it.
+  client.write_raw(
+      "POST /test.Echo/Unary HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\n"
+      "TE: trailers\r\nContent-Length: 10\r\n\r\n" +
+      message);
+  EXPECT_EQ(client.receive().header("grpc-status"), "0");
+}
+
 // config/grpc.yaml as the README runs it, in front of the same echo server.
 TEST_F(Grpc, TheReadmeExampleLimitsUnaryCallsAndCountsStreamsOnce) {
   ASSERT_NE(server_.port(), 0);

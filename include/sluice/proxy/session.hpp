@@ -92,6 +92,9 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> hold(Nanos wait);
   void watch_for_hang_up();
   asio::awaitable<bool> forward(RequestParser& parser, Exchange& ex);
+  // upstream_protocol: http2 — the request over the worker's HTTP/2 connection to the upstream
+  // (session_h2_upstream.cpp).
+  asio::awaitable<bool> forward_h2(RequestParser& parser, Exchange& ex);
   asio::awaitable<std::unique_ptr<UpstreamConnection>> send_upstream(
       RequestParser& parser, Exchange& ex, std::span<char> piece,
       std::optional<ResponseParser>& response);
@@ -145,8 +148,9 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket* upstream_socket_ = nullptr;  // set by an UpstreamInUse; cancelled with ours
   Nanos deadline_ = kNoDeadline;
   bool timed_out_ = false;
-  asio::steady_timer* hold_timer_ = nullptr;  // while a delayed request waits
-  bool hung_up_ = false;                      // the client left during that wait
+  asio::steady_timer* hold_timer_ = nullptr;     // while a delayed request waits
+  asio::steady_timer* upstream_wait_ = nullptr;  // while waiting on an HTTP/2 upstream
+  bool hung_up_ = false;                         // the client left during that wait
   ReadBuffer buffer_;
   std::string head_;  // the head being written
   IpAddress peer_;

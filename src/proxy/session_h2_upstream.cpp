@@ -1,0 +1,221 @@
+// An HTTP/1.1 client's request to an HTTP/2 upstream (upstream_protocol: http2): the request
+// translated to a stream on the worker's multiplexed connection, the response back to HTTP/1.1,
+// with its trailers (a gRPC status, say) as the trailer section of a chunked body.
+#include <boost/asio/write.hpp>
+
+#include "sluice/proxy/exchange.hpp"
+#include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/http2_upstream.hpp"
+#include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/session.hpp"
+#include "sluice/proxy/wire.hpp"
+#include "sluice/proxy/worker.hpp"
+
+namespace sluice::proxy {
+namespace {
+
+// What a stream holds of either body before the side that feeds it waits.
+constexpr std::size_t kMaxBuffered = 4 * kRelayPiece;
+
+std::string lower(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
+  Services& services = worker_.services();
+  const config::Config& config = *ex.runtime->config;
+  auto& request = parser.get();
+  const bool client_keep_alive = request.keep_alive();
+  if (beast::iequals(request[http::field::expect], "100-continue") && !parser.is_done()) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    arm(config.timeouts.client_idle);
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
+    if (ec) co_return false;
+  }
+
+  UpstreamPool::Failure failed;
+  const Nanos upstream_started = services.clock.now();
+  deadline_ = kNoDeadline;  // the pool keeps its own connect deadline
+  auto upstream = co_await worker_.http2_upstreams().acquire(
+      *ex.upstream, config.timeouts.upstream_connect, failed);
+  if (!upstream) {
+    co_await refuse_unreachable(ex, failed);
+    co_return false;
+  }
+
+  request.erase(http::field::expect);
+  request.erase(http::field::transfer_encoding);  // HTTP/2 frames the body itself
+  const bool trailers_asked = beast::iequals(request[http::field::te], "trailers");
+  strip_hop_by_hop(request);
+  add_forwarding(request,
+                 {.peer = peer_text_, .version = ex.version, .tls = stream_.tls() != nullptr});
+  request.set("X-Request-Id", ex.request_id);
+  const auto host_header =
+      ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
+  std::vector<std::pair<std::string, std::string>> headers{
+      {":method", std::string(view(request.method_string()))},
+      {":scheme", "http"},
+      {":authority", host_header == config::HostHeader::upstream
+                         ? ex.upstream->authority()
+                         : std::string(view(request[http::field::host]))},
+      {":path", ex.target}};
+  for (const auto& field : request) {
+    std::string name = lower(view(field.name_string()));
+    if (name == "host") continue;
+    headers.emplace_back(std::move(name), std::string(view(field.value())));
+  }
+  if (trailers_asked) headers.emplace_back("te", "trailers");  // gRPC servers require it
+
+  asio::steady_timer wake(socket_.get_executor(), asio::steady_timer::time_point::max());
+  UpstreamStream up(wake);
+  const auto changed = [&]() -> asio::awaitable<void> {
+    wake.expires_at(asio::steady_timer::time_point::max());
+    upstream_wait_ = &wake;
+    co_await wake.async_wait(use_tuple);
+    upstream_wait_ = nullptr;
+  };
+  if (!upstream->submit(up, headers, !parser.is_done())) {
+    co_await write_local(make_error(502, "upstream connection refused a new stream", ex.version),
+                         false, &ex);
+    co_return false;
+  }
+  // However this coroutine ends, the upstream connection forgets the stream.
+  struct Forget {
+    Http2Upstream& upstream;
+    UpstreamStream& stream;
+    ~Forget() { upstream.release(stream); }
+  } forget{*upstream, up};
+
+  const auto piece = worker_.pieces().borrow();
+  while (!parser.is_done()) {
+    while (up.request_body.size() - up.request_taken >= kMaxBuffered && !up.failed &&
+           !timed_out()) {
+      arm(config.timeouts.upstream_response);
+      co_await changed();
+    }
+    if (up.failed || timed_out()) break;
+    request.body().data = piece.get().data();
+    request.body().size = piece.get().size();
+    arm(config.timeouts.client_idle);
+    auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_tuple);
+    if (ec == http::error::need_buffer) ec = {};
+    const std::size_t got = piece.get().size() - request.body().size;
+    up.request_body.append(piece.get().data(), got);
+    upstream->resume(up);
+    if (ec) {
+      upstream->cancel(up);
+      if (ec == http::error::body_limit) {
+        co_await write_local(make_error(413, "request body larger than max_body_bytes", ex.version),
+                             false, &ex);
+      } else {
+        ex.status = kClientClosedRequest;
+        finish(ex);
+      }
+      co_return false;
+    }
+  }
+  up.request_complete = true;
+  upstream->resume(up);
+
+  arm(config.timeouts.upstream_response);
+  while (!up.head_received && !up.failed && !timed_out()) co_await changed();
+  if (!up.head_received) {
+    const bool slow = timed_out();
+    upstream->cancel(up);
+    const std::string why =
+        slow ? "upstream did not answer within upstream_response"
+             : "upstream reset the stream (HTTP/2 error " + std::to_string(up.reset_code) + ")";
+    ex.counters->count(slow ? UpstreamError::timeout : UpstreamError::reset);
+    services.log.upstream_error(
+        {.route = ex.counters->name,
+         .upstream = ex.upstream->url,
+         .kind = std::string(to_string(slow ? UpstreamError::timeout : UpstreamError::reset)),
+         .error = why,
+         .status = slow ? 504U : 502U,
+         .request_id = ex.request_id});
+    co_await write_local(make_error(slow ? 504 : 502, why, ex.version), false, &ex);
+    co_return false;
+  }
+
+  http::response<http::empty_body> res;
+  res.result(up.status);
+  res.version(ex.version);
+  bool has_length = false;
+  for (const auto& [name, value] : up.headers) {
+    if (name == "content-length") has_length = true;
+    res.insert(name, value);
+  }
+  append_via(res, kHttp2);
+  add_ratelimit_headers(res, ex);
+  res.set("X-Request-Id", ex.request_id);
+  ex.status = up.status;
+  ex.counters->count_response(ex.status);
+  const bool head_request = request.method() == http::verb::head;
+  const bool bodiless = head_request || up.status == 204 || up.status == 304;
+  // A body without a declared length goes chunked to an HTTP/1.1 client, trailers (a gRPC
+  // status) in its trailer section; an HTTP/1.0 client reads to the close instead. A body with
+  // a length keeps it, and trailers after it are dropped: HTTP/1.1 has no place for them.
+  const bool chunked = !bodiless && ex.version == kHttp11 && !has_length;
+  bool keep_alive =
+      client_keep_alive && !services.draining.load() && (bodiless || has_length || chunked);
+  if (chunked) res.set(http::field::transfer_encoding, "chunked");
+  res.keep_alive(keep_alive);
+  write_head(res.base(), head_);
+  arm(config.timeouts.client_idle);
+  auto [head_ec, head_n] = co_await asio::async_write(stream_, asio::buffer(head_), use_tuple);
+  if (head_ec) {
+    upstream->cancel(up);
+    finish(ex);
+    co_return false;
+  }
+
+  std::string out;
+  std::array<char, 20> size_line{};
+  for (;;) {
+    if (!up.body.empty()) {
+      out.clear();
+      if (chunked) out += detail::chunk_size_line(up.body.size(), size_line);
+      out += up.body;
+      if (chunked) out += "\r\n";
+      const std::size_t n = up.body.size();
+      up.body.clear();
+      ex.bytes += n;
+      arm(config.timeouts.client_idle);
+      auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(out), use_tuple);
+      if (ec) {
+        upstream->cancel(up);
+        finish(ex);
+        co_return false;
+      }
+      upstream->consumed(up, n);
+      continue;
+    }
+    if (up.ended || up.failed || timed_out()) break;
+    arm(config.timeouts.upstream_response);
+    co_await changed();
+  }
+  ex.upstream_ns = services.clock.now() - upstream_started;
+  if (!up.ended) {
+    // Cut off midway: the client connection closes, so a truncated body is never taken whole.
+    upstream->cancel(up);
+    ex.counters->count(timed_out() ? UpstreamError::timeout : UpstreamError::reset);
+    finish(ex);
+    co_return false;
+  }
+  if (chunked) {
+    out = "0\r\n";
+    for (const auto& [name, value] : up.trailers) out += name + ": " + value + "\r\n";
+    out += "\r\n";
+    arm(config.timeouts.client_idle);
+    auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(out), use_tuple);
+    if (ec) keep_alive = false;
+  }
+  finish(ex);
+  co_return keep_alive;
+}
+
+}  // namespace sluice::proxy
