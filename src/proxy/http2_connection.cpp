@@ -355,11 +355,16 @@ int Http2Connection::on_header(Http2Stream& s, std::string_view name, std::strin
     go_away(GoawayReason::flood, NGHTTP2_ENHANCE_YOUR_CALM);
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
-  s.add_header(name, value);
+  if (s.head_done) {
+    s.trailers_in.emplace_back(name, value);
+  } else {
+    s.add_header(name, value);
+  }
   return 0;
 }
 
 int Http2Connection::on_request_head(Http2Stream& s) {
+  s.head_done = true;
   idle_deadline_ = Http2Stream::kNoDeadline;
   auto owner = owner_.lock();
   asio::co_spawn(stream_.get_executor(), serve_stream(streams_.at(s.id)),

@@ -258,9 +258,10 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   res.set("X-Request-Id", ex.request_id);
   res.erase(http::field::content_length);  // HTTP/2 frames the body; a length could lie
   const bool with_body = !response->is_done();
+  const auto head_fields = static_cast<std::size_t>(std::distance(res.begin(), res.end()));
   submit_response(s, res, with_body);
   bool complete = !with_body;
-  if (with_body) co_await relay_response(s, ex, *upstream, *response, complete);
+  if (with_body) co_await relay_response(s, ex, *upstream, *response, head_fields, complete);
   s.upstream_socket = nullptr;
   ex.upstream_ns = services.clock.now() - upstream_started;
   if (complete) worker_.pool().remember_session(*upstream);
@@ -312,6 +313,7 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
   s.body_in.clear();
   nghttp2_session_consume(session_, s.id, up.request_body.size());
   up.request_complete = s.request_complete;
+  if (up.request_complete) up.request_trailers = std::move(s.trailers_in);
   if (!upstream->submit(up, headers, !(up.request_complete && up.request_body.empty()))) {
     static constexpr std::string_view kFull = "upstream connection refused a new stream";
     report_upstream_error(services, ex, UpstreamError::reset, std::string(kFull), 502);
@@ -357,6 +359,7 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
       moved = true;
     }
     if (s.request_complete && s.body_in.empty() && !up.request_complete) {
+      up.request_trailers = std::move(s.trailers_in);
       up.request_complete = true;
       upstream->resume(up);
     }
@@ -444,9 +447,12 @@ asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
     co_await s.changed();
   }
   if (chunked) {
+    // The last chunk, and the request's trailers in its trailer section.
+    std::string last = "0\r\n";
+    for (const auto& [name, value] : s.trailers_in) last += name + ": " + value + "\r\n";
+    last += "\r\n";
     arm(s, timeouts.upstream_response);
-    auto [ec, n] =
-        co_await asio::async_write(upstream.stream, asio::buffer("0\r\n\r\n", 5), use_tuple);
+    auto [ec, n] = co_await asio::async_write(upstream.stream, asio::buffer(last), use_tuple);
     if (ec) co_return false;
   }
   co_return true;
@@ -455,7 +461,8 @@ asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
 // The upstream's body into the stream, as fast as the client's window takes it.
 asio::awaitable<void> Http2Connection::relay_response(Http2Stream& s, Exchange& ex,
                                                       UpstreamConnection& upstream,
-                                                      ResponseParser& response, bool& complete) {
+                                                      ResponseParser& response,
+                                                      std::size_t head_fields, bool& complete) {
   const auto& timeouts = worker_.runtime()->config->timeouts;
   auto piece_lease = worker_.pieces().borrow();
   const std::span<char> piece = piece_lease.get();
@@ -494,6 +501,14 @@ asio::awaitable<void> Http2Connection::relay_response(Http2Stream& s, Exchange& 
       flush();
       co_return;
     }
+  }
+  // Beast adds a chunked body's trailer fields after the head's: they end the stream.
+  std::size_t index = 0;
+  for (const auto& field : response.get()) {
+    if (index++ < head_fields) continue;
+    std::string name(view(field.name_string()));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    s.trailers_out.emplace_back(std::move(name), std::string(view(field.value())));
   }
   s.out_done = true;
   complete = true;

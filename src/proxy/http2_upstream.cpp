@@ -95,14 +95,29 @@ struct Http2UpstreamCallbacks {
     return 0;
   }
 
-  static ssize_t read_body(nghttp2_session* /*session*/, std::int32_t /*stream_id*/,
-                           std::uint8_t* buf, std::size_t length, std::uint32_t* data_flags,
+  // The request body's end; with trailers, the stream ends with them instead.
+  static void end_body(nghttp2_session* session, std::int32_t stream_id, UpstreamStream& s,
+                       std::uint32_t* data_flags) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (s.request_trailers.empty()) return;
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    std::vector<nghttp2_nv> nv;
+    for (const auto& [name, value] : s.request_trailers) {
+      nv.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size());
+  }
+
+  static ssize_t read_body(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf,
+                           std::size_t length, std::uint32_t* data_flags,
                            nghttp2_data_source* source, void* /*user_data*/) {
     auto& s = *static_cast<UpstreamStream*>(source->ptr);
     const std::size_t available = s.request_body.size() - s.request_taken;
     if (available == 0) {
       if (!s.request_complete) return NGHTTP2_ERR_DEFERRED;
-      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      end_body(session, stream_id, s, data_flags);
       return 0;
     }
     const std::size_t n = std::min(length, available);
@@ -111,7 +126,7 @@ struct Http2UpstreamCallbacks {
     if (s.request_taken == s.request_body.size()) {
       s.request_body.clear();
       s.request_taken = 0;
-      if (s.request_complete) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (s.request_complete) end_body(session, stream_id, s, data_flags);
     }
     wake(s);  // room for more
     return static_cast<ssize_t>(n);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <boost/asio/read.hpp>
 
 #include <array>
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include "support/configs.hpp"
 #include "support/proxy_harness.hpp"
+#include "support/raw_upstream.hpp"
 #include "support/test_upstream.hpp"
 #include "support/tls_support.hpp"
 
@@ -465,6 +467,34 @@ TEST_F(Http2Attack, SettingsFloodEndsTheConnection) {
   attack("settings_flood 1000000");
   EXPECT_EQ(goaways("flood"), 1u);
   expect_still_serving();
+}
+
+// Trailers both ways between an HTTP/2 client and an HTTP/1.1 upstream: the request's become the
+// trailer section of its chunked body, and the chunked response's become HTTP/2 trailers.
+TEST(Http2, TrailersPassBetweenHttp2AndChunkedHttp11) {
+  std::string received;
+  RawUpstream upstream([&](RawUpstream::Socket& socket, int) {
+    received = RawUpstream::read_request_head(socket);
+    // The chunked body up to the end of its trailer section (the head's read may hold some).
+    const auto complete = [&] {
+      const auto last = received.find("\r\n0\r\n");
+      return last != std::string::npos && received.find("\r\n\r\n", last) != std::string::npos;
+    };
+    char c;
+    while (!complete() && boost::asio::read(socket, boost::asio::buffer(&c, 1)) == 1) {
+      received += c;
+    }
+    RawUpstream::write(socket,
+                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n");
+  });
+  ProxyHarness proxy("version: 1\nupstream: " + upstream.url() + "\n");
+  const std::string out =
+      run(kPeer + std::to_string(proxy.port()) + " requests 'POST:/t:body=3:trailer.x-sum=42'");
+  EXPECT_NE(out.find("status=200 body=5"), std::string::npos) << out;
+  EXPECT_NE(out.find("t.x-checksum=abc"), std::string::npos) << out;
+  EXPECT_NE(received.find("Transfer-Encoding: chunked"), std::string::npos) << received;
+  EXPECT_NE(received.find("0\r\nx-sum: 42\r\n\r\n"), std::string::npos) << received;
 }
 
 TEST(Http2, ABodyOverMaxBodyBytesEndsItsStreamAtOnce) {

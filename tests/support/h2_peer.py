@@ -4,7 +4,7 @@ implementation that is not sluice's. It prints one line per outcome, `key=value`
 spaces, which the tests read.
 
   h2_peer.py PORT requests SPEC...   streams opened together on one connection; SPEC is
-                                     METHOD:PATH[:header=value,...][:body=N][:reset_ms=N]
+                                     METHOD:PATH[:header=value,...][:body=N][:reset_ms=N][:trailer.NAME=VALUE]
   h2_peer.py PORT rapid_reset N      N streams opened and reset at once
   h2_peer.py PORT ping_flood N       N PINGs sent without reading the acknowledgements
   h2_peer.py PORT continuation_flood N   one HEADERS and N CONTINUATION frames, never ended
@@ -43,9 +43,12 @@ def connect(port, receive_buffer=None):
 def parse_spec(spec):
     parts = spec.split(":")
     method, path = parts[0], parts[1]
-    headers, body, reset_ms = [], b"", None
+    headers, body, reset_ms, trailers = [], b"", None, []
     for part in parts[2:]:
-        if part.startswith("body="):
+        if part.startswith("trailer."):
+            name, value = part[8:].split("=", 1)
+            trailers.append((name, value))
+        elif part.startswith("body="):
             body = b"x" * int(part[5:])
         elif part.startswith("reset_ms="):
             reset_ms = int(part[9:])
@@ -53,7 +56,7 @@ def parse_spec(spec):
             for item in part.split(","):
                 name, value = item.split("=", 1)
                 headers.append((name, value))
-    return method, path, headers, body, reset_ms
+    return method, path, headers, body, reset_ms, trailers
 
 
 def report_goaway(event):
@@ -66,7 +69,7 @@ def requests(port, specs):
     resets = []  # (when, stream id)
     start = time.monotonic()
     for spec in specs:
-        method, path, headers, body, reset_ms = parse_spec(spec)
+        method, path, headers, body, reset_ms, trailers = parse_spec(spec)
         sid = conn.get_next_available_stream_id()
         request = [(":method", method), (":path", path), (":scheme", "http"),
                    (":authority", f"127.0.0.1:{port}")] + headers
@@ -77,8 +80,11 @@ def requests(port, specs):
                 room = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
                 if room <= 0:
                     break  # the rest waits for a window update
-                conn.send_data(sid, pending[:room], end_stream=len(pending) <= room)
+                last = len(pending) <= room
+                conn.send_data(sid, pending[:room], end_stream=last and not trailers)
                 pending = pending[room:]
+            if not pending and trailers:
+                conn.send_headers(sid, trailers, end_stream=True)
             streams_body_left = pending
         else:
             streams_body_left = b""

@@ -81,7 +81,7 @@ class Http2Connection {
                                           bool chunked);
   asio::awaitable<void> relay_response(Http2Stream& s, Exchange& ex, UpstreamConnection& upstream,
                                        http::response_parser<http::buffer_body>& response,
-                                       bool& complete);
+                                       std::size_t head_fields, bool& complete);
   // Sluice's own answer to a stream: as an HTTP/2 response, or a gRPC call's trailers-only one.
   void answer(Http2Stream& s, Exchange& ex, LocalResponse response, AnswerReason reason,
               std::string_view detail);

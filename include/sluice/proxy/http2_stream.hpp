@@ -50,11 +50,13 @@ struct Http2Stream {
   http::request_header<> head;
   std::string method, path, authority, scheme;
   std::size_t header_bytes = 0;
-  bool grpc = false;              // content-type application/grpc…
-  bool request_complete = false;  // END_STREAM received
-  bool closed = false;            // reset, or the connection ended: nobody reads an answer
-  bool answered = false;          // a response was submitted: later request bytes are dropped
-  std::uint64_t body_bytes = 0;   // request body received so far (http.max_body_bytes)
+  bool head_done = false;  // the header block is in: what follows is trailers
+  std::vector<std::pair<std::string, std::string>> trailers_in;  // the request's trailers
+  bool grpc = false;                                             // content-type application/grpc…
+  bool request_complete = false;                                 // END_STREAM received
+  bool closed = false;           // reset, or the connection ended: nobody reads an answer
+  bool answered = false;         // a response was submitted: later request bytes are dropped
+  std::uint64_t body_bytes = 0;  // request body received so far (http.max_body_bytes)
   bool body_too_large = false;
   std::string body_in;   // request body received, not yet passed upstream
   std::string body_out;  // response body nghttp2 has not taken yet, from out_taken

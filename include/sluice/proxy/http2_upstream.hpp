@@ -30,6 +30,7 @@ struct UpstreamStream {
   std::string request_body;
   std::size_t request_taken = 0;
   bool request_complete = false;
+  std::vector<std::pair<std::string, std::string>> request_trailers;  // sent after the body
   // The response as it comes.
   unsigned status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
