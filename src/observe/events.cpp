@@ -62,8 +62,9 @@ std::vector<Field> fields_of(const ThrottledEvent& e) {
                             {"client", e.client},
                             {"request_id", sanitize(e.request_id)},
                             {"protocol", e.protocol}};
-  if (e.grpc_status >= 0)
+  if (e.grpc_status >= 0) {
     fields.push_back({"grpc_status", number(std::int64_t{e.grpc_status}), true});
+  }
   if (!e.store.empty()) fields.push_back({"store", e.store});
   return fields;
 }
@@ -80,8 +81,9 @@ std::vector<Field> fields_of(const AccessEvent& e) {
                             {"client", e.client},
                             {"request_id", sanitize(e.request_id)},
                             {"protocol", e.protocol}};
-  if (e.grpc_status >= 0)
+  if (e.grpc_status >= 0) {
     fields.push_back({"grpc_status", number(std::int64_t{e.grpc_status}), true});
+  }
   return fields;
 }
 

@@ -261,7 +261,9 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   const auto head_fields = static_cast<std::size_t>(std::distance(res.begin(), res.end()));
   submit_response(s, res, with_body);
   bool complete = !with_body;
-  if (with_body) co_await relay_response(s, ex, *upstream, *response, head_fields, complete);
+  if (with_body) {
+    co_await relay_response(s, ex, *upstream, *response, head_fields, complete);
+  }
   s.upstream_socket = nullptr;
   ex.upstream_ns = services.clock.now() - upstream_started;
   if (complete) worker_.pool().remember_session(*upstream);
@@ -449,7 +451,9 @@ asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
   if (chunked) {
     // The last chunk, and the request's trailers in its trailer section.
     std::string last = "0\r\n";
-    for (const auto& [name, value] : s.trailers_in) last += name + ": " + value + "\r\n";
+    for (const auto& [name, value] : s.trailers_in) {
+      last.append(name).append(": ").append(value).append("\r\n");
+    }
     last += "\r\n";
     arm(s, timeouts.upstream_response);
     auto [ec, n] = co_await asio::async_write(upstream.stream, asio::buffer(last), use_tuple);

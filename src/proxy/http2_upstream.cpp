@@ -9,6 +9,7 @@ namespace sluice::proxy {
 namespace {
 
 constexpr std::size_t kWriteBatch = std::size_t{64} * 1024;
+constexpr std::size_t kReadSize = std::size_t{16} * 1024;
 // What an upstream may send on a stream before the client took any of it: the bound on a
 // stream's buffered response, since window updates follow what the client took.
 constexpr std::int32_t kStreamWindow = 256 * 1024;
@@ -81,6 +82,7 @@ struct Http2UpstreamCallbacks {
     return 0;
   }
 
+  // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): nghttp2's callback signature
   static int stream_closed(nghttp2_session* session, std::int32_t stream_id,
                            std::uint32_t error_code, void* user_data) {
     UpstreamStream* s = stream_of(session, stream_id);
@@ -236,7 +238,7 @@ asio::awaitable<void> Http2Upstream::read_loop() {
   auto& buffer = connection_->buffer;
   for (;;) {
     auto [ec, n] =
-        co_await connection_->stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+        co_await connection_->stream.async_read_some(buffer.prepare(kReadSize), use_tuple);
     buffer.commit(n);
     if (ec) break;
     const ssize_t used = nghttp2_session_mem_recv(

@@ -114,7 +114,10 @@ asio::awaitable<void> Session::handshake() {
     co_return close();
   }
   client_cert_ = verified_peer_name(*stream_.tls());
-  if (negotiated_h2(*stream_.tls())) co_return co_await serve_http2();
+  if (negotiated_h2(*stream_.tls())) {
+    co_await serve_http2();
+    co_return;
+  }
   await_request(true);
 }
 
@@ -154,7 +157,10 @@ asio::awaitable<void> Session::serve_ready() {
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
     HeadResult head = co_await read_head(parser);
-    if (head.outcome == HeadResult::Outcome::http2) co_return co_await serve_http2();
+    if (head.outcome == HeadResult::Outcome::http2) {
+      co_await serve_http2();
+      co_return;
+    }
     if (head.outcome != HeadResult::Outcome::ready) {
       if (head.outcome == HeadResult::Outcome::refused) {
         co_await refuse_head(std::move(head));

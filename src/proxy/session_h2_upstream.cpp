@@ -122,7 +122,9 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
   upstream->resume(up);
 
   arm(config.timeouts.upstream_response);
-  while (!up.head_received && !up.failed && !timed_out()) co_await changed();
+  while (!up.head_received && !up.failed && !timed_out()) {
+    co_await changed();
+  }
   if (!up.head_received) {
     const bool slow = timed_out();
     upstream->cancel(up);
@@ -208,7 +210,9 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
   }
   if (chunked) {
     out = "0\r\n";
-    for (const auto& [name, value] : up.trailers) out += name + ": " + value + "\r\n";
+    for (const auto& [name, value] : up.trailers) {
+      out.append(name).append(": ").append(value).append("\r\n");
+    }
     out += "\r\n";
     arm(config.timeouts.client_idle);
     auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(out), use_tuple);
