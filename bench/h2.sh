@@ -8,6 +8,8 @@
 #   bench/h2.sh [ROUNDS] [DURATION] [CLIENTS] [STREAMS]     (defaults 3 10 8 10: h2load -c8 -m10)
 #
 # BASELINE=path/to/an/older/sluice adds it as a fourth target, as bench/proxy.sh does.
+# Then gRPC unary calls (h2load, 5-byte messages) to the tests' Python echo server, directly and
+# through sluice: calls per second both ways and sluice's CPU per call.
 ROUNDS=${1:-3}
 DURATION=${2:-10}
 CLIENTS=${3:-8}
@@ -122,3 +124,32 @@ for peer in [t for t in ("nginx", "haproxy", "baseline") if t in med]:
     print(f"{peer}: throughput sluice/{peer} {s[0] / p[0]:.2f}, "
           f"CPU per request {peer}/sluice {p[1] / s[1]:.2f}")
 '
+
+# gRPC: the same calls to the server directly and through sluice (upstream_protocol auto: h2).
+exec 3< <(sleep $((ROUNDS * DURATION * 2 + 60)))
+/usr/bin/python3 "$root/tests/support/grpc_server.py" <&3 > "$work/grpc.port" &
+pids+=($!)
+for _ in $(seq 100); do grep -q port= "$work/grpc.port" 2>/dev/null && break; sleep 0.05; done
+grpc_port=$(sed 's/port=//' "$work/grpc.port")
+grpc_sluice_port=$(free_port)
+{
+  sluice_config_head "$grpc_sluice_port" "$grpc_port"
+  printf 'routes:\n  - { name: grpc, match: { path_prefix: / }, max_rate: 100000000, time_period: 1s }\n'
+} | sed 's|sluice.log|grpc-sluice.log|' > "$work/grpc-sluice.yaml"
+"$sluice" -c "$work/grpc-sluice.yaml" &
+pids+=($!)
+grpc_sluice_pid=$!
+sleep 0.5
+printf '\0\0\0\0\005hello' > "$work/grpc.msg"
+grpc_load() {  # $1 = port → "calls_per_s"
+  h2load -c4 -m10 -D"$DURATION" -d "$work/grpc.msg" -H 'content-type: application/grpc' \
+    -H 'te: trailers' "http://127.0.0.1:$1/test.Echo/Unary" > "$work/grpc.out"
+  awk '/^finished in/ { print $4 }' "$work/grpc.out"
+}
+direct=$(grpc_load "$grpc_port")
+before=$(cpu_ticks "$grpc_sluice_pid")
+through=$(grpc_load "$grpc_sluice_port")
+after=$(cpu_ticks "$grpc_sluice_pid")
+calls=$(awk '/^requests:/ { print $8 }' "$work/grpc.out")
+awk -v d="$direct" -v t="$through" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+  -v n="$calls" 'BEGIN { printf "grpc: direct %.0f calls/s, through sluice %.0f calls/s (%.2f), sluice CPU %.1f us/call\n", d, t, t / d, ticks / hz * 1e6 / n }'

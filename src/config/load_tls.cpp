@@ -90,11 +90,6 @@ void Loader::load_route_upstream(const Node& node, const std::string& path, Conf
       route.upstream_protocol = *p;
     }
   }
-  if (https && route.upstream_protocol == UpstreamProtocol::http2) {
-    error(node, path,
-          "upstream_protocol http2 needs an http:// upstream (HTTP/2 by prior knowledge); "
-          "HTTP/2 to https:// upstreams is not supported yet");
-  }
 }
 
 std::optional<UpstreamProtocol> Loader::upstream_protocol(const Node& node,

@@ -136,9 +136,10 @@ asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream>
   }
   const config::UpstreamProtocol protocol =
       ex.route != nullptr ? ex.route->upstream_protocol : ex.runtime->config->upstream_protocol;
-  const bool over_h2 =
-      !ex.upstream->tls && (protocol == config::UpstreamProtocol::http2 ||
-                            (protocol == config::UpstreamProtocol::automatic && s.grpc));
+  // gRPC runs only over HTTP/2: with `auto`, its calls go to the upstream over HTTP/2 (by
+  // prior knowledge, or ALPN h2 over https://).
+  const bool over_h2 = protocol == config::UpstreamProtocol::http2 ||
+                       (protocol == config::UpstreamProtocol::automatic && s.grpc);
   if (over_h2) {
     co_await forward_h2(s, ex);
   } else {
@@ -280,11 +281,15 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
   const config::Config& config = *ex.runtime->config;
   UpstreamPool::Failure failed;
   const Nanos upstream_started = services.clock.now();
+  std::shared_ptr<ssl::context> tls;
+  if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
   auto upstream = co_await worker_.http2_upstreams().acquire(
-      *ex.upstream, config.timeouts.upstream_connect, failed);
+      *ex.upstream, tls, config.timeouts.upstream_connect, failed);
   if (!upstream) {
-    const std::string detail = "upstream unreachable: " + failed.ec.message();
-    report_upstream_error(services, ex, UpstreamError::connect, failed.ec.message(), 502);
+    const std::string detail = failed.tls ? "upstream TLS handshake failed: " + failed.detail
+                                          : "upstream unreachable: " + failed.ec.message();
+    report_upstream_error(services, ex, failed.tls ? UpstreamError::tls : UpstreamError::connect,
+                          failed.tls ? failed.detail : failed.ec.message(), 502);
     answer(s, ex, make_error(502, detail, kHttp11), AnswerReason::upstream_unreachable, detail);
     co_return;
   }
@@ -301,7 +306,10 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
                               ? ex.upstream->authority()
                               : std::string(view(request[http::field::host]));
   std::vector<std::pair<std::string, std::string>> headers{
-      {":method", s.method}, {":scheme", "http"}, {":authority", authority}, {":path", ex.target}};
+      {":method", s.method},
+      {":scheme", ex.upstream->tls ? "https" : "http"},
+      {":authority", authority},
+      {":path", ex.target}};
   for (const auto& field : request) {
     std::string name(view(field.name_string()));
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -293,14 +293,15 @@ asio::awaitable<void> Http2Upstream::write_loop() {
 }
 
 asio::awaitable<std::shared_ptr<Http2Upstream>> Http2Upstreams::acquire(
-    const config::UpstreamTarget& target, Nanos connect_timeout, UpstreamPool::Failure& failure) {
+    const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
+    Nanos connect_timeout, UpstreamPool::Failure& failure) {
   auto& list = connections_[target.url];
   std::erase_if(list, [](const auto& c) { return !c->usable() && c->idle(); });
   for (const auto& c : list) {
     if (c->usable()) co_return c;
   }
-  auto connection =
-      co_await pool_.acquire(target, nullptr, connect_timeout, UpstreamPool::Reuse::never, failure);
+  auto connection = co_await pool_.acquire(target, tls, connect_timeout, UpstreamPool::Reuse::never,
+                                           failure, UpstreamPool::Alpn::h2);
   if (!connection) co_return nullptr;
   auto upstream = std::make_shared<Http2Upstream>(std::move(connection), target.url);
   upstream->start();

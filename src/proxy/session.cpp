@@ -357,7 +357,7 @@ asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
   }
   const config::UpstreamProtocol protocol =
       ex.route != nullptr ? ex.route->upstream_protocol : ex.runtime->config->upstream_protocol;
-  if (protocol == config::UpstreamProtocol::http2 && !ex.upstream->tls) {
+  if (protocol == config::UpstreamProtocol::http2) {
     co_return co_await forward_h2(parser, ex);
   }
   co_return co_await forward(parser, ex);

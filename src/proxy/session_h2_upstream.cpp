@@ -40,8 +40,10 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
   UpstreamPool::Failure failed;
   const Nanos upstream_started = services.clock.now();
   deadline_ = kNoDeadline;  // the pool keeps its own connect deadline
+  std::shared_ptr<ssl::context> tls;
+  if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
   auto upstream = co_await worker_.http2_upstreams().acquire(
-      *ex.upstream, config.timeouts.upstream_connect, failed);
+      *ex.upstream, tls, config.timeouts.upstream_connect, failed);
   if (!upstream) {
     co_await refuse_unreachable(ex, failed);
     co_return false;
@@ -58,7 +60,7 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
       ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
   std::vector<std::pair<std::string, std::string>> headers{
       {":method", std::string(view(request.method_string()))},
-      {":scheme", "http"},
+      {":scheme", ex.upstream->tls ? "https" : "http"},
       {":authority", host_header == config::HostHeader::upstream
                          ? ex.upstream->authority()
                          : std::string(view(request[http::field::host]))},

@@ -219,6 +219,11 @@ HandshakeFailure classify_handshake_failure(const error_code& ec, bool timed_out
   }
 }
 
+void offer_h2_only(TlsStream& tls) {
+  static constexpr std::array<unsigned char, 3> kAlpnH2 = {2, 'h', '2'};
+  SSL_set_alpn_protos(tls.native_handle(), kAlpnH2.data(), kAlpnH2.size());
+}
+
 bool negotiated_h2(TlsStream& tls) {
   const unsigned char* protocol = nullptr;
   unsigned int length = 0;

@@ -49,7 +49,7 @@ UpstreamConnection::~UpstreamConnection() {
 
 asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
     const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
-    Nanos connect_timeout, Reuse reuse, Failure& failure) {
+    Nanos connect_timeout, Reuse reuse, Failure& failure, Alpn alpn) {
   failure = {};
   error_code& ec = failure.ec;
   std::string key = key_of(target);
@@ -94,6 +94,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
   const auto session = sessions_.find(key);
   prepare_upstream_handshake(stream, target,
                              session == sessions_.end() ? nullptr : session->second.get());
+  if (alpn == Alpn::h2) offer_h2_only(stream);
   auto shaken = co_await (stream.async_handshake(ssl::stream_base::client, use_tuple) ||
                           deadline.async_wait(use_tuple));
   ec = shaken.index() == 0 ? std::get<0>(std::get<0>(shaken)) : asio::error::timed_out;
@@ -103,6 +104,11 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
                                                   : upstream_handshake_error(stream, ec);
     // Whatever failed, the next connection verifies the upstream afresh.
     sessions_.erase(key);
+    co_return nullptr;
+  }
+  if (alpn == Alpn::h2 && !negotiated_h2(stream)) {
+    failure.tls = true;
+    failure.detail = "the upstream does not offer HTTP/2 (h2) by ALPN";
     co_return nullptr;
   }
   remember_session(*conn);

@@ -285,7 +285,8 @@ routes:
 // standard input closes, which the destructor does (and a kill, should it not).
 class GrpcServer {
  public:
-  GrpcServer() {
+  // `tls`: the certificate and key to serve with (TLS, ALPN h2); empty: clear text (h2c).
+  explicit GrpcServer(const std::vector<std::string>& tls = {}) {
     int to_child[2];
     int from_child[2];
     if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) return;
@@ -297,6 +298,10 @@ class GrpcServer {
       ::dup2(from_child[1], 1);
       ::close(to_child[1]);
       ::close(from_child[0]);
+      if (tls.size() == 2) {
+        ::execl("/usr/bin/python3", "python3", script.c_str(), "--tls", tls[0].c_str(),
+                tls[1].c_str(), static_cast<char*>(nullptr));
+      }
       ::execl("/usr/bin/python3", "python3", script.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
@@ -399,6 +404,31 @@ TEST_F(Grpc, AnHttp11ClientReachesAnHttp2UpstreamAndGetsItsTrailers) {
       "TE: trailers\r\nContent-Length: 10\r\n\r\n" +
       message);
   EXPECT_EQ(client.receive().header("grpc-status"), "0");
+}
+
+// An https:// upstream speaking HTTP/2: chosen by ALPN, its certificate verified like any
+// https:// upstream's.
+TEST(GrpcOverTls, CallsReachAnHttpsUpstreamOverH2ByAlpn) {
+  TestCertificates certs;
+  const GrpcServer server({certs.path("server.crt"), certs.path("server.key")});
+  ASSERT_NE(server.port(), 0);
+  ProxyHarness proxy("version: 1\nupstream: https://localhost:" + std::to_string(server.port()) +
+                     "\nupstream_tls: { ca: " + certs.path("ca.crt") + " }\n");
+  EXPECT_EQ(grpc_call(proxy.port(), "/test.Echo/Unary unary 100"),
+            "code=OK messages=1 bytes=100\n");
+  EXPECT_EQ(grpc_call(proxy.port(), "/test.Echo/Bidi bidi 300000 3"),
+            "code=OK messages=3 bytes=900000\n");
+}
+
+TEST(GrpcOverTls, AnUpstreamThatFailsVerificationIsUnavailable) {
+  TestCertificates certs;
+  const GrpcServer server({certs.path("server.crt"), certs.path("server.key")});
+  ASSERT_NE(server.port(), 0);
+  ProxyHarness proxy("version: 1\nupstream: https://localhost:" + std::to_string(server.port()) +
+                     "\nupstream_tls: { ca: " + certs.path("other-ca.crt") + " }\n");
+  const std::string out = grpc_call(proxy.port(), "/test.Echo/Unary");
+  EXPECT_NE(out.find("code=UNAVAILABLE"), std::string::npos) << out;
+  EXPECT_NE(out.find("TLS handshake failed"), std::string::npos) << out;
 }
 
 // config/grpc.yaml as the README runs it, in front of the same echo server.

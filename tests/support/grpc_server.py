@@ -4,6 +4,7 @@
   grpc_server.py          on 127.0.0.1:0; prints `port=N` once serving, and stops by itself
                           when its standard input closes (or after 120 seconds)
   grpc_server.py PORT     on 127.0.0.1:PORT until interrupted
+  ... --tls CERT KEY      over TLS (ALPN h2) with that certificate and key
 
 Methods, on raw bytes (no protobuf):
   /test.Echo/Unary    the request back
@@ -47,8 +48,17 @@ HANDLERS = {
 def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", HANDLERS),))
-    fixed = len(sys.argv) > 1
-    port = server.add_insecure_port(f"127.0.0.1:{sys.argv[1] if fixed else 0}")
+    args = sys.argv[1:]
+    tls = None
+    if "--tls" in args:
+        at = args.index("--tls")
+        cert, key = args[at + 1], args[at + 2]
+        del args[at:at + 3]
+        with open(cert, "rb") as c, open(key, "rb") as k:
+            tls = grpc.ssl_server_credentials([(k.read(), c.read())])
+    fixed = len(args) > 0
+    address = f"127.0.0.1:{args[0] if fixed else 0}"
+    port = server.add_secure_port(address, tls) if tls else server.add_insecure_port(address)
     server.start()
     print(f"port={port}", flush=True)
     if fixed:

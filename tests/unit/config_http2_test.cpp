@@ -49,11 +49,12 @@ TEST(ConfigUpstreamProtocol, UnknownValuesAreErrors) {
       std::string::npos);
 }
 
-TEST(ConfigUpstreamProtocol, Http2ToAnHttpsUpstreamIsNotSupportedYet) {
-  EXPECT_NE(error_of("routes:\n  - { name: a, upstream: https://example.com, "
-                     "upstream_protocol: http2 }\n")
-                .find("HTTP/2 to https:// upstreams is not supported yet"),
-            std::string::npos);
+TEST(ConfigUpstreamProtocol, Http2ToAnHttpsUpstreamGoesByAlpn) {
+  const auto c =
+      ok("routes:\n  - { name: a, upstream: https://example.com, "
+         "upstream_protocol: http2 }\n");
+  EXPECT_EQ(c->routes[0].upstream_protocol, UpstreamProtocol::http2);
+  EXPECT_TRUE(c->routes[0].upstream->tls.has_value());
 }
 
 TEST(ConfigGrpcStatus, ResourceExhaustedByDefault) {

@@ -91,7 +91,9 @@ class Http2Upstream : public std::enable_shared_from_this<Http2Upstream> {
 class Http2Upstreams {
  public:
   explicit Http2Upstreams(UpstreamPool& pool) : pool_(pool) {}
+  // `tls`: the context of an https:// upstream (ALPN h2 is required of it), else null.
   asio::awaitable<std::shared_ptr<Http2Upstream>> acquire(const config::UpstreamTarget& target,
+                                                          const std::shared_ptr<ssl::context>& tls,
                                                           Nanos connect_timeout,
                                                           UpstreamPool::Failure& failure);
   void close_all();

@@ -47,6 +47,8 @@ HandshakeFailure classify_handshake_failure(const error_code& ec, bool timed_out
 
 // Whether the handshake chose HTTP/2 by ALPN.
 bool negotiated_h2(TlsStream& tls);
+// An upstream connection that will speak HTTP/2: ALPN offers h2 alone.
+void offer_h2_only(TlsStream& tls);
 
 // The subject CN of the certificate the peer presented and the handshake verified; empty if none.
 std::string verified_peer_name(TlsStream& tls);

@@ -50,6 +50,10 @@ class UpstreamPool {
     std::string detail;  // the handshake's: OpenSSL's verification result when that failed
   };
 
+  // What a new https:// connection asks for by ALPN: HTTP/1.1, or HTTP/2 (which the upstream must
+  // then choose, or the connection fails).
+  enum class Alpn { http1, h2 };
+
   enum class Reuse {
     any,      // an idle connection as it is: the caller retries if it turns out stale
     checked,  // an idle connection the upstream has not closed (one system call to ask)
@@ -59,7 +63,7 @@ class UpstreamPool {
   // (with `tls`, for https:// upstreams) included, within `connect_timeout`.
   asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(
       const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
-      Nanos connect_timeout, Reuse reuse, Failure& failure);
+      Nanos connect_timeout, Reuse reuse, Failure& failure, Alpn alpn = Alpn::http1);
   // Back to the pool after a complete exchange on a keep-alive connection.
   void release(std::unique_ptr<UpstreamConnection> connection);
   // After a complete exchange, pooled or not: a TLS connection's session, kept for the next new
