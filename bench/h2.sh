@@ -23,7 +23,9 @@ sluice_port=$(free_port)
 haproxy_port=$(free_port)
 
 start_upstream "$upstream_port"
-start_nginx_peer "$nginx_port http2" "$upstream_port"
+# keepalive_requests: nginx ends an HTTP/2 connection after 1 000 requests by default, and
+# h2load does not reconnect within a timed run.
+start_nginx_peer "$nginx_port http2" "$upstream_port" "keepalive_requests 100000000;"
 
 cat > "$work/haproxy.cfg" <<CONF
 global
