@@ -36,7 +36,8 @@ class StatsHistory {
 };
 
 // The whole /stats document: counters per route and decision, upstream errors per route and
-// kind, live buckets, connections, requests by protocol, Redis (when `redis_address` is set), and `history`.
+// kind, live buckets, connections, requests by protocol, Redis (when `redis_address` is set), and
+// `history`.
 std::string stats_json(Metrics& metrics, const StatsHistory& history, std::int64_t now_ms,
                        const std::optional<std::string>& redis_address);
 
