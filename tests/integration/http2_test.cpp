@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -279,6 +280,39 @@ routes:
   EXPECT_NE(output.find("error_code=NO_ERROR"), std::string::npos) << output;
   EXPECT_EQ(count_lines_with(output, ":status: 200"), 2u) << output;  // the held one too
   EXPECT_EQ(metric(proxy, observe::Family::http2_goaways_total, {{"reason", "shutdown"}}), 1u);
+}
+
+TEST(Http2, AReloadKeepsOpenConnectionsAndTheirNewStreamsTakeTheNewConfig) {
+  const std::string routes =
+      "routes:\n  - { name: r, match: { path: /which }, respond: { body: %s } }\n";
+  const auto with_body = [&](const std::string& body) {
+    std::string yaml = routes;
+    yaml.replace(yaml.find("%s"), 2, body);
+    return "version: 1\n" + yaml;
+  };
+  ProxyHarness proxy(with_body("old"));
+  const std::string go = "/tmp/sluice-h2-reload-" + std::to_string(::getpid());
+  ::unlink(go.c_str());
+  std::string output;
+  std::thread client([&] {
+    output = run(kPeer + std::to_string(proxy.port()) + " two_apart /which /which " + go);
+  });
+  ASSERT_TRUE(wait_until([&] {
+    return proxy.server()
+               .metrics()
+               .counter(observe::Family::protocol_requests_total, {{"protocol", "h2c"}})
+               .load() == 1;
+  }));
+  auto reloaded = config::load_string("listen: 127.0.0.1:0\nlog: { file: " + proxy.log_path() +
+                                          ", format: json }\n" + with_body("new"),
+                                      "reload.yaml");
+  ASSERT_NE(reloaded.config, nullptr);
+  proxy.server().reload(reloaded.config);
+  { std::ofstream(go) << "go"; }
+  client.join();
+  ::unlink(go.c_str());
+  EXPECT_NE(output.find("stream=1 status=200 body=old"), std::string::npos) << output;
+  EXPECT_NE(output.find("stream=3 status=200 body=new"), std::string::npos) << output;
 }
 
 // The real gRPC server of tests/support/grpc_server.py, as a child process: it stops when its

@@ -10,9 +10,12 @@ spaces, which the tests read.
   h2_peer.py PORT continuation_flood N   one HEADERS and N CONTINUATION frames, never ended
   h2_peer.py PORT settings_flood N   N SETTINGS frames without reading the acknowledgements
   h2_peer.py PORT stall PATH         a request whose response the client's window never admits
+  h2_peer.py PORT two_apart PATH1 PATH2 FILE   two requests on one connection, the second once
+                                     FILE exists
 
 Every run is bounded: the socket times out after 10 seconds.
 """
+import os
 import socket
 import sys
 import time
@@ -242,6 +245,43 @@ def stall(port, path):
         sock.sendall(conn.data_to_send())
 
 
+def one_response(sock, conn, sid):
+    """Reads until stream `sid` ends; returns its status and body."""
+    status, body = None, b""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return status, body
+        for event in conn.receive_data(data):
+            if getattr(event, "stream_id", None) != sid:
+                continue
+            if isinstance(event, h2.events.ResponseReceived):
+                status = dict(event.headers).get(":status")
+            elif isinstance(event, h2.events.DataReceived):
+                body += event.data
+                conn.acknowledge_received_data(event.flow_controlled_length, sid)
+            elif isinstance(event, h2.events.StreamEnded):
+                sock.sendall(conn.data_to_send())
+                return status, body
+        sock.sendall(conn.data_to_send())
+
+
+def two_apart(port, first, second, go_file):
+    """One connection, two requests: the second once `go_file` exists (at most 10 s later)."""
+    sock, conn = connect(port)
+    for sid, path in ((1, first), (3, second)):
+        if sid == 3:
+            deadline = time.monotonic() + TIMEOUT_S
+            while not os.path.exists(go_file) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        conn.send_headers(sid, [(":method", "GET"), (":path", path), (":scheme", "http"),
+                                (":authority", f"127.0.0.1:{port}")], end_stream=True)
+        sock.sendall(conn.data_to_send())
+        status, body = one_response(sock, conn, sid)
+        print(f"stream={sid} status={status} body={body.decode(errors='replace').strip()}",
+              flush=True)
+
+
 def frame(kind, flags, stream_id, payload):
     return (len(payload).to_bytes(3, "big") + bytes([kind, flags]) +
             stream_id.to_bytes(4, "big") + payload)
@@ -270,6 +310,8 @@ def main():
         raw_flood(port, frame(0x6, 0x0, 0, b"12345678"), int(args[0]))
     elif mode == "settings_flood":
         raw_flood(port, frame(0x4, 0x0, 0, b""), int(args[0]))
+    elif mode == "two_apart":
+        two_apart(port, args[0], args[1], args[2])
     elif mode == "stall":
         stall(port, args[0])
     elif mode == "continuation_flood":
