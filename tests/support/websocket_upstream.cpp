@@ -28,8 +28,9 @@ void WebSocketUpstream::serve(tcp::socket& socket) {
     std::lock_guard guard(mutex_);
     last_upgrade_ = std::string(handshake[http::field::upgrade]);
   }
-  if (!ec) ws.accept(handshake, ec);
+  // Counted before the 101 goes out: a client that reads it may ask for the count at once.
   if (!ec) ++handshakes_;
+  if (!ec) ws.accept(handshake, ec);
   while (!ec) {
     beast::flat_buffer message;
     ws.read(message, ec);
