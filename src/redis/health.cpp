@@ -9,6 +9,7 @@ Health::Health(std::size_t workers, observe::EventLog& log, observe::Metrics& me
       commands_error(metrics.counter(Family::redis_commands_total, {{"result", "error"}})),
       commands_timeout(metrics.counter(Family::redis_commands_total, {{"result", "timeout"}})),
       latency(metrics.histogram(Family::redis_latency_seconds, {})),
+      batch_size(metrics.histogram(Family::redis_batch_size, {})),
       cache_hits(metrics.counter(Family::redis_cache_hits_total, {})),
       log_(log),
       up_gauge_(metrics.gauge(Family::redis_up, {})),

@@ -36,44 +36,61 @@ local function store(key, t)
 end
 )lua";
 
-// KEYS: the buckets. ARGV: max_wait, not_before, refundable (1: the caller may give the slots
-// back even without a wait), then cost and tau per key (nanoseconds). Returns {admitted,
-// deciding, wait or retry_after, backlog per key}, and when the slots may be given back (a wait,
-// or refundable), found and set per key.
+// One call decides a batch of requests, in order, each as if it were alone: all-or-nothing over
+// its own buckets, FIFO with the requests before it. KEYS: every request's buckets, one request
+// after the other. ARGV: the number of requests, then per request its number of buckets n,
+// max_wait, not_before, refundable (1: the caller may give the slots back even without a wait),
+// and cost and tau per bucket (nanoseconds). Returns per request {admitted, deciding, wait or
+// retry_after, backlog per bucket}, and when its slots may be given back (a wait, or
+// refundable), found and set per bucket; or an error reply for a request one of whose buckets
+// holds something else.
 constexpr const char* kDecide = R"lua(
-local max_wait = tonumber(ARGV[1])
-local release = now + tonumber(ARGV[2])
-local refundable = ARGV[3] == '1'
-local deciding = 0
-local tats, costs = {}, {}
-for k = 1, #KEYS do
-  tats[k] = load(KEYS[k])
-  costs[k] = tonumber(ARGV[2 + 2 * k])
-  local fit = tats[k] + costs[k] - tonumber(ARGV[3 + 2 * k])
-  if fit > release then
-    release = fit
-    deciding = k
+local function decide(first, n, a)
+  local release = now + tonumber(ARGV[a + 2])
+  local deciding = 0
+  local tats, costs = {}, {}
+  for k = 1, n do
+    tats[k] = load(KEYS[first + k])
+    costs[k] = tonumber(ARGV[a + 2 + 2 * k])
+    local fit = tats[k] + costs[k] - tonumber(ARGV[a + 3 + 2 * k])
+    if fit > release then
+      release = fit
+      deciding = k
+    end
   end
-end
-local n = #KEYS
-if release - now > max_wait then
-  local reply = {0, deciding, release - now - max_wait}
-  for k = 1, n do reply[3 + k] = tats[k] - now end
+  local max_wait = tonumber(ARGV[a + 1])
+  if release - now > max_wait then
+    local reply = {0, deciding, release - now - max_wait}
+    for k = 1, n do reply[3 + k] = tats[k] - now end
+    return reply
+  end
+  local reply = {1, deciding, release - now}
+  -- Formatting what a refund needs costs Redis time: only for requests that can be cancelled.
+  local keep = ARGV[a + 3] == '1' or release > now
+  for k = 1, n do
+    local set = math.max(tats[k], release) + costs[k]
+    reply[3 + k] = set - now
+    local text = store(KEYS[first + k], set)
+    if keep then
+      reply[3 + n + k] = format(tats[k])
+      reply[3 + 2 * n + k] = text
+    end
+  end
   return reply
 end
-local reply = {1, deciding, release - now}
--- Formatting what a refund needs costs Redis time: only for requests that can be cancelled.
-local keep = refundable or release > now
-for k = 1, n do
-  local set = math.max(tats[k], release) + costs[k]
-  reply[3 + k] = set - now
-  local text = store(KEYS[k], set)
-  if keep then
-    reply[3 + n + k] = format(tats[k])
-    reply[3 + 2 * n + k] = text
-  end
+local replies = {}
+local first, a = 0, 2
+for r = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a])
+  -- A bucket that holds something else fails its own request only: that request read all its
+  -- buckets before writing any, and the others of the batch go on.
+  local ok, reply = pcall(decide, first, n, a)
+  if not ok and type(reply) == 'table' then reply = reply.err end
+  replies[r] = ok and reply or {err = tostring(reply)}
+  first = first + n
+  a = a + 4 + 2 * n
 end
-return reply
+return replies
 )lua";
 
 // KEYS: the buckets. ARGV: found and set per key, as decide returned them. A bucket still at
@@ -133,10 +150,34 @@ std::vector<std::string> script_command(const Script& script, bool by_body,
   return command;
 }
 
+std::vector<std::string> decide_command(const Script& script, bool by_body,
+                                        std::span<const DecideCall> calls) {
+  std::size_t keys = 0;
+  std::size_t args = 1;
+  for (const DecideCall& call : calls) {
+    keys += call.keys.size();
+    args += call.args.size();
+  }
+  std::vector<std::string> command;
+  command.reserve(3 + keys + args);
+  command.emplace_back(by_body ? "EVAL" : "EVALSHA");
+  command.push_back(by_body ? script.body : script.sha);
+  command.push_back(std::to_string(keys));
+  for (const DecideCall& call : calls) {
+    command.insert(command.end(), call.keys.begin(), call.keys.end());
+  }
+  command.push_back(std::to_string(calls.size()));
+  for (const DecideCall& call : calls) {
+    command.insert(command.end(), call.args.begin(), call.args.end());
+  }
+  return command;
+}
+
 std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before, bool refundable,
                                      std::span<const limit::Claim> claims) {
   std::vector<std::string> args;
-  args.reserve(3 + 2 * claims.size());
+  args.reserve(4 + 2 * claims.size());
+  args.push_back(std::to_string(claims.size()));
   args.push_back(std::to_string(max_wait));
   args.push_back(std::to_string(not_before));
   args.emplace_back(refundable ? "1" : "0");
@@ -145,6 +186,18 @@ std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before, bool refu
     args.push_back(std::to_string(c.tau));
   }
   return args;
+}
+
+bool is_decide_batch(const Reply& reply, std::size_t requests, std::string& why) {
+  if (reply.is_error()) {
+    why = reply.text;
+    return false;
+  }
+  if (reply.type != Reply::Type::array || reply.elements.size() != requests) {
+    why = "unexpected reply to the decide script";
+    return false;
+  }
+  return true;
 }
 
 std::optional<SharedVerdict> parse_verdict(const Reply& reply, std::size_t keys, std::string& why) {

@@ -36,10 +36,6 @@ void set_admitted(limit::Decision& d, const limit::RoutePolicy& route, Nanos wai
   }
 }
 
-bool is_noscript(const Result& r) {
-  return r.ok() && r.reply.is_error() && r.reply.text.starts_with("NOSCRIPT");
-}
-
 }  // namespace
 
 // One request's limits, rendered once per attempt.
@@ -62,6 +58,7 @@ SharedLimiter::SharedLimiter(asio::any_io_executor executor, config::RedisConfig
       health_(health),
       clock_(clock),
       connection_(executor_, config_),
+      batcher_(executor_, connection_, health_, clock_),
       alive_(std::make_shared<bool>(true)) {
   connection_.on_lost([this](const std::string& reason) { open_circuit(reason); });
 }
@@ -183,14 +180,9 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     const Result result = co_await run_decide(p, ticket, floor - now);
     land(ticket, tracked);
     const Nanos answered = clock_.now();
-    health_.latency.observe(static_cast<double>(answered - now) / kNanosPerSecond);
     std::string why = result.problem;
     auto verdict =
         result.ok() ? parse_verdict(result.reply, ticket.redis_keys.size(), why) : std::nullopt;
-    (result.status == Result::Status::timeout ? health_.commands_timeout
-     : verdict                                ? health_.commands_ok
-                                              : health_.commands_error)
-        .fetch_add(1, std::memory_order_relaxed);
     if (!verdict) {
       open_circuit(result.ok() ? "error reply: " + why : why);
       co_return fall_back(route, request, answered, ticket);
@@ -236,13 +228,7 @@ asio::awaitable<Result> SharedLimiter::run_decide(const Prepared& p, const Share
   // With local limits too, a conflict on them gives the shared slots back (decide()).
   const bool mixed = ticket.redis_keys.size() < p.n;
   const auto args = decide_args(p.max_wait, not_before, mixed, p.shared_claims);
-  Result r =
-      co_await connection_.call(script_command(decide_script(), false, ticket.redis_keys, args));
-  // Redis restarted empty, or SCRIPT FLUSH: the body loads the script again, invisibly.
-  if (is_noscript(r)) {
-    r = co_await connection_.call(script_command(decide_script(), true, ticket.redis_keys, args));
-  }
-  co_return r;
+  co_return co_await batcher_.decide({ticket.redis_keys, args});
 }
 
 // The local limits charged at exactly `release`, the shared slot; false if one cannot be.
@@ -328,7 +314,7 @@ asio::awaitable<void> SharedLimiter::refund(std::vector<std::string> keys,
                                             std::vector<std::string> args) {
   const auto alive = alive_;
   Result r = co_await connection_.call(script_command(refund_script(), false, keys, args));
-  if (*alive && is_noscript(r)) {
+  if (*alive && r.ok() && is_noscript(r.reply)) {
     r = co_await connection_.call(script_command(refund_script(), true, keys, args));
   }
   if (!*alive) co_return;

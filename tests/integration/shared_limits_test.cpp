@@ -177,6 +177,49 @@ TEST(SharedLimits, AFloodOnAFullBucketCostsRedisAHandfulOfCalls) {
   EXPECT_LE(retry, 720);
 }
 
+// While one decide call is on the wire, the requests that arrive meanwhile wait for it and then
+// go to Redis together: one script call for all of them, deciding each in arrival order.
+TEST(SharedLimits, RequestsArrivingWhileACallIsOnTheWireShareTheNextCall) {
+  RedisServer redis;
+  auto instances = start_instances(
+      shared_config(redis, "timeout: 5s",
+                    route("b", "key: global, max_rate: 15, time_period: 1h, shared: true")),
+      1);
+  ProxyHarness& proxy = *instances[0];
+  const auto calls = [&] {
+    return counter(proxy, observe::Family::redis_commands_total, {{"result", "ok"}});
+  };
+  Client warm(proxy.port());
+  EXPECT_EQ(warm.request("GET", "/b").status, 200u);
+  const std::uint64_t before = calls();
+  redis.pause();  // the next call stays on the wire until Redis resumes
+  constexpr int kRequests = 20;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kRequests; ++i) {
+    clients.push_back(std::make_unique<Client>(proxy.port()));
+    clients.back()->send("GET", "/b");
+  }
+  auto& open = proxy.server().metrics().gauge(observe::Family::connections, {{"side", "downstream"}});
+  EXPECT_TRUE(wait_until([&] { return open.load() >= kRequests + 1; }));
+  redis.resume();
+  int admitted = 0;
+  int rejected = 0;
+  for (auto& c : clients) {
+    const unsigned status = c->receive().status;
+    admitted += status == 200 ? 1 : 0;
+    rejected += status == 429 ? 1 : 0;
+  }
+  // Exact across batches: 14 units were left, the rest of the 20 rejected.
+  EXPECT_EQ(admitted, 14);
+  EXPECT_EQ(rejected, 6);
+  // One call for the first, one (or, if a request reached sluice late, a few) for the others.
+  EXPECT_LE(calls() - before, 4u);
+  const auto& batches = proxy.server().metrics().histogram(observe::Family::redis_batch_size, {});
+  EXPECT_EQ(batches.count(), 1 + calls() - before);  // the warm-up's call too
+  EXPECT_DOUBLE_EQ(batches.sum(), 1.0 + kRequests);
+  EXPECT_EQ(counter(proxy, observe::Family::redis_fallbacks_total, {{"route", "b"}}), 0u);
+}
+
 TEST(SharedLimits, AKilledRedisFailsClosedWithOnErrorRejectAndRecoversWhenItIsBack) {
   RedisServer redis;
   auto instances = start_instances(

@@ -26,15 +26,22 @@ class SharedScript : public ::testing::Test {
   // decide at `at` nanoseconds after the fixed epoch (a whole number of microseconds).
   SharedVerdict decide(Nanos at, const std::vector<std::string>& keys,
                        const std::vector<Claim>& claims, Nanos max_wait, Nanos not_before = 0) {
-    const Script script =
-        decide_script_at(kBaseSeconds + at / kNanosPerSecond, (at % kNanosPerSecond) / 1000);
     const auto args = decide_args(max_wait, not_before, true, claims);
-    const Result r = client_.call(script_command(script, true, keys, args));
-    EXPECT_TRUE(r.ok()) << r.problem;
+    return batch(at, {{keys, args}}).at(0);
+  }
+  // One decide call for several requests: their verdicts, in order.
+  std::vector<SharedVerdict> batch(Nanos at, const std::vector<DecideCall>& calls) {
+    const Reply reply = raw(at, calls);
     std::string why;
-    auto verdict = parse_verdict(r.reply, keys.size(), why);
-    EXPECT_TRUE(verdict.has_value()) << why;
-    return verdict.value_or(SharedVerdict{});
+    EXPECT_TRUE(is_decide_batch(reply, calls.size(), why)) << why;
+    std::vector<SharedVerdict> verdicts;
+    for (std::size_t i = 0; i < calls.size() && i < reply.elements.size(); ++i) {
+      auto verdict = parse_verdict(reply.elements[i], calls[i].keys.size(), why);
+      EXPECT_TRUE(verdict.has_value()) << why;
+      verdicts.push_back(verdict.value_or(SharedVerdict{}));
+    }
+    verdicts.resize(calls.size());
+    return verdicts;
   }
   long long refund(Nanos at, const std::vector<std::string>& keys, const SharedVerdict& v) {
     const Script script =
@@ -43,9 +50,12 @@ class SharedScript : public ::testing::Test {
     EXPECT_TRUE(r.ok() && r.reply.type == Reply::Type::integer) << r.problem << r.reply.text;
     return r.reply.integer;
   }
-  Reply raw(Nanos at, const std::vector<std::string>& keys, const std::vector<std::string>& args) {
-    const Script script = decide_script_at(kBaseSeconds + at / kNanosPerSecond, 0);
-    return client_.call(script_command(script, true, keys, args)).reply;
+  Reply raw(Nanos at, const std::vector<DecideCall>& calls) {
+    const Script script =
+        decide_script_at(kBaseSeconds + at / kNanosPerSecond, (at % kNanosPerSecond) / 1000);
+    const Result r = client_.call(decide_command(script, true, calls));
+    EXPECT_TRUE(r.ok()) << r.problem;
+    return r.reply;
   }
   std::string get(const std::string& key) { return server_.cli({"GET", key}); }
 
@@ -135,13 +145,10 @@ TEST_F(SharedScript, ARefundGivesBackOnlyTheLastReservation) {
 }
 
 TEST_F(SharedScript, WhatARefundNeedsIsReturnedOnlyForAWaitOrWhenAsked) {
-  const Script script = decide_script_at(kBaseSeconds, 0);
+  const std::vector<std::string> keys{"b"};
   const auto call = [&](Nanos max_wait, bool refundable) {
     const auto args = decide_args(max_wait, 0, refundable, std::vector<Claim>{kOne});
-    const std::vector<std::string> keys{"b"};
-    std::string why;
-    return parse_verdict(client_.call(script_command(script, true, keys, args)).reply, 1, why)
-        .value_or(SharedVerdict{});
+    return batch(0, {{keys, args}}).at(0);
   };
   EXPECT_TRUE(call(0, false).found.empty());  // admitted at once: never given back
   EXPECT_EQ(call(0, true).found.size(), 1u);  // mixed limits may give it back
@@ -149,6 +156,58 @@ TEST_F(SharedScript, WhatARefundNeedsIsReturnedOnlyForAWaitOrWhenAsked) {
   const SharedVerdict waiting = call(seconds(5), false);
   ASSERT_GT(waiting.wait, 0);
   EXPECT_EQ(waiting.set.size(), 1u);
+}
+
+TEST_F(SharedScript, ABatchDecidesItsRequestsInOrderAsSeparateCallsWould) {
+  const std::vector<std::string> b{"b"};
+  const auto now = decide_args(0, 0, false, std::vector<Claim>{kOne});
+  const auto queued = decide_args(seconds(5), 0, false, std::vector<Claim>{kOne});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(decide(0, b, {kOne}, 0).admitted);
+  // The fifth unit, then a full bucket, then a place in the queue behind the fifth.
+  const auto verdicts = batch(0, {{b, now}, {b, now}, {b, queued}, {b, queued}});
+  EXPECT_TRUE(verdicts[0].admitted);
+  EXPECT_EQ(verdicts[0].wait, 0);
+  EXPECT_FALSE(verdicts[1].admitted);
+  EXPECT_EQ(verdicts[1].retry_after, seconds(2));
+  EXPECT_TRUE(verdicts[2].admitted);
+  EXPECT_EQ(verdicts[2].wait, seconds(2));
+  EXPECT_TRUE(verdicts[3].admitted);
+  EXPECT_EQ(verdicts[3].wait, seconds(4));
+  EXPECT_EQ(verdicts[3].backlog[0], seconds(14));
+}
+
+TEST_F(SharedScript, ARequestRejectedInABatchChargesNoneOfItsBucketsAndTheNextOneGoesOn) {
+  const std::vector<std::string> a{"a"};
+  const std::vector<std::string> ba{"b", "a"};
+  const std::vector<std::string> b{"b"};
+  const auto fill_a = decide_args(0, 0, false, std::vector<Claim>{Claim{seconds(10), seconds(10)}});
+  const auto both = decide_args(0, 0, false, std::vector<Claim>{kOne, kOne});
+  const auto one = decide_args(0, 0, false, std::vector<Claim>{kOne});
+  const auto verdicts = batch(0, {{a, fill_a}, {ba, both}, {b, one}});
+  EXPECT_TRUE(verdicts[0].admitted);
+  EXPECT_FALSE(verdicts[1].admitted);
+  EXPECT_EQ(verdicts[1].deciding, 2u);
+  ASSERT_TRUE(verdicts[2].admitted);
+  EXPECT_EQ(verdicts[2].backlog[0], seconds(2));  // one unit: the rejected request took none
+}
+
+TEST_F(SharedScript, AForeignValueFailsOnlyItsOwnRequestOfABatch) {
+  server_.cli({"SET", "x", "hello"});
+  const std::vector<std::string> b{"b"};
+  const std::vector<std::string> bx{"b", "x"};
+  const auto one = decide_args(0, 0, false, std::vector<Claim>{kOne});
+  const auto two = decide_args(0, 0, false, std::vector<Claim>{kOne, kOne});
+  const Reply reply = raw(0, {{b, one}, {bx, two}, {b, one}});
+  std::string why;
+  ASSERT_TRUE(is_decide_batch(reply, 3, why)) << why;
+  ASSERT_TRUE(reply.elements[1].is_error());
+  EXPECT_NE(reply.elements[1].text.find("does not hold a sluice bucket"), std::string::npos)
+      << reply.elements[1].text;
+  EXPECT_FALSE(parse_verdict(reply.elements[1], 2, why).has_value());
+  // b was charged by the first and the third request only.
+  const auto third = parse_verdict(reply.elements[2], 1, why);
+  ASSERT_TRUE(third.has_value()) << why;
+  EXPECT_EQ(third->backlog[0], seconds(4));
 }
 
 TEST_F(SharedScript, ARefundOfABucketThatDrainedMeanwhileLeavesItEmpty) {
@@ -167,12 +226,14 @@ TEST_F(SharedScript, AKeyExpiresWhenItsBucketWouldBeEmpty) {
 
 TEST_F(SharedScript, AValueSluiceDidNotWriteIsAnError) {
   server_.cli({"SET", "b", "hello"});
-  const Reply foreign = raw(0, {"b"}, decide_args(0, 0, false, std::vector<Claim>{kOne}));
+  const std::vector<std::string> b{"b"};
+  const auto one = decide_args(0, 0, false, std::vector<Claim>{kOne});
+  const Reply foreign = raw(0, {{b, one}}).elements.at(0);
   ASSERT_TRUE(foreign.is_error());
   EXPECT_NE(foreign.text.find("does not hold a sluice bucket"), std::string::npos) << foreign.text;
   server_.cli({"DEL", "b"});
   server_.cli({"LPUSH", "b", "x"});
-  const Reply wrong_type = raw(0, {"b"}, decide_args(0, 0, false, std::vector<Claim>{kOne}));
+  const Reply wrong_type = raw(0, {{b, one}}).elements.at(0);
   ASSERT_TRUE(wrong_type.is_error());
   EXPECT_NE(wrong_type.text.find("WRONGTYPE"), std::string::npos) << wrong_type.text;
   std::string why;

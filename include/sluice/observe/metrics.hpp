@@ -34,6 +34,7 @@ enum class Family {
   redis_latency_seconds,
   redis_fallbacks_total,
   redis_cache_hits_total,
+  redis_batch_size,
   tls_handshake_failures_total,
   http2_streams_total,
   protocol_requests_total,
@@ -85,6 +86,9 @@ inline constexpr FamilyInfo kFamilies[] = {
      "Decisions on shared limits taken by redis.on_error while Redis was unusable, by route."},
     {Family::redis_cache_hits_total, "sluice_redis_cache_hits_total", Type::counter,
      "Rejections decided by the over-limit cache without asking Redis."},
+    // A count, not seconds: the bounds scaled to 0.5, 1, 2.5, 5, 10, 25, 50, 100, ...
+    {Family::redis_batch_size, "sluice_redis_batch_size", Type::histogram,
+     "Requests decided per Redis script call.", 100},
     {Family::tls_handshake_failures_total, "sluice_tls_handshake_failures_total", Type::counter,
      "Failed TLS handshakes by side (downstream, upstream) and reason."},
     {Family::http2_streams_total, "sluice_http2_streams_total", Type::counter,

@@ -25,6 +25,7 @@ class Health {
   observe::Counter& commands_error;
   observe::Counter& commands_timeout;
   observe::Histogram& latency;
+  observe::Histogram& batch_size;
   observe::Counter& cache_hits;
 
  private:

@@ -21,7 +21,8 @@ struct Script {
   std::string sha;  // SHA-1 of body, for EVALSHA
 };
 
-// Decides one request against all its shared buckets at once (all-or-nothing, FIFO).
+// Decides a batch of requests, each against all its shared buckets at once (all-or-nothing,
+// FIFO), in the order given: one call and one TIME for all.
 const Script& decide_script();
 // Gives back a cancelled reservation's slots where nothing was charged behind it.
 const Script& refund_script();
@@ -30,12 +31,26 @@ const Script& refund_script();
 Script decide_script_at(std::int64_t seconds, std::int64_t micros);
 Script refund_script_at(std::int64_t seconds, std::int64_t micros);
 
+// Redis does not know the script (restarted empty, or SCRIPT FLUSH): send its body.
+inline bool is_noscript(const Reply& reply) {
+  return reply.is_error() && reply.text.starts_with("NOSCRIPT");
+}
+
 // EVALSHA of `script` (or EVAL with its body, after a NOSCRIPT).
 std::vector<std::string> script_command(const Script& script, bool by_body,
                                         std::span<const std::string> keys,
                                         std::span<const std::string> args);
 
-// decide's arguments: the longest acceptable wait, the earliest release the caller's local
+// One request of a decide call: its buckets' keys and its decide_args.
+struct DecideCall {
+  std::span<const std::string> keys;
+  std::span<const std::string> args;
+};
+// EVALSHA (or EVAL) of the decide script for `calls`, decided in that order.
+std::vector<std::string> decide_command(const Script& script, bool by_body,
+                                        std::span<const DecideCall> calls);
+
+// One request's decide arguments: the longest acceptable wait, the earliest release the caller's local
 // limits allow (both from Redis's now), whether the caller may give the slots back even when
 // they need no wait (found and set are returned for a wait anyway), and each bucket's claim.
 std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before, bool refundable,
@@ -55,7 +70,11 @@ struct SharedVerdict {
   std::vector<std::string> set;
 };
 
-// The verdict, or nullopt with `why` when the reply is not one decide gives.
+// Whether `reply` is what decide answers for `requests` requests (else `why`): then each of its
+// elements is one request's reply, for parse_verdict.
+bool is_decide_batch(const Reply& reply, std::size_t requests, std::string& why);
+
+// One request's verdict, or nullopt with `why` when the reply is not one decide gives.
 std::optional<SharedVerdict> parse_verdict(const Reply& reply, std::size_t keys, std::string& why);
 
 // refund's arguments: per key, what decide found and set.

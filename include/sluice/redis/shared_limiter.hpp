@@ -17,6 +17,7 @@
 #include "sluice/core/clock.hpp"
 #include "sluice/limit/limiter.hpp"
 #include "sluice/redis/connection.hpp"
+#include "sluice/redis/decide_batcher.hpp"
 #include "sluice/redis/health.hpp"
 #include "sluice/redis/over_limit_cache.hpp"
 #include "sluice/redis/scripts.hpp"
@@ -95,6 +96,7 @@ class SharedLimiter {
   Health& health_;
   const Clock& clock_;
   Connection connection_;
+  DecideBatcher batcher_;
   bool usable_ = true;  // the circuit is closed (or the first connection is being made)
   bool was_up_ = false;
   Nanos closed_at_ = 0;     // when the circuit last closed

@@ -1,0 +1,47 @@
+#pragma once
+// A worker's shared decisions, batched (README, "Shared limits across instances"): the requests
+// whose decisions come while the previous decide call is on the wire go to Redis together, as one
+// call that decides them in arrival order. With no load a request goes at once, alone; under load
+// the cost of a call (Redis's dispatch and TIME, our write and parse) is shared by the batch.
+// Used from its worker's thread only.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <deque>
+
+#include "sluice/core/clock.hpp"
+#include "sluice/redis/connection.hpp"
+#include "sluice/redis/health.hpp"
+#include "sluice/redis/scripts.hpp"
+
+namespace sluice::redis {
+
+class DecideBatcher {
+ public:
+  // A bound on one call's work: Redis runs a script to its end while every client waits.
+  static constexpr std::size_t kMaxBatch = 64;
+
+  DecideBatcher(asio::any_io_executor executor, Connection& connection, Health& health,
+                const Clock& clock)
+      : executor_(std::move(executor)), connection_(connection), health_(health), clock_(clock) {}
+
+  // One request's reply to the decide script (for parse_verdict), or why there is none. `call`
+  // must stay valid until this returns.
+  asio::awaitable<Result> decide(DecideCall call);
+
+ private:
+  struct Waiting;
+  // Sends the next batch (the queue's head, up to kMaxBatch) and answers everyone in it.
+  asio::awaitable<void> send_batch();
+
+  asio::any_io_executor executor_;
+  Connection& connection_;
+  Health& health_;
+  const Clock& clock_;
+  std::deque<Waiting*> queued_;
+  // A call is on the wire, or its successor's leader is about to send one: newcomers queue.
+  bool busy_ = false;
+};
+
+}  // namespace sluice::redis

@@ -1,0 +1,86 @@
+#include "sluice/redis/decide_batcher.hpp"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <vector>
+
+namespace sluice::redis {
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+// A request in the queue. Its timer wakes it when its batch is answered (`done`), or when it is
+// to lead the next one.
+struct DecideBatcher::Waiting {
+  DecideCall call;
+  Result result;
+  bool done = false;
+  asio::steady_timer* wake = nullptr;
+};
+
+asio::awaitable<Result> DecideBatcher::decide(DecideCall call) {
+  Waiting me{call, {}, false, nullptr};
+  queued_.push_back(&me);
+  if (busy_) {
+    asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
+    me.wake = &wake;
+    co_await wake.async_wait(use_tuple);
+    me.wake = nullptr;
+    if (me.done) co_return std::move(me.result);
+  }
+  // This request leads the next call: it heads the queue (a leader is woken only from there, and
+  // the queue is empty whenever no call is busy).
+  busy_ = true;
+  co_await send_batch();
+  if (queued_.empty()) {
+    busy_ = false;
+  } else {
+    queued_.front()->wake->cancel();  // busy_ stays set: newcomers queue behind it
+  }
+  co_return std::move(me.result);
+}
+
+asio::awaitable<void> DecideBatcher::send_batch() {
+  std::vector<Waiting*> batch;
+  std::vector<DecideCall> calls;
+  while (!queued_.empty() && batch.size() < kMaxBatch) {
+    batch.push_back(queued_.front());
+    calls.push_back(queued_.front()->call);
+    queued_.pop_front();
+  }
+  const Nanos started = clock_.now();
+  Result r = co_await connection_.call(decide_command(decide_script(), false, calls));
+  // Redis restarted empty, or SCRIPT FLUSH: the body loads the script again, invisibly.
+  if (r.ok() && is_noscript(r.reply)) {
+    r = co_await connection_.call(decide_command(decide_script(), true, calls));
+  }
+  health_.latency.observe(static_cast<double>(clock_.now() - started) / kNanosPerSecond);
+  health_.batch_size.observe(static_cast<double>(batch.size()));
+  std::string why;
+  const bool answered = r.ok() && is_decide_batch(r.reply, batch.size(), why);
+  // A request whose bucket holds something else makes the call count as failed.
+  const bool clean = answered && std::none_of(r.reply.elements.begin(), r.reply.elements.end(),
+                                              [](const Reply& e) { return e.is_error(); });
+  (r.status == Result::Status::timeout ? health_.commands_timeout
+   : clean                             ? health_.commands_ok
+                                       : health_.commands_error)
+      .fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Waiting& w = *batch[i];
+    if (answered) {
+      w.result = {Result::Status::ok, std::move(r.reply.elements[i]), {}};
+    } else if (r.ok() && r.reply.is_error()) {
+      w.result = r;  // an error reply: each request reads it as its own
+    } else {
+      w.result = {r.ok() ? Result::Status::error : r.status, {}, r.ok() ? why : r.problem};
+    }
+    w.done = true;
+    if (w.wake != nullptr) w.wake->cancel();
+  }
+}
+
+}  // namespace sluice::redis
