@@ -91,6 +91,13 @@ void Server::warn_if_insecure(const config::Config& config) {
   for (const config::Route& route : config.routes) {
     warn(route.upstream, "routes[" + route.name + "]");
   }
+  if (config.redis && config.redis->tls && config.redis->tls->insecure) {
+    log_->message(observe::Level::warn, "redis_tls_insecure",
+                  {{"redis", config.redis->address()},
+                   {"reason",
+                    "Redis's certificate is not verified: anyone on the path can read and change "
+                    "the shared buckets"}});
+  }
 }
 
 tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,

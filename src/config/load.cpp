@@ -288,7 +288,7 @@ void Loader::load_log(const Node& node, LogConfig& log) {
 void Loader::load_redis(const Node& node, Config& config) {
   if (!node) return;
   if (!map_or_error(node, "redis")) return;
-  check_keys(node, "redis", {"address", "password_env", "timeout", "on_error", "prefix"});
+  check_keys(node, "redis", {"address", "password_env", "timeout", "on_error", "prefix", "tls"});
   RedisConfig redis;
   if (const auto& address = required(node, "redis", "address")) {
     if (auto text = scalar(address, "redis.address")) {
@@ -329,6 +329,7 @@ void Loader::load_redis(const Node& node, Config& config) {
   if (const auto& prefix = node["prefix"]) {
     if (auto text = scalar(prefix, "redis.prefix")) redis.prefix = *text;
   }
+  if (const auto& tls = node["tls"]) load_redis_tls(tls, config, redis);
   config.redis = std::move(redis);
 }
 

@@ -48,6 +48,39 @@ std::optional<UpstreamTls> Loader::upstream_tls(const Node& node, const std::str
   return tls;
 }
 
+// redis.tls: TLS for every connection to Redis, even with a redis:// address.
+void Loader::load_redis_tls(const Node& node, Config& config, RedisConfig& redis) {
+  static const std::string path = "redis.tls";
+  if (!map_or_error(node, path)) return;
+  check_keys(node, path, {"ca", "insecure", "cert", "key"});
+  RedisTls tls;
+  auto path_of = [&](const char* key, std::string& out) {
+    const Node& file = node[key];
+    if (!file) return;
+    if (auto text = scalar(file, join_path(path, key))) {
+      if (text->empty()) error(file, join_path(path, key), "must be a file path");
+      out = *text;
+      config.file_positions.emplace(*text, position(file, join_path(path, key)));
+    }
+  };
+  path_of("ca", tls.ca);
+  path_of("cert", tls.cert);
+  path_of("key", tls.key);
+  if (const auto& insecure = node["insecure"]) {
+    if (auto b = boolean(insecure, join_path(path, "insecure"))) tls.insecure = *b;
+  }
+  if (tls.insecure && !tls.ca.empty()) {
+    error(node, path, "ca and insecure: true contradict each other: keep one");
+  }
+  if (tls.cert.empty() != tls.key.empty()) {
+    error(node, path, "a client certificate needs both cert and key");
+  }
+  if (!redis.unix_path.empty()) {
+    error(node, path, "TLS needs a TCP address (redis:// or rediss://), not a unix socket");
+  }
+  redis.tls = std::move(tls);
+}
+
 // The route's upstream (its own or the top-level one), how its certificate is checked, and the
 // Host it is sent.
 void Loader::load_route_upstream(const Node& node, const std::string& path, Config& config,

@@ -39,6 +39,7 @@ class Loader : public Reader {
   void set_size(const Node& map, const char* key, long long min, std::size_t& out);
   void load_log(const Node& node, LogConfig& log);
   void load_redis(const Node& node, Config& config);
+  void load_redis_tls(const Node& node, Config& config, RedisConfig& redis);
   void load_buckets(const Node& node, Config& config);
   // `shared` of `map` (or `inherited`); true without a redis: block is an error.
   bool shared_flag(const Node& map, const std::string& path, const Config& config, bool inherited);

@@ -1,6 +1,6 @@
 // The `redis.address` forms (README, "Shared limits across instances"):
-// redis://[user[:password]@]host[:port][/db] and unix:///path.sock. A password is never repeated in
-// a message, since messages reach logs.
+// redis://[user[:password]@]host[:port][/db] (rediss:// for TLS) and unix:///path.sock. A password
+// is never repeated in a message, since messages reach logs.
 #include <cctype>
 
 #include "config/text_parsers.hpp"
@@ -9,6 +9,7 @@ namespace sluice::config {
 namespace {
 
 constexpr std::string_view kTcpScheme = "redis://";
+constexpr std::string_view kTlsScheme = "rediss://";
 constexpr std::string_view kUnixScheme = "unix://";
 
 // %XX escapes in the user information (a password may need '@' or ':').
@@ -41,11 +42,17 @@ std::optional<RedisConfig> parse_redis_address(std::string_view address, std::st
     }
     return redis;
   }
-  if (!address.starts_with(kTcpScheme)) {
-    why = "must be redis://[user[:password]@]host[:port][/db] or unix:///path.sock";
+  std::string_view rest;
+  if (address.starts_with(kTcpScheme)) {
+    rest = address.substr(kTcpScheme.size());
+  } else if (address.starts_with(kTlsScheme)) {
+    rest = address.substr(kTlsScheme.size());
+    redis.tls = RedisTls{};
+  } else {
+    why =
+        "must be redis://[user[:password]@]host[:port][/db], rediss://… (TLS) or unix:///path.sock";
     return std::nullopt;
   }
-  std::string_view rest = address.substr(kTcpScheme.size());
   if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
     const std::string_view userinfo = rest.substr(0, at);
     rest = rest.substr(at + 1);
@@ -80,7 +87,7 @@ std::optional<RedisConfig> parse_redis_address(std::string_view address, std::st
 std::string RedisConfig::address() const {
   if (!unix_path.empty()) return "unix://" + unix_path;
   const bool v6 = host.find(':') != std::string::npos;
-  std::string out(kTcpScheme);
+  std::string out(tls ? kTlsScheme : kTcpScheme);
   if (!user.empty()) out += user + "@";
   out += (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   if (db != 0) out += "/" + std::to_string(db);

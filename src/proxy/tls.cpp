@@ -140,6 +140,40 @@ std::shared_ptr<ssl::context> upstream_context(const config::UpstreamTls& tls,
   return ctx;
 }
 
+// The client context of every connection to Redis (redis.tls, or a rediss:// address): verified
+// like an https:// upstream, with a client certificate for a Redis that asks for one.
+std::shared_ptr<ssl::context> redis_context(const config::RedisTls& tls, const FilePositions& where,
+                                            std::vector<std::string>& errors) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  common_settings(ctx->native_handle());
+  error_code ec;
+  if (tls.insecure) {
+    ctx->set_verify_mode(ssl::verify_none, ec);
+  } else {
+    ctx->set_verify_mode(ssl::verify_peer, ec);
+    if (tls.ca.empty()) {
+      ctx->set_default_verify_paths(ec);
+      if (ec) errors.push_back("redis.tls: cannot load the system CA store: " + ec.message());
+    } else {
+      load_file({"redis.tls.ca", tls.ca}, where, errors,
+                [&](error_code& load_ec) { ctx->load_verify_file(tls.ca, load_ec); });
+    }
+  }
+  if (!tls.cert.empty()) {
+    const bool cert = load_file({"redis.tls.cert", tls.cert}, where, errors, [&](error_code& e) {
+      ctx->use_certificate_chain_file(tls.cert, e);
+    });
+    const bool key = load_file({"redis.tls.key", tls.key}, where, errors, [&](error_code& e) {
+      ctx->use_private_key_file(tls.key, ssl::context::pem, e);
+    });
+    if (cert && key && SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+      errors.push_back("redis.tls.key: " + tls.key + " is not the key of the certificate in " +
+                       tls.cert);
+    }
+  }
+  return ctx;
+}
+
 bool is_ip_literal(const std::string& host) {
   error_code ec;
   asio::ip::make_address(host, ec);
@@ -165,6 +199,9 @@ std::shared_ptr<const TlsContexts> TlsContexts::load(const config::Config& confi
     }
   };
   add(config.upstream, "upstream_tls");
+  if (config.redis && config.redis->tls) {
+    contexts->redis_ = redis_context(*config.redis->tls, config.file_positions, errors);
+  }
   for (const config::Route& route : config.routes) {
     add(route.upstream, "routes[" + route.name + "].upstream_tls");
   }

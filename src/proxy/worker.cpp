@@ -19,7 +19,8 @@ Worker::Worker(Services& services, std::shared_ptr<const Runtime> runtime)
       pool_(io_.get_executor(), services.upstream_connections, services.clock) {
   // The redis: block is a process setting: the one the process started with stays.
   if (const auto& redis = runtime_->config->redis; redis && services.redis_health != nullptr) {
-    shared_ = std::make_unique<redis::SharedLimiter>(io_.get_executor(), *redis, services.limiter,
+    shared_ = std::make_unique<redis::SharedLimiter>(io_.get_executor(), *redis,
+                                                     runtime_->tls->redis(), services.limiter,
                                                      *services.redis_health, services.clock);
   }
 }

@@ -1,11 +1,18 @@
 #include "sluice/redis/connection.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <optional>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -17,6 +24,29 @@ constexpr std::size_t kReadChunk = 16384;
 
 }  // namespace
 
+struct Connection::Transport {
+  using Socket = asio::generic::stream_protocol::socket;
+  explicit Transport(const asio::any_io_executor& executor) : socket(executor) {}
+
+  template <class Buffers>
+  asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write(const Buffers& b) {
+    if (tls) co_return co_await asio::async_write(*tls, b, use_tuple);
+    co_return co_await asio::async_write(socket, b, use_tuple);
+  }
+  template <class Buffers>
+  asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(const Buffers& b) {
+    if (tls) co_return co_await tls->async_read_some(b, use_tuple);
+    co_return co_await socket.async_read_some(b, use_tuple);
+  }
+  void close() {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  }
+
+  Socket socket;
+  std::optional<asio::ssl::stream<Socket&>> tls;
+};
+
 // A command in flight. The caller waits on its own timer, which doubles as the deadline: the
 // reply (or a failure) cancels it, and the caller then finds `done` set.
 struct Connection::Pending {
@@ -25,10 +55,11 @@ struct Connection::Pending {
   bool done = false;
 };
 
-Connection::Connection(asio::any_io_executor executor, const config::RedisConfig& config)
+Connection::Connection(asio::any_io_executor executor, const config::RedisConfig& config,
+                       std::shared_ptr<asio::ssl::context> tls)
     : executor_(std::move(executor)),
       config_(config),
-      socket_(executor_),
+      tls_(std::move(tls)),
       reader_(std::make_unique<ReplyReader>()) {}
 
 Connection::~Connection() {
@@ -39,8 +70,8 @@ void Connection::fail(const std::string& reason) {
   failure_ = reason;
   open_ = false;
   ++generation_;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  if (transport_) transport_->close();
+  transport_.reset();
   outgoing_.clear();
   reader_ = std::make_unique<ReplyReader>();
   // Swapped out first: a woken caller may issue new commands before this loop ends.
@@ -69,12 +100,10 @@ asio::awaitable<std::string> Connection::open() {
   if (config_.db != 0) {
     handshake.emplace_back("SELECT", enqueue({"SELECT", std::to_string(config_.db)}));
   }
-  const boost::system::error_code ec = co_await connect_socket();
+  const std::string problem = co_await connect_transport();
   if (generation != generation_) co_return failure_;
-  if (ec) {
-    fail((ec == asio::error::timed_out ? std::string("connect timeout")
-                                       : "connect failed: " + ec.message()) +
-         " (" + config_.address() + ")");
+  if (!problem.empty()) {
+    fail(problem + " (" + config_.address() + ")");
     co_return failure_;
   }
   asio::co_spawn(executor_, read_loop(), asio::detached);
@@ -95,27 +124,30 @@ asio::awaitable<std::string> Connection::open() {
   co_return std::string();
 }
 
-// Within the timeout, on a socket of the address's family (TCP after name resolution, or unix).
-asio::awaitable<boost::system::error_code> Connection::connect_socket() {
+// Within the timeout, on a socket of the address's family (TCP after name resolution, or unix),
+// then the TLS handshake when there is one.
+asio::awaitable<std::string> Connection::connect_transport() {
   const std::uint64_t generation = generation_;
+  auto transport = std::make_shared<Transport>(executor_);
+  transport_ = transport;
   auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor_);
   auto settled = std::make_shared<bool>(false);
   bool expired = false;
   asio::steady_timer deadline(executor_);
   deadline.expires_after(std::chrono::nanoseconds(config_.timeout));
-  deadline.async_wait([this, generation, resolver, settled, &expired](boost::system::error_code e) {
-    if (e || *settled || generation != generation_) return;
+  deadline.async_wait([transport, resolver, settled, &expired](boost::system::error_code e) {
+    if (e || *settled) return;
     expired = true;
     resolver->cancel();
-    boost::system::error_code ignored;
-    socket_.cancel(ignored);
+    transport->close();
   });
+  Transport::Socket& socket = transport->socket;
   boost::system::error_code ec;
   if (!config_.unix_path.empty()) {
     const asio::local::stream_protocol::endpoint endpoint(config_.unix_path);
-    socket_.open(asio::generic::stream_protocol(endpoint.protocol()), ec);
+    socket.open(asio::generic::stream_protocol(endpoint.protocol()), ec);
     if (!ec) {
-      std::tie(ec) = co_await socket_.async_connect(endpoint, use_tuple);
+      std::tie(ec) = co_await socket.async_connect(endpoint, use_tuple);
     }
   } else {
     auto [resolve_ec, results] =
@@ -124,16 +156,46 @@ asio::awaitable<boost::system::error_code> Connection::connect_socket() {
     ec = resolve_ec;
     for (auto it = results.begin(); !ec && !expired && it != results.end(); ++it) {
       boost::system::error_code ignored;
-      socket_.close(ignored);
-      socket_.open(asio::generic::stream_protocol(it->endpoint().protocol()), ec);
+      socket.close(ignored);
+      socket.open(asio::generic::stream_protocol(it->endpoint().protocol()), ec);
       if (ec) continue;
-      std::tie(ec) = co_await socket_.async_connect(it->endpoint(), use_tuple);
-      if (!ec) socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+      std::tie(ec) = co_await socket.async_connect(it->endpoint(), use_tuple);
+      if (!ec) socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     }
+  }
+  std::string problem;
+  if (ec || expired) {
+    problem = expired ? std::string("connect timeout") : "connect failed: " + ec.message();
+  } else if (tls_ && generation == generation_) {
+    problem = co_await handshake(*transport);
+    if (expired) problem = "TLS handshake timeout";
   }
   *settled = true;
   deadline.cancel();
-  co_return expired ? asio::error::timed_out : ec;
+  co_return problem;
+}
+
+// Verified like an https:// upstream: the certificate must name the address's host (or IP).
+asio::awaitable<std::string> Connection::handshake(Transport& transport) {
+  transport.tls.emplace(transport.socket, *tls_);
+  SSL* ssl = transport.tls->native_handle();
+  boost::system::error_code ec;
+  asio::ip::make_address(config_.host, ec);
+  const bool ip_literal = !ec;
+  if (!ip_literal) SSL_set_tlsext_host_name(ssl, config_.host.c_str());
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  if (ip_literal) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, config_.host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_host(param, config_.host.c_str(), 0);
+  }
+  std::tie(ec) = co_await transport.tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+  if (!ec) co_return std::string();
+  const long verify = SSL_get_verify_result(ssl);
+  co_return "TLS handshake failed: " +
+      (verify != X509_V_OK
+           ? std::string("certificate not trusted: ") + X509_verify_cert_error_string(verify)
+           : ec.message());
 }
 
 std::shared_ptr<Connection::Pending> Connection::enqueue(const std::vector<std::string>& command) {
@@ -172,10 +234,11 @@ asio::awaitable<Result> Connection::call(std::vector<std::string> command) {
 // Everything queued while the previous write was on the wire goes out in the next one.
 asio::awaitable<void> Connection::write_loop() {
   const std::uint64_t generation = generation_;
+  const std::shared_ptr<Transport> transport = transport_;
   while (generation == generation_ && !outgoing_.empty()) {
     writing_.clear();
     writing_.swap(outgoing_);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_tuple);
+    auto [ec, n] = co_await transport->write(asio::buffer(writing_));
     if (generation != generation_) co_return;
     if (ec) {
       lost("write failed: " + ec.message());
@@ -187,9 +250,10 @@ asio::awaitable<void> Connection::write_loop() {
 
 asio::awaitable<void> Connection::read_loop() {
   const std::uint64_t generation = generation_;
+  const std::shared_ptr<Transport> transport = transport_;
   std::string buffer(kReadChunk, '\0');
   for (;;) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), use_tuple);
+    auto [ec, n] = co_await transport->read_some(asio::buffer(buffer));
     if (generation != generation_) co_return;
     if (ec) {
       lost(ec == asio::error::eof ? "connection closed by Redis" : "read failed: " + ec.message());

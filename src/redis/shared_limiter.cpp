@@ -51,13 +51,14 @@ struct SharedLimiter::Prepared {
 };
 
 SharedLimiter::SharedLimiter(asio::any_io_executor executor, config::RedisConfig config,
-                             limit::Limiter& local, Health& health, const Clock& clock)
+                             std::shared_ptr<asio::ssl::context> tls, limit::Limiter& local,
+                             Health& health, const Clock& clock)
     : executor_(std::move(executor)),
       config_(std::move(config)),
       local_(local),
       health_(health),
       clock_(clock),
-      connection_(executor_, config_),
+      connection_(executor_, config_, std::move(tls)),
       batcher_(executor_, connection_, health_, clock_),
       alive_(std::make_shared<bool>(true)) {
   connection_.on_lost([this](const std::string& reason) { open_circuit(reason); });

@@ -199,7 +199,8 @@ TEST(SharedLimits, RequestsArrivingWhileACallIsOnTheWireShareTheNextCall) {
     clients.push_back(std::make_unique<Client>(proxy.port()));
     clients.back()->send("GET", "/b");
   }
-  auto& open = proxy.server().metrics().gauge(observe::Family::connections, {{"side", "downstream"}});
+  auto& open =
+      proxy.server().metrics().gauge(observe::Family::connections, {{"side", "downstream"}});
   EXPECT_TRUE(wait_until([&] { return open.load() >= kRequests + 1; }));
   redis.resume();
   int admitted = 0;

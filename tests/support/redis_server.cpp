@@ -55,7 +55,8 @@ pid_t spawn(const std::vector<std::string>& args, int stdout_fd) {
 
 }  // namespace
 
-RedisServer::RedisServer() : port_(free_port()) {
+RedisServer::RedisServer(std::optional<RedisTlsFiles> tls)
+    : port_(free_port()), tls_(std::move(tls)) {
   start();
 }
 
@@ -74,9 +75,17 @@ void RedisServer::kill() {
 }
 
 void RedisServer::start() {
-  pid_ = spawn({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
-                "", "--appendonly", "no", "--daemonize", "no"},
-               -1);
+  std::vector<std::string> args{"redis-server", "--bind", "127.0.0.1",   "--save", "",
+                                "--appendonly", "no",     "--daemonize", "no"};
+  if (tls_) {
+    args.insert(args.end(),
+                {"--port", "0", "--tls-port", std::to_string(port_), "--tls-cert-file", tls_->cert,
+                 "--tls-key-file", tls_->key, "--tls-ca-cert-file", tls_->ca, "--tls-auth-clients",
+                 tls_->require_client_certs ? "yes" : "no"});
+  } else {
+    args.insert(args.end(), {"--port", std::to_string(port_)});
+  }
+  pid_ = spawn(args, -1);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (cli({"PING"}) != "PONG") {
     int status = 0;
@@ -103,6 +112,12 @@ std::string RedisServer::cli(const std::vector<std::string>& args) const {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> argv{"redis-cli", "-p", std::to_string(port_)};
+  if (tls_) {
+    argv.insert(argv.end(), {"--tls", "--cacert", tls_->ca});
+    if (!tls_->client_cert.empty()) {
+      argv.insert(argv.end(), {"--cert", tls_->client_cert, "--key", tls_->client_key});
+    }
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   const pid_t pid = spawn(argv, fds[1]);
   ::close(fds[1]);

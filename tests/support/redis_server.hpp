@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,19 @@
 
 namespace sluice::testing {
 
+// A redis-server that speaks TLS only (--tls-port), with these PEM files.
+struct RedisTlsFiles {
+  std::string cert;
+  std::string key;
+  std::string ca;  // the CA of client certificates, and of the server's for redis-cli
+  bool require_client_certs = false;
+  std::string client_cert;  // what redis-cli presents when they are required
+  std::string client_key;
+};
+
 class RedisServer {
  public:
-  RedisServer();
+  explicit RedisServer(std::optional<RedisTlsFiles> tls = std::nullopt);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -35,6 +46,7 @@ class RedisServer {
  private:
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  std::optional<RedisTlsFiles> tls_;
 };
 
 // Commands through redis::Connection, one at a time, blocking.

@@ -40,12 +40,49 @@ TEST(ConfigRedis, AddressFormsAndDefaults) {
   EXPECT_EQ(c->redis->prefix, "rl:");
 }
 
+TEST(ConfigRedis, ARedissAddressTurnsTlsOnWithTheSystemCaStore) {
+  auto c = ok("redis: { address: \"rediss://cache.internal:6380\" }\n");
+  ASSERT_TRUE(c && c->redis && c->redis->tls);
+  EXPECT_EQ(c->redis->host, "cache.internal");
+  EXPECT_EQ(*c->redis->tls, RedisTls{});
+  EXPECT_EQ(c->redis->address(), "rediss://cache.internal:6380");
+  c = ok("redis: { address: \"redis://cache.internal\" }\n");
+  ASSERT_TRUE(c && c->redis);
+  EXPECT_FALSE(c->redis->tls);
+}
+
+TEST(ConfigRedis, ATlsBlockTurnsTlsOnWithItsFiles) {
+  auto c =
+      ok("redis: { address: \"redis://10.0.0.5\", tls: { ca: /etc/ca.pem, cert: /etc/c.pem, "
+         "key: /etc/c.key } }\n");
+  ASSERT_TRUE(c && c->redis && c->redis->tls);
+  EXPECT_EQ(c->redis->tls->ca, "/etc/ca.pem");
+  EXPECT_EQ(c->redis->tls->cert, "/etc/c.pem");
+  EXPECT_EQ(c->redis->tls->key, "/etc/c.key");
+  EXPECT_FALSE(c->redis->tls->insecure);
+  c = ok("redis: { address: \"rediss://10.0.0.5\", tls: { insecure: true } }\n");
+  ASSERT_TRUE(c && c->redis && c->redis->tls);
+  EXPECT_TRUE(c->redis->tls->insecure);
+}
+
+TEST(ConfigRedis, TlsRulesAreErrors) {
+  EXPECT_EQ(error_of("redis: { address: \"rediss://h\", tls: { ca: /a, insecure: true } }\n"),
+            "sluice.yaml:4:38: redis.tls: ca and insecure: true contradict each other: keep one");
+  EXPECT_EQ(error_of("redis: { address: \"rediss://h\", tls: { cert: /c } }\n"),
+            "sluice.yaml:4:38: redis.tls: a client certificate needs both cert and key");
+  EXPECT_EQ(error_of("redis: { address: \"unix:///run/r.sock\", tls: { ca: /a } }\n"),
+            "sluice.yaml:4:46: redis.tls: TLS needs a TCP address (redis:// or rediss://), not a "
+            "unix socket");
+  EXPECT_EQ(error_of("redis: { address: \"rediss://h\", tls: { verify: no } }\n"),
+            "sluice.yaml:4:40: redis.tls.verify: unknown key");
+}
+
 TEST(ConfigRedis, AMalformedAddressIsAnErrorThatDoesNotRepeatThePassword) {
   const std::string e = error_of("redis: { address: \"redis://u:hunter2@host:99999\" }\n");
   EXPECT_EQ(e, "sluice.yaml:4:19: redis.address: has an invalid port");
   EXPECT_EQ(error_of("redis: { address: \"http://127.0.0.1:6379\" }\n"),
-            "sluice.yaml:4:19: redis.address: must be redis://[user[:password]@]host[:port][/db] "
-            "or unix:///path.sock");
+            "sluice.yaml:4:19: redis.address: must be redis://[user[:password]@]host[:port][/db], "
+            "rediss://… (TLS) or unix:///path.sock");
   EXPECT_EQ(error_of("redis: { address: \"redis://host/16\" }\n"),
             "sluice.yaml:4:19: redis.address: has an invalid database number (0..15 after the /)");
   EXPECT_EQ(error_of("redis: { address: \"unix://redis.sock\" }\n"),

@@ -168,6 +168,15 @@ enum class OnRedisError { local, allow, reject };
 
 // Where shared buckets live. The password is held here and nowhere else: to_json and every
 // message print `address()`, which leaves it out.
+// TLS to Redis (rediss://, or redis.tls): verified like an https:// upstream.
+struct RedisTls {
+  std::string ca;         // PEM file of trusted CAs; empty: the system CA store
+  bool insecure = false;  // no verification at all (warned about at every start)
+  std::string cert;       // a client certificate and its key, for a Redis with
+  std::string key;        // tls-auth-clients (both or neither)
+  bool operator==(const RedisTls&) const = default;
+};
+
 struct RedisConfig {
   std::string host;  // TCP: a name or an IP literal (IPv6 without brackets)
   std::uint16_t port = 6379;
@@ -179,8 +188,9 @@ struct RedisConfig {
   Nanos timeout = 50 * kNanosPerSecond / 1000;  // per command
   OnRedisError on_error = OnRedisError::local;
   std::string prefix = "sluice:";
+  std::optional<RedisTls> tls;  // set by rediss:// or a tls: block
 
-  // redis://[user@]host:port/db or unix:///path: the address without its password.
+  // redis[s]://[user@]host:port/db or unix:///path: the address without its password.
   [[nodiscard]] std::string address() const;
   bool operator==(const RedisConfig&) const = default;
 };

@@ -27,9 +27,12 @@ class TlsContexts {
   [[nodiscard]] const std::shared_ptr<ssl::context>& listener() const noexcept { return listener_; }
   // The client context for an https:// upstream with these settings (built by load()).
   [[nodiscard]] std::shared_ptr<ssl::context> upstream(const config::UpstreamTls& tls) const;
+  // The client context for Redis; null when Redis is spoken to in clear text.
+  [[nodiscard]] const std::shared_ptr<ssl::context>& redis() const noexcept { return redis_; }
 
  private:
   std::shared_ptr<ssl::context> listener_;
+  std::shared_ptr<ssl::context> redis_;
   std::map<std::pair<std::string, bool>, std::shared_ptr<ssl::context>> upstream_;
 };
 

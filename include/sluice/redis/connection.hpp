@@ -2,11 +2,12 @@
 // One pipelined connection to Redis, used from one event loop's thread: any number of commands
 // in flight, their replies matched in the order they were sent (RESP guarantees it). Every
 // command has a deadline; a late reply, a reset or an unparsable byte fails the connection and
-// every command waiting on it, at once.
+// every command waiting on it, at once. Over TLS when given a client context (rediss://).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
@@ -33,7 +34,10 @@ struct Result {
 
 class Connection {
  public:
-  Connection(asio::any_io_executor executor, const config::RedisConfig& config);
+  // `tls`: the client context to speak TLS with (verifying the address's host name); null for
+  // clear text.
+  Connection(asio::any_io_executor executor, const config::RedisConfig& config,
+             std::shared_ptr<asio::ssl::context> tls = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -53,16 +57,22 @@ class Connection {
 
  private:
   struct Pending;
+  // One connection's socket and TLS layer. A new one for every open(): the loops of a failed
+  // connection keep theirs alive until their aborted operations have completed.
+  struct Transport;
   std::shared_ptr<Pending> enqueue(const std::vector<std::string>& command);
   asio::awaitable<Result> wait(std::shared_ptr<Pending> pending);
-  asio::awaitable<boost::system::error_code> connect_socket();
+  // Connects (and shakes hands, with TLS) within the timeout: empty on success, else why not.
+  asio::awaitable<std::string> connect_transport();
+  asio::awaitable<std::string> handshake(Transport& transport);
   asio::awaitable<void> write_loop();
   asio::awaitable<void> read_loop();
   void lost(const std::string& reason);
 
   asio::any_io_executor executor_;
   const config::RedisConfig& config_;
-  asio::generic::stream_protocol::socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  std::shared_ptr<Transport> transport_;
   std::string outgoing_;  // commands queued while a write is in progress
   std::string writing_;
   bool writer_running_ = false;

@@ -50,8 +50,8 @@ struct DecideCall {
 std::vector<std::string> decide_command(const Script& script, bool by_body,
                                         std::span<const DecideCall> calls);
 
-// One request's decide arguments: the longest acceptable wait, the earliest release the caller's local
-// limits allow (both from Redis's now), whether the caller may give the slots back even when
+// One request's decide arguments: the longest acceptable wait, the earliest release the caller's
+// local limits allow (both from Redis's now), whether the caller may give the slots back even when
 // they need no wait (found and set are returned for a wait anyway), and each bucket's claim.
 std::vector<std::string> decide_args(Nanos max_wait, Nanos not_before, bool refundable,
                                      std::span<const limit::Claim> claims);

@@ -48,8 +48,10 @@ constexpr std::string_view store_name(SharedTicket::Path path,
 
 class SharedLimiter {
  public:
-  SharedLimiter(asio::any_io_executor executor, config::RedisConfig config, limit::Limiter& local,
-                Health& health, const Clock& clock);
+  // `tls`: the client context for Redis (redis.tls, rediss://); null for clear text.
+  SharedLimiter(asio::any_io_executor executor, config::RedisConfig config,
+                std::shared_ptr<asio::ssl::context> tls, limit::Limiter& local, Health& health,
+                const Clock& clock);
   ~SharedLimiter();
 
   // Connects for the first time; requests meanwhile wait for it (within the timeout).
