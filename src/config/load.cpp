@@ -288,9 +288,14 @@ void Loader::load_log(const Node& node, LogConfig& log) {
 void Loader::load_redis(const Node& node, Config& config) {
   if (!node) return;
   if (!map_or_error(node, "redis")) return;
-  check_keys(node, "redis", {"address", "password_env", "timeout", "on_error", "prefix", "tls"});
+  check_keys(node, "redis",
+             {"address", "sentinel", "password_env", "timeout", "on_error", "prefix", "tls"});
   RedisConfig redis;
-  if (const auto& address = required(node, "redis", "address")) {
+  if (node["address"] && node["sentinel"]) {
+    error(node["sentinel"], "redis.sentinel", "set either address or sentinel, not both");
+  } else if (const auto& sentinel = node["sentinel"]) {
+    load_redis_sentinel(sentinel, redis);
+  } else if (const auto& address = required(node, "redis", "address")) {
     if (auto text = scalar(address, "redis.address")) {
       std::string why;
       if (auto parsed = parse_redis_address(*text, why)) {
@@ -331,6 +336,50 @@ void Loader::load_redis(const Node& node, Config& config) {
   }
   if (const auto& tls = node["tls"]) load_redis_tls(tls, config, redis);
   config.redis = std::move(redis);
+}
+
+// redis.sentinel: { addresses: [host:port, …], master: name, password_env: VAR }.
+void Loader::load_redis_sentinel(const Node& node, RedisConfig& redis) {
+  static const std::string path = "redis.sentinel";
+  if (!map_or_error(node, path)) return;
+  check_keys(node, path, {"addresses", "master", "password_env"});
+  RedisSentinel sentinel;
+  if (const auto& addresses = required(node, path, "addresses")) {
+    const std::string list = join_path(path, "addresses");
+    if (!addresses.is_sequence() || addresses.size() == 0) {
+      error(addresses, list, "must be a list of host:port (port 26379 if left out)");
+    } else {
+      for (std::size_t i = 0; i < addresses.size(); ++i) {
+        auto text = scalar(addresses[i], index_path(list, i));
+        if (!text) continue;
+        std::string why;
+        if (auto authority = parse_authority(*text, 26379, why)) {
+          sentinel.addresses.push_back({std::move(authority->host), authority->port});
+        } else {
+          error(addresses[i], index_path(list, i), why);
+        }
+      }
+    }
+  }
+  if (const auto& master = required(node, path, "master")) {
+    if (auto text = scalar(master, join_path(path, "master"))) {
+      if (text->empty()) error(master, join_path(path, "master"), "must not be empty");
+      sentinel.master = *text;
+    }
+  }
+  if (const auto& env = node["password_env"]) {
+    if (auto name = scalar(env, join_path(path, "password_env"))) {
+      sentinel.password_env = *name;
+      const char* value = std::getenv(name->c_str());
+      if (value == nullptr) {
+        error(env, join_path(path, "password_env"),
+              "environment variable " + *name + " is not set");
+      } else {
+        sentinel.password = value;
+      }
+    }
+  }
+  redis.sentinel = std::move(sentinel);
 }
 
 void Loader::load_buckets(const Node& node, Config& config) {

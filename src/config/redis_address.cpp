@@ -86,6 +86,7 @@ std::optional<RedisConfig> parse_redis_address(std::string_view address, std::st
 
 std::string RedisConfig::address() const {
   if (!unix_path.empty()) return "unix://" + unix_path;
+  if (sentinel && host.empty()) return "sentinel:" + sentinel->master;  // not found yet
   const bool v6 = host.find(':') != std::string::npos;
   std::string out(tls ? kTlsScheme : kTcpScheme);
   if (!user.empty()) out += user + "@";

@@ -182,6 +182,18 @@ std::string to_json(const Config& c) {
     // The password stays out: address() has none, and password_env names only the variable.
     w.open('{');
     w.key("address").string(c.redis->address());
+    if (c.redis->sentinel) {
+      w.key("sentinel").open('{');
+      w.key("addresses").open('[');
+      for (const auto& a : c.redis->sentinel->addresses) {
+        const bool v6 = a.host.find(':') != std::string::npos;
+        w.string((v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port));
+      }
+      w.close(']');
+      w.key("master").string(c.redis->sentinel->master);
+      w.key("password_env").string(c.redis->sentinel->password_env);
+      w.close('}');
+    }
     w.key("password_env").string(c.redis->password_env);
     w.key("authenticated").boolean(!c.redis->password.empty());
     w.key("timeout").seconds(c.redis->timeout);

@@ -262,6 +262,11 @@ asio::awaitable<void> Connection::read_loop() {
     reader_->feed(std::string_view(buffer.data(), n));
     while (auto reply = reader_->next()) {
       if (pending_.empty()) {
+        if (on_push_) {
+          on_push_(std::move(*reply));
+          if (generation != generation_) co_return;
+          continue;
+        }
         lost("a reply nobody asked for");
         co_return;
       }

@@ -11,6 +11,7 @@ Health::Health(std::size_t workers, observe::EventLog& log, observe::Metrics& me
       latency(metrics.histogram(Family::redis_latency_seconds, {})),
       batch_size(metrics.histogram(Family::redis_batch_size, {})),
       cache_hits(metrics.counter(Family::redis_cache_hits_total, {})),
+      failovers(metrics.counter(Family::redis_failovers_total, {})),
       log_(log),
       up_gauge_(metrics.gauge(Family::redis_up, {})),
       workers_not_up_(workers) {}
@@ -33,6 +34,16 @@ void Health::worker_down(const std::string& reason, bool was_up) {
     up_gauge_.store(0);
     log_.message(observe::Level::warn, "redis_down", {{"reason", reason}});
   }
+}
+
+void Health::master_found(const std::string& address) {
+  std::lock_guard guard(mutex_);
+  if (address == master_) return;
+  if (!master_.empty()) {
+    failovers.fetch_add(1, std::memory_order_relaxed);
+    log_.message(observe::Level::warn, "redis_failover", {{"from", master_}, {"to", address}});
+  }
+  master_ = address;
 }
 
 }  // namespace sluice::redis

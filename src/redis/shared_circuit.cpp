@@ -27,9 +27,47 @@ void SharedLimiter::open_circuit(const std::string& reason) {
   asio::co_spawn(executor_, probe(), asio::detached);
 }
 
+asio::awaitable<std::string> SharedLimiter::connect() {
+  if (!sentinels_) co_return co_await connection_.open();
+  const auto alive = alive_;
+  const Sentinels::Located located = co_await sentinels_->locate();
+  if (!*alive) co_return "stopped";
+  if (!located.problem.empty()) co_return located.problem;
+  config_.host = located.master.host;
+  config_.port = located.master.port;
+  std::string why = co_await connection_.open();
+  if (!*alive || !why.empty()) co_return why;
+  // A sentinel that has not yet seen a failover names the old master, which may be back as a
+  // replica: writing there would be lost.
+  std::vector<std::string> ask_role{"ROLE"};
+  const Result role = co_await connection_.call(std::move(ask_role));
+  if (!*alive) co_return "stopped";
+  const auto& e = role.reply.elements;
+  if (!role.ok() || role.reply.type != Reply::Type::array || e.empty() || e[0].text != "master") {
+    why = config_.address() + " is not a master" +
+          (role.ok() && !e.empty() ? " (role " + e[0].text + ")" : ": " + role.problem);
+    connection_.fail(why);
+    co_return why;
+  }
+  health_.master_found(to_string(located.master));
+  co_return why;
+}
+
+void SharedLimiter::follow(const Sentinels::Address& master) {
+  if (master.host == config_.host && master.port == config_.port) return;
+  health_.master_found(to_string(master));
+  if (usable_) {
+    open_circuit("the master moved to " + to_string(master));
+  }
+  // The probe goes at once, not after its back-off: decisions reach the new master as soon as
+  // it is promoted.
+  probe_now_ = true;
+  if (probe_wait_ != nullptr) probe_wait_->cancel();
+}
+
 asio::awaitable<void> SharedLimiter::connect_first() {
   const auto alive = alive_;
-  const std::string why = co_await connection_.open();
+  const std::string why = co_await connect();
   if (!*alive) co_return;
   if (!why.empty()) {
     open_circuit(why);
@@ -51,10 +89,15 @@ asio::awaitable<void> SharedLimiter::probe() {
                       : kFirstBackoff;
   asio::steady_timer timer(executor_);
   for (;;) {
-    timer.expires_after(std::chrono::nanoseconds(backoff));
-    auto [ec] = co_await timer.async_wait(use_tuple);
-    if (ec || !*alive) co_return;
-    std::string why = co_await connection_.open();
+    if (!probe_now_) {
+      timer.expires_after(std::chrono::nanoseconds(backoff));
+      probe_wait_ = &timer;
+      co_await timer.async_wait(use_tuple);  // cancelled: the master moved, probe now
+      if (!*alive) co_return;
+      probe_wait_ = nullptr;
+    }
+    probe_now_ = false;
+    std::string why = co_await connect();
     if (!*alive) co_return;
     // Each probe is a call sent, and counted: an outage shows in redis_commands_total, not
     // only in redis_up.

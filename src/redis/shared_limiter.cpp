@@ -55,13 +55,17 @@ SharedLimiter::SharedLimiter(asio::any_io_executor executor, config::RedisConfig
                              Health& health, const Clock& clock)
     : executor_(std::move(executor)),
       config_(std::move(config)),
+      tls_(std::move(tls)),
       local_(local),
       health_(health),
       clock_(clock),
-      connection_(executor_, config_, std::move(tls)),
+      connection_(executor_, config_, tls_),
       batcher_(executor_, connection_, health_, clock_),
       alive_(std::make_shared<bool>(true)) {
   connection_.on_lost([this](const std::string& reason) { open_circuit(reason); });
+  if (config_.sentinel) {
+    sentinels_ = std::make_unique<Sentinels>(executor_, config_, tls_);
+  }
 }
 
 SharedLimiter::~SharedLimiter() {
@@ -70,6 +74,7 @@ SharedLimiter::~SharedLimiter() {
 
 void SharedLimiter::start() {
   asio::co_spawn(executor_, connect_first(), asio::detached);
+  if (sentinels_) sentinels_->watch([this](const Sentinels::Address& master) { follow(master); });
 }
 
 void SharedLimiter::prepare(const limit::RoutePolicy& route, const limit::RequestFacts& request,

@@ -13,6 +13,10 @@
 #include <boost/asio/detached.hpp>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -55,8 +59,8 @@ pid_t spawn(const std::vector<std::string>& args, int stdout_fd) {
 
 }  // namespace
 
-RedisServer::RedisServer(std::optional<RedisTlsFiles> tls)
-    : port_(free_port()), tls_(std::move(tls)) {
+RedisServer::RedisServer(std::optional<RedisTlsFiles> tls, std::vector<std::string> extra)
+    : port_(free_port()), tls_(std::move(tls)), extra_(std::move(extra)) {
   start();
 }
 
@@ -85,6 +89,7 @@ void RedisServer::start() {
   } else {
     args.insert(args.end(), {"--port", std::to_string(port_)});
   }
+  args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = spawn(args, -1);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (cli({"PING"}) != "PONG") {
@@ -165,6 +170,136 @@ redis::Result RedisClient::call(std::vector<std::string> command) {
       boost::asio::detached);
   while (!done) io_.run_one();
   return result;
+}
+
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+std::string cli_output(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = spawn(argv, fds[1]);
+  ::close(fds[1]);
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, n);
+  ::close(fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes: the sentinels publish no event
+// a test could wait on for what they learn from each other.
+bool poll(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// The value of `field` in the field/value lines redis-cli prints for SENTINEL MASTER.
+std::string field_of(const std::string& lines, const std::string& field) {
+  std::istringstream in(lines);
+  for (std::string name, value; std::getline(in, name) && std::getline(in, value);) {
+    if (name == field) return value;
+  }
+  return {};
+}
+
+}  // namespace
+
+RedisSentinelSet::RedisSentinelSet()
+    : dir_("/tmp/sluice-sentinel-" + std::to_string(::getpid()) + "-" +
+           std::to_string(reinterpret_cast<std::uintptr_t>(this))) {
+  std::filesystem::create_directories(dir_);
+  servers_.push_back(std::make_unique<RedisServer>());
+  const std::string master_port = std::to_string(servers_[0]->port());
+  servers_.push_back(std::make_unique<RedisServer>(
+      std::nullopt, std::vector<std::string>{"--replicaof", "127.0.0.1", master_port}));
+  // The sentinels learn of the replica from the master's INFO: it must be there, in sync, first.
+  if (!poll(
+          [&] {
+            return replica().cli({"INFO", "replication"}).find("master_link_status:up") !=
+                   std::string::npos;
+          },
+          std::chrono::seconds(10))) {
+    throw std::runtime_error("the replica did not sync with the master");
+  }
+  for (int i = 0; i < 3; ++i) {
+    const std::uint16_t port = free_port();
+    const std::string conf = dir_ + "/sentinel-" + std::to_string(i) + ".conf";
+    std::ofstream(conf) << "port " << port << "\nbind 127.0.0.1\ndaemonize no\n"
+                        << "sentinel monitor " << kMaster << " 127.0.0.1 " << master_port
+                        << " 2\nsentinel down-after-milliseconds " << kMaster
+                        << " 1000\nsentinel failover-timeout " << kMaster
+                        << " 10000\nsentinel parallel-syncs " << kMaster << " 1\n";
+    sentinel_ports_.push_back(port);
+    sentinel_pids_.push_back(spawn({"redis-server", conf, "--sentinel"}, -1));
+  }
+  // Ready when each sentinel knows the replica and the two other sentinels (hello messages go
+  // every 2 s).
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (!poll(
+            [&] {
+              const std::string m = sentinel_cli(i, {"SENTINEL", "MASTER", kMaster});
+              return field_of(m, "num-slaves") == "1" && field_of(m, "num-other-sentinels") == "2";
+            },
+            std::chrono::seconds(20))) {
+      throw std::runtime_error("the sentinels did not find each other and the replica");
+    }
+  }
+}
+
+RedisSentinelSet::~RedisSentinelSet() {
+  for (const pid_t pid : sentinel_pids_) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  servers_.clear();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string RedisSentinelSet::sentinel_addresses() const {
+  std::string out;
+  for (const std::uint16_t port : sentinel_ports_) {
+    out += (out.empty() ? "" : ", ") + std::string("127.0.0.1:") + std::to_string(port);
+  }
+  return out;
+}
+
+std::string RedisSentinelSet::sentinel_cli(std::size_t i,
+                                           const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{"redis-cli", "-p", std::to_string(sentinel_ports_.at(i))};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return cli_output(argv);
+}
+
+std::uint16_t RedisSentinelSet::reported_master_port() const {
+  const std::string answer = sentinel_cli(0, {"SENTINEL", "get-master-addr-by-name", kMaster});
+  const auto newline = answer.find('\n');
+  if (newline == std::string::npos) return 0;
+  return static_cast<std::uint16_t>(std::atoi(answer.c_str() + newline + 1));
+}
+
+bool RedisSentinelSet::wait_for_promotion(std::chrono::milliseconds timeout) {
+  const std::string replica_port = std::to_string(replica().port());
+  const bool promoted = poll(
+      [&] {
+        for (std::size_t i = 0; i < sentinel_ports_.size(); ++i) {
+          const auto answer = sentinel_cli(i, {"SENTINEL", "get-master-addr-by-name", kMaster});
+          if (answer.find(replica_port) == std::string::npos) return false;
+        }
+        return true;
+      },
+      timeout);
+  if (promoted) master_ = 1 - master_;
+  return promoted;
 }
 
 }  // namespace sluice::testing

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,7 +29,9 @@ struct RedisTlsFiles {
 
 class RedisServer {
  public:
-  explicit RedisServer(std::optional<RedisTlsFiles> tls = std::nullopt);
+  // `extra`: more redis-server options ("--replicaof", "127.0.0.1", "6379").
+  explicit RedisServer(std::optional<RedisTlsFiles> tls = std::nullopt,
+                       std::vector<std::string> extra = {});
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -47,6 +50,36 @@ class RedisServer {
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
   std::optional<RedisTlsFiles> tls_;
+  std::vector<std::string> extra_;
+};
+
+// Redis with Sentinel, as in production but on loopback: a master, a replica in sync with it, and
+// three sentinels monitoring it as "mymaster" (quorum 2, down after 1 s).
+class RedisSentinelSet {
+ public:
+  static constexpr const char* kMaster = "mymaster";
+  RedisSentinelSet();
+  ~RedisSentinelSet();
+  RedisSentinelSet(const RedisSentinelSet&) = delete;
+  RedisSentinelSet& operator=(const RedisSentinelSet&) = delete;
+
+  // "127.0.0.1:p1, 127.0.0.1:p2, 127.0.0.1:p3"
+  [[nodiscard]] std::string sentinel_addresses() const;
+  RedisServer& master() { return *servers_[master_]; }
+  RedisServer& replica() { return *servers_[1 - master_]; }
+  // The master's port as the first sentinel reports it (0 if none).
+  [[nodiscard]] std::uint16_t reported_master_port() const;
+  // A sentinel command (SENTINEL FAILOVER mymaster, …) through redis-cli.
+  std::string sentinel_cli(std::size_t i, const std::vector<std::string>& args) const;
+  // Waits until every sentinel reports the replica as master; then it is master().
+  bool wait_for_promotion(std::chrono::milliseconds timeout);
+
+ private:
+  std::string dir_;
+  std::vector<std::unique_ptr<RedisServer>> servers_;  // the first master, its replica
+  std::size_t master_ = 0;
+  std::vector<std::uint16_t> sentinel_ports_;
+  std::vector<pid_t> sentinel_pids_;
 };
 
 // Commands through redis::Connection, one at a time, blocking.

@@ -177,8 +177,23 @@ struct RedisTls {
   bool operator==(const RedisTls&) const = default;
 };
 
+// redis.sentinel: the master is asked of these sentinels, and followed across failovers.
+struct RedisSentinel {
+  struct Address {
+    std::string host;
+    std::uint16_t port = 26379;
+    bool operator==(const Address&) const = default;
+  };
+  std::vector<Address> addresses;
+  std::string master;    // the name the sentinels monitor it by
+  std::string password;  // the sentinels' own (sentinel.password_env); empty: none
+  std::string password_env;
+  bool operator==(const RedisSentinel&) const = default;
+};
+
 struct RedisConfig {
-  std::string host;  // TCP: a name or an IP literal (IPv6 without brackets)
+  // TCP: a name or an IP literal (IPv6 without brackets). With sentinel: the master last found.
+  std::string host;
   std::uint16_t port = 6379;
   std::string unix_path;  // set instead of host/port for unix:///path
   std::string user;       // ACL user; empty: the default user
@@ -188,7 +203,8 @@ struct RedisConfig {
   Nanos timeout = 50 * kNanosPerSecond / 1000;  // per command
   OnRedisError on_error = OnRedisError::local;
   std::string prefix = "sluice:";
-  std::optional<RedisTls> tls;  // set by rediss:// or a tls: block
+  std::optional<RedisTls> tls;            // set by rediss:// or a tls: block
+  std::optional<RedisSentinel> sentinel;  // instead of an address
 
   // redis[s]://[user@]host:port/db or unix:///path: the address without its password.
   [[nodiscard]] std::string address() const;

@@ -35,6 +35,7 @@ enum class Family {
   redis_fallbacks_total,
   redis_cache_hits_total,
   redis_batch_size,
+  redis_failovers_total,
   tls_handshake_failures_total,
   http2_streams_total,
   protocol_requests_total,
@@ -89,6 +90,8 @@ inline constexpr FamilyInfo kFamilies[] = {
     // A count, not seconds: the bounds scaled to 0.5, 1, 2.5, 5, 10, 25, 50, 100, ...
     {Family::redis_batch_size, "sluice_redis_batch_size", Type::histogram,
      "Requests decided per Redis script call.", 100},
+    {Family::redis_failovers_total, "sluice_redis_failovers_total", Type::counter,
+     "Changes of the Redis master followed (a Sentinel switch)."},
     {Family::tls_handshake_failures_total, "sluice_tls_handshake_failures_total", Type::counter,
      "Failed TLS handshakes by side (downstream, upstream) and reason."},
     {Family::http2_streams_total, "sluice_http2_streams_total", Type::counter,

@@ -52,6 +52,9 @@ class Connection {
   // Called when the connection fails by itself (Redis closed it, a reset, a stray reply),
   // with no command necessarily waiting: the owner learns of an outage at once.
   void on_lost(std::function<void(const std::string&)> callback) { on_lost_ = std::move(callback); }
+  // A subscriber's connection: what arrives with no command waiting (a published message) goes
+  // to `callback` instead of failing the connection as a stray reply.
+  void on_push(std::function<void(Reply)> callback) { on_push_ = std::move(callback); }
   // Why the connection last failed.
   [[nodiscard]] const std::string& failure() const noexcept { return failure_; }
 
@@ -82,6 +85,7 @@ class Connection {
   std::unique_ptr<ReplyReader> reader_;
   std::string failure_;
   std::function<void(const std::string&)> on_lost_;
+  std::function<void(Reply)> on_push_;
 };
 
 }  // namespace sluice::redis

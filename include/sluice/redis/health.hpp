@@ -20,6 +20,9 @@ class Health {
   // counted as not up; `was_up` says whether this failure ends an up spell of its own.
   void worker_up();
   void worker_down(const std::string& reason, bool was_up);
+  // A worker found the master at `address` (Sentinel). A change from the master the process knew
+  // is a failover followed: counted and logged once, however many workers follow it.
+  void master_found(const std::string& address);
 
   observe::Counter& commands_ok;
   observe::Counter& commands_error;
@@ -27,6 +30,7 @@ class Health {
   observe::Histogram& latency;
   observe::Histogram& batch_size;
   observe::Counter& cache_hits;
+  observe::Counter& failovers;
 
  private:
   enum class State { unknown, up, down };
@@ -35,6 +39,7 @@ class Health {
   std::mutex mutex_;
   std::size_t workers_not_up_;
   State reported_ = State::unknown;
+  std::string master_;
 };
 
 }  // namespace sluice::redis

@@ -21,6 +21,7 @@
 #include "sluice/redis/health.hpp"
 #include "sluice/redis/over_limit_cache.hpp"
 #include "sluice/redis/scripts.hpp"
+#include "sluice/redis/sentinels.hpp"
 
 namespace sluice::redis {
 
@@ -89,16 +90,25 @@ class SharedLimiter {
   void refund_shared(const SharedTicket& ticket);
   asio::awaitable<void> refund(std::vector<std::string> keys, std::vector<std::string> args);
   void open_circuit(const std::string& reason);
+  // Connects to Redis: with Sentinel, to the master the sentinels name, checked to be one.
+  // Empty on success, else why not.
+  asio::awaitable<std::string> connect();
+  // Sentinel announced a new master: the connection moves to it at once.
+  void follow(const Sentinels::Address& master);
   asio::awaitable<void> connect_first();
   asio::awaitable<void> probe();
 
   asio::any_io_executor executor_;
-  config::RedisConfig config_;
+  config::RedisConfig config_;  // with Sentinel, host and port are the master last found
+  std::shared_ptr<asio::ssl::context> tls_;
   limit::Limiter& local_;
   Health& health_;
   const Clock& clock_;
   Connection connection_;
   DecideBatcher batcher_;
+  std::unique_ptr<Sentinels> sentinels_;      // with redis.sentinel
+  asio::steady_timer* probe_wait_ = nullptr;  // while the probe backs off
+  bool probe_now_ = false;                    // the master moved: no back-off
   bool usable_ = true;  // the circuit is closed (or the first connection is being made)
   bool was_up_ = false;
   Nanos closed_at_ = 0;     // when the circuit last closed
