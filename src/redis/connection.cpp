@@ -60,10 +60,12 @@ Connection::Connection(asio::any_io_executor executor, const config::RedisConfig
     : executor_(std::move(executor)),
       config_(config),
       tls_(std::move(tls)),
-      reader_(std::make_unique<ReplyReader>()) {}
+      reader_(std::make_unique<ReplyReader>()),
+      alive_(std::make_shared<bool>(true)) {}
 
 Connection::~Connection() {
   fail("closed");
+  *alive_ = false;
 }
 
 void Connection::fail(const std::string& reason) {
@@ -235,11 +237,12 @@ asio::awaitable<Result> Connection::call(std::vector<std::string> command) {
 asio::awaitable<void> Connection::write_loop() {
   const std::uint64_t generation = generation_;
   const std::shared_ptr<Transport> transport = transport_;
+  const auto alive = alive_;
   while (generation == generation_ && !outgoing_.empty()) {
     writing_.clear();
     writing_.swap(outgoing_);
     auto [ec, n] = co_await transport->write(asio::buffer(writing_));
-    if (generation != generation_) co_return;
+    if (!*alive || generation != generation_) co_return;
     if (ec) {
       lost("write failed: " + ec.message());
       co_return;
@@ -251,10 +254,11 @@ asio::awaitable<void> Connection::write_loop() {
 asio::awaitable<void> Connection::read_loop() {
   const std::uint64_t generation = generation_;
   const std::shared_ptr<Transport> transport = transport_;
+  const auto alive = alive_;
   std::string buffer(kReadChunk, '\0');
   for (;;) {
     auto [ec, n] = co_await transport->read_some(asio::buffer(buffer));
-    if (generation != generation_) co_return;
+    if (!*alive || generation != generation_) co_return;
     if (ec) {
       lost(ec == asio::error::eof ? "connection closed by Redis" : "read failed: " + ec.message());
       co_return;
@@ -264,7 +268,7 @@ asio::awaitable<void> Connection::read_loop() {
       if (pending_.empty()) {
         if (on_push_) {
           on_push_(std::move(*reply));
-          if (generation != generation_) co_return;
+          if (!*alive || generation != generation_) co_return;
           continue;
         }
         lost("a reply nobody asked for");

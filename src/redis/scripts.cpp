@@ -45,12 +45,27 @@ end
 // refundable), found and set per bucket; or an error reply for a request one of whose buckets
 // holds something else.
 constexpr const char* kDecide = R"lua(
+-- The buckets as this call leaves them. A batch's requests often share buckets (a global limit,
+-- a busy client): each is read once and written once per call, not once per request.
+local tat_of, written = {}, {}
+local function current(key)
+  local t = tat_of[key]
+  if not t then
+    t = load(key)
+    tat_of[key] = t
+  end
+  return t
+end
+local function charge(key, t)
+  tat_of[key] = t
+  written[key] = true
+end
 local function decide(first, n, a)
   local release = now + tonumber(ARGV[a + 2])
   local deciding = 0
   local tats, costs = {}, {}
   for k = 1, n do
-    tats[k] = load(KEYS[first + k])
+    tats[k] = current(KEYS[first + k])
     costs[k] = tonumber(ARGV[a + 2 + 2 * k])
     local fit = tats[k] + costs[k] - tonumber(ARGV[a + 3 + 2 * k])
     if fit > release then
@@ -70,10 +85,10 @@ local function decide(first, n, a)
   for k = 1, n do
     local set = math.max(tats[k], release) + costs[k]
     reply[3 + k] = set - now
-    local text = store(KEYS[first + k], set)
+    charge(KEYS[first + k], set)
     if keep then
       reply[3 + n + k] = format(tats[k])
-      reply[3 + 2 * n + k] = text
+      reply[3 + 2 * n + k] = format(set)
     end
   end
   return reply
@@ -90,6 +105,7 @@ for r = 1, tonumber(ARGV[1]) do
   first = first + n
   a = a + 4 + 2 * n
 end
+for key in pairs(written) do store(key, tat_of[key]) end
 return replies
 )lua";
 

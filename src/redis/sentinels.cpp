@@ -63,17 +63,17 @@ asio::awaitable<Sentinels::Located> Sentinels::locate() {
     const config::RedisConfig config = sentinel_config(sentinels[at]);
     Connection connection(executor_, config, tls_);
     std::string problem = co_await connection.open();
-    if (!*alive) co_return Located{{}, "stopped"};
+    if (!*alive) co_return Located::failure("stopped");
     if (problem.empty()) {
       // A named vector: gcc 12 cannot build a braced list of literals inside a co_await.
       std::vector<std::string> ask{"SENTINEL", "get-master-addr-by-name", redis_.sentinel->master};
       const Result r = co_await connection.call(std::move(ask));
-      if (!*alive) co_return Located{{}, "stopped"};
+      if (!*alive) co_return Located::failure("stopped");
       const auto& e = r.reply.elements;
       if (r.ok() && r.reply.type == Reply::Type::array && e.size() == 2) {
         if (const auto port = port_of(e[1].text); port && !e[0].text.empty()) {
           next_ = at;
-          co_return Located{{e[0].text, *port}, {}};
+          co_return Located{{e[0].text, *port}, std::string()};
         }
       }
       problem = !r.ok()              ? r.problem
@@ -84,7 +84,7 @@ asio::awaitable<Sentinels::Located> Sentinels::locate() {
     }
     problems += (problems.empty() ? "" : "; ") + to_string(sentinels[at]) + ": " + problem;
   }
-  co_return Located{{}, "no sentinel named the master: " + problems};
+  co_return Located::failure("no sentinel named the master: " + problems);
 }
 
 void Sentinels::watch(std::function<void(const Address&)> on_switch) {

@@ -77,6 +77,40 @@ TEST(ConfigRedis, TlsRulesAreErrors) {
             "sluice.yaml:4:40: redis.tls.verify: unknown key");
 }
 
+TEST(ConfigRedis, SentinelNamesItsSentinelsAndTheMaster) {
+  ::setenv("SLUICE_TEST_SENTINEL_PW", "s3", 1);
+  auto c =
+      ok("redis: { sentinel: { addresses: [10.0.0.5, \"10.0.0.6:26380\", \"[::1]:26381\"], "
+         "master: limits, password_env: SLUICE_TEST_SENTINEL_PW } }\n");
+  ::unsetenv("SLUICE_TEST_SENTINEL_PW");
+  ASSERT_TRUE(c && c->redis && c->redis->sentinel);
+  const RedisSentinel& s = *c->redis->sentinel;
+  ASSERT_EQ(s.addresses.size(), 3u);
+  EXPECT_EQ(s.addresses[0], (RedisSentinel::Address{"10.0.0.5", 26379}));
+  EXPECT_EQ(s.addresses[1], (RedisSentinel::Address{"10.0.0.6", 26380}));
+  EXPECT_EQ(s.addresses[2], (RedisSentinel::Address{"::1", 26381}));
+  EXPECT_EQ(s.master, "limits");
+  EXPECT_EQ(s.password, "s3");
+  EXPECT_EQ(c->redis->address(), "sentinel:limits");  // until the master is found
+}
+
+TEST(ConfigRedis, SentinelRulesAreErrors) {
+  EXPECT_EQ(
+      error_of("redis: { address: \"redis://h\", sentinel: { addresses: [h], master: m } }\n"),
+      "sluice.yaml:4:42: redis.sentinel: set either address or sentinel, not both");
+  EXPECT_EQ(error_of("redis: { sentinel: { addresses: [h] } }\n"),
+            "sluice.yaml:4:20: redis.sentinel.master: is required");
+  EXPECT_EQ(error_of("redis: { sentinel: { addresses: [], master: m } }\n"),
+            "sluice.yaml:4:33: redis.sentinel.addresses: must be a list of host:port (port 26379 "
+            "if left out)");
+  EXPECT_EQ(error_of("redis: { sentinel: { addresses: [\"h:99999\"], master: m } }\n"),
+            "sluice.yaml:4:34: redis.sentinel.addresses[0]: has an invalid port");
+  EXPECT_EQ(
+      error_of("redis: { sentinel: { addresses: [h], master: m, password_env: NOT_SET_X } }\n"),
+      "sluice.yaml:4:63: redis.sentinel.password_env: environment variable NOT_SET_X is not "
+      "set");
+}
+
 TEST(ConfigRedis, AMalformedAddressIsAnErrorThatDoesNotRepeatThePassword) {
   const std::string e = error_of("redis: { address: \"redis://u:hunter2@host:99999\" }\n");
   EXPECT_EQ(e, "sluice.yaml:4:19: redis.address: has an invalid port");

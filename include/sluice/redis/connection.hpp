@@ -86,6 +86,9 @@ class Connection {
   std::string failure_;
   std::function<void(const std::string&)> on_lost_;
   std::function<void(Reply)> on_push_;
+  // The read and write loops may outlive the connection (a short-lived one, as for a sentinel):
+  // they check this after every wait before touching it.
+  std::shared_ptr<bool> alive_;
 };
 
 }  // namespace sluice::redis

@@ -33,6 +33,11 @@ class Sentinels {
   struct Located {
     Address master;
     std::string problem;  // empty: found
+    static Located failure(std::string why) {
+      Located l;
+      l.problem = std::move(why);
+      return l;
+    }
   };
   asio::awaitable<Located> locate();
 
