@@ -2,6 +2,17 @@
 
 namespace sluice::proxy {
 
+void report_upstream_error(Services& services, const Exchange& ex, UpstreamError kind,
+                           std::string error, unsigned status) {
+  ex.counters->count(kind);
+  services.log.upstream_error({.route = ex.counters->name,
+                               .upstream = ex.upstream->url,
+                               .kind = std::string(to_string(kind)),
+                               .error = std::move(error),
+                               .status = status,
+                               .request_id = ex.request_id});
+}
+
 void log_exchange(Services& services, const Exchange& ex) {
   services.count_protocol(ex.protocol);
   const Nanos now = services.clock.now();

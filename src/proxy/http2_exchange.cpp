@@ -82,17 +82,6 @@ UpstreamFailure classify(const error_code& ec) {
   return {AnswerReason::upstream_failed, 502, UpstreamError::reset};
 }
 
-void report_upstream_error(Services& services, const Exchange& ex, UpstreamError kind,
-                           std::string error, unsigned status) {
-  ex.counters->count(kind);
-  services.log.upstream_error({.route = ex.counters->name,
-                               .upstream = ex.upstream->url,
-                               .kind = std::string(to_string(kind)),
-                               .error = std::move(error),
-                               .status = status,
-                               .request_id = ex.request_id});
-}
-
 }  // namespace
 
 asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream> stream) {

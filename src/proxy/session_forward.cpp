@@ -57,18 +57,6 @@ UpstreamFailure classify_upstream_failure(const error_code& ec) {
   return {502, "upstream connection failed: " + ec.message(), UpstreamError::reset};
 }
 
-// Counted always; logged within the log budget of upstream_error events.
-void report_upstream_error(Services& services, const Exchange& ex, UpstreamError kind,
-                           std::string error, unsigned status) {
-  ex.counters->count(kind);
-  services.log.upstream_error({.route = ex.counters->name,
-                               .upstream = ex.upstream->url,
-                               .kind = std::string(to_string(kind)),
-                               .error = std::move(error),
-                               .status = status,
-                               .request_id = ex.request_id});
-}
-
 }  // namespace
 
 asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {

@@ -28,7 +28,9 @@ void SharedLimiter::open_circuit(const std::string& reason) {
 }
 
 asio::awaitable<std::string> SharedLimiter::connect() {
-  if (!sentinels_) co_return co_await connection_.open();
+  if (!sentinels_) {
+    co_return co_await connection_.open();
+  }
   const auto alive = alive_;
   const Sentinels::Located located = co_await sentinels_->locate();
   if (!*alive) co_return "stopped";

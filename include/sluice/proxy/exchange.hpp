@@ -50,6 +50,11 @@ void add_ratelimit_headers(Fields& fields, const Exchange& ex) {
   fields.set("RateLimit", ex.ratelimit);
 }
 
+// An upstream exchange that failed: counted always, logged within the log budget of
+// upstream_error events, whatever protocol either side speaks.
+void report_upstream_error(Services& services, const Exchange& ex, UpstreamError kind,
+                           std::string error, unsigned status);
+
 // The end of every exchange: counted by protocol; the `throttled` event of a throttled request
 // and, with log.access, its `access` event.
 void log_exchange(Services& services, const Exchange& ex);
