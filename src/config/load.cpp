@@ -288,8 +288,9 @@ void Loader::load_log(const Node& node, LogConfig& log) {
 void Loader::load_redis(const Node& node, Config& config) {
   if (!node) return;
   if (!map_or_error(node, "redis")) return;
-  check_keys(node, "redis",
-             {"address", "sentinel", "password_env", "timeout", "on_error", "prefix", "tls"});
+  check_keys(
+      node, "redis",
+      {"address", "sentinel", "user", "password_env", "timeout", "on_error", "prefix", "tls"});
   RedisConfig redis;
   if (node["address"] && node["sentinel"]) {
     error(node["sentinel"], "redis.sentinel", "set either address or sentinel, not both");
@@ -302,6 +303,15 @@ void Loader::load_redis(const Node& node, Config& config) {
         redis = std::move(*parsed);
       } else {
         error(address, "redis.address", why);
+      }
+    }
+  }
+  if (const auto& user = node["user"]) {
+    if (auto name = scalar(user, "redis.user")) {
+      if (!redis.user.empty()) {
+        error(user, "redis.user", "the address already has a user: keep one of them");
+      } else {
+        redis.user = *name;
       }
     }
   }

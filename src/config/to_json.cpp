@@ -194,6 +194,7 @@ std::string to_json(const Config& c) {
       w.key("password_env").string(c.redis->sentinel->password_env);
       w.close('}');
     }
+    w.key("user").string(c.redis->user);
     w.key("password_env").string(c.redis->password_env);
     w.key("authenticated").boolean(!c.redis->password.empty());
     w.key("timeout").seconds(c.redis->timeout);

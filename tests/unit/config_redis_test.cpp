@@ -94,6 +94,14 @@ TEST(ConfigRedis, SentinelNamesItsSentinelsAndTheMaster) {
   EXPECT_EQ(c->redis->address(), "sentinel:limits");  // until the master is found
 }
 
+TEST(ConfigRedis, AnAclUserMayBeNamedBesideTheAddressOrTheSentinels) {
+  auto c = ok("redis: { sentinel: { addresses: [h], master: m }, user: limiter }\n");
+  ASSERT_TRUE(c && c->redis);
+  EXPECT_EQ(c->redis->user, "limiter");
+  EXPECT_EQ(error_of("redis: { address: \"redis://app@h\", user: other }\n"),
+            "sluice.yaml:4:42: redis.user: the address already has a user: keep one of them");
+}
+
 TEST(ConfigRedis, SentinelRulesAreErrors) {
   EXPECT_EQ(
       error_of("redis: { address: \"redis://h\", sentinel: { addresses: [h], master: m } }\n"),
