@@ -20,6 +20,20 @@ std::string_view to_string(Outcome outcome) noexcept {
   return "unknown";
 }
 
+void set_admitted(Decision& d, const RoutePolicy& route, Nanos wait) noexcept {
+  if (wait > 0) {
+    d.wait = wait;
+    d.outcome = route.dry_run ? Outcome::dry_run_delayed : Outcome::delayed;
+  } else {
+    d.outcome = Outcome::allowed;
+  }
+}
+
+void set_rejected(Decision& d, const RoutePolicy& route, Nanos retry_after) noexcept {
+  d.retry_after = retry_after;
+  d.outcome = route.dry_run ? Outcome::dry_run_rejected : Outcome::rejected;
+}
+
 Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Nanos now) {
   Decision d;
   const std::size_t n = route.limits.size();
@@ -34,7 +48,7 @@ Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, 
     claims[k] = limit.claim();
   }
 
-  const Nanos max_wait = route.action == Action::delay ? route.max_delay : 0;
+  const Nanos max_wait = route.max_wait();
   if (n == 1) {
     const Reservation r = table_.reserve(d.ids[0], now, claims[0], max_wait);
     d.reservation = {.admitted = r.admitted,
@@ -57,14 +71,10 @@ Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, 
   for (std::size_t k = 0; k < n; ++k) {
     d.views[k] = view(r.admitted ? r.set[k] : r.found[k], now, route.limits[k].rate);
   }
-  if (!r.admitted) {
-    d.retry_after = r.retry_after;
-    d.outcome = route.dry_run ? Outcome::dry_run_rejected : Outcome::rejected;
-  } else if (r.release > now) {
-    d.wait = r.release - now;
-    d.outcome = route.dry_run ? Outcome::dry_run_delayed : Outcome::delayed;
+  if (r.admitted) {
+    set_admitted(d, route, r.release - now);
   } else {
-    d.outcome = Outcome::allowed;
+    set_rejected(d, route, r.retry_after);
   }
   return d;
 }

@@ -21,21 +21,6 @@ constexpr int kMaxWaits = 2;
 // answering gives its shared slot back and asks again, this many times at most.
 constexpr int kAttempts = 3 + kMaxWaits;
 
-void set_rejected(limit::Decision& d, const limit::RoutePolicy& route, Nanos retry_after) {
-  d.retry_after = retry_after;
-  d.outcome = route.dry_run ? limit::Outcome::dry_run_rejected : limit::Outcome::rejected;
-}
-
-void set_admitted(limit::Decision& d, const limit::RoutePolicy& route, Nanos wait) {
-  using limit::Outcome;
-  if (wait > 0) {
-    d.wait = wait;
-    d.outcome = route.dry_run ? Outcome::dry_run_delayed : Outcome::delayed;
-  } else {
-    d.outcome = Outcome::allowed;
-  }
-}
-
 }  // namespace
 
 // One request's limits, rendered once per attempt.
@@ -81,7 +66,7 @@ void SharedLimiter::prepare(const limit::RoutePolicy& route, const limit::Reques
                             Nanos now, Prepared& p, SharedTicket& ticket) {
   p.n = route.limits.size();
   p.now = now;
-  p.max_wait = route.action == limit::Action::delay ? route.max_delay : 0;
+  p.max_wait = route.max_wait();
   p.shared_claims.clear();
   ticket = SharedTicket{};
   for (std::size_t k = 0; k < p.n; ++k) {
@@ -142,7 +127,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     const auto reject = [&](std::size_t deciding, Nanos retry_after) {
       d.deciding = deciding;
       d.key = p.keys[deciding];
-      set_rejected(d, route, retry_after);
+      limit::set_rejected(d, route, retry_after);
     };
 
     // What this process already knows of the shared buckets: a flood on a full one is answered
@@ -224,7 +209,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     views(tats, true);
     d.deciding = deciding;
     d.key = p.keys[deciding];
-    set_admitted(d, route, release - answered);
+    limit::set_admitted(d, route, release - answered);
     co_return d;
   }
 }
@@ -288,7 +273,7 @@ limit::Decision SharedLimiter::fall_back(const limit::RoutePolicy& route,
                                    [](const limit::LimitPolicy& l) { return l.shared; });
   d.deciding = static_cast<std::size_t>(shared - route.limits.begin());
   d.key = render_key(shared->key, request);
-  set_rejected(d, route, kNanosPerSecond);
+  limit::set_rejected(d, route, kNanosPerSecond);
   ticket.unavailable = !route.dry_run;
   return d;
 }

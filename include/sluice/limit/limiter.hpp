@@ -33,6 +33,11 @@ struct Decision {
   }
 };
 
+// A decision's outcome from what its reservation came to, in the route's terms (a dry_run route
+// reports what would have happened): local and shared decisions alike.
+void set_admitted(Decision& d, const RoutePolicy& route, Nanos wait) noexcept;
+void set_rejected(Decision& d, const RoutePolicy& route, Nanos retry_after) noexcept;
+
 class Limiter {
  public:
   Limiter(BucketTable& table, KeyedHash hash) noexcept : table_(table), hash_(hash) {}

@@ -63,6 +63,8 @@ struct RoutePolicy {
   Nanos max_delay = 0;  // delay only
   bool dry_run = false;
 
+  // The longest a request may wait for its slot: max_delay for delay, none for reject.
+  [[nodiscard]] Nanos max_wait() const noexcept { return action == Action::delay ? max_delay : 0; }
   [[nodiscard]] bool any_shared() const noexcept {
     for (const LimitPolicy& l : limits) {
       if (l.shared) return true;
