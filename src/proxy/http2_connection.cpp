@@ -3,6 +3,8 @@
 // is http2_exchange.cpp's.
 #include "sluice/proxy/http2_connection.hpp"
 
+#include "sluice/proxy/http2_body.hpp"
+
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
@@ -35,12 +37,6 @@ bool connection_specific(std::string_view lower_name) {
   return lower_name == "connection" || lower_name == "keep-alive" ||
          lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
          lower_name == "upgrade";
-}
-
-nghttp2_nv name_value(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
-          value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 // An HTTP/1.1 response head as HTTP/2 headers: names lower-cased, connection fields dropped.
@@ -118,38 +114,15 @@ struct Http2Callbacks {
     return 0;
   }
 
-  // The body's end; with trailers (a gRPC status), the stream ends with them instead.
-  static void end_body(nghttp2_session* session, std::int32_t stream_id, Http2Stream& s,
-                       std::uint32_t* data_flags) {
-    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (s.trailers_out.empty()) return;
-    *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-    std::vector<nghttp2_nv> nv;
-    for (const auto& [name, value] : s.trailers_out) nv.push_back(name_value(name, value));
-    nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size());
-  }
-
   // A response body as the stream's coroutine hands it over: deferred while it has nothing new.
   static ssize_t read_body(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf,
                            std::size_t length, std::uint32_t* data_flags,
                            nghttp2_data_source* source, void* /*user_data*/) {
     auto& s = *static_cast<Http2Stream*>(source->ptr);
-    const std::size_t available = s.body_out.size() - s.out_taken;
-    if (available == 0) {
-      if (!s.out_done) return NGHTTP2_ERR_DEFERRED;
-      end_body(session, stream_id, s, data_flags);
-      return 0;
-    }
-    const std::size_t n = std::min(length, available);
-    std::memcpy(buf, s.body_out.data() + s.out_taken, n);
-    s.out_taken += n;
-    if (s.out_taken == s.body_out.size()) {
-      s.body_out.clear();
-      s.out_taken = 0;
-      if (s.out_done) end_body(session, stream_id, s, data_flags);
-    }
-    s.wake.cancel();  // room for more
-    return static_cast<ssize_t>(n);
+    const ssize_t n = read_http2_body(session, stream_id, buf, length, data_flags,
+                                      {s.body_out, s.out_taken, s.out_done, s.trailers_out});
+    if (n > 0) s.wake.cancel();  // room for more
+    return n;
   }
 };
 

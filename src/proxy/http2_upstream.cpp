@@ -1,5 +1,7 @@
 #include "sluice/proxy/http2_upstream.hpp"
 
+#include "sluice/proxy/http2_body.hpp"
+
 #include <nghttp2/nghttp2.h>
 
 #include <boost/asio/write.hpp>
@@ -97,41 +99,15 @@ struct Http2UpstreamCallbacks {
     return 0;
   }
 
-  // The request body's end; with trailers, the stream ends with them instead.
-  static void end_body(nghttp2_session* session, std::int32_t stream_id, UpstreamStream& s,
-                       std::uint32_t* data_flags) {
-    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (s.request_trailers.empty()) return;
-    *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-    std::vector<nghttp2_nv> nv;
-    for (const auto& [name, value] : s.request_trailers) {
-      nv.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE});
-    }
-    nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size());
-  }
-
   static ssize_t read_body(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf,
                            std::size_t length, std::uint32_t* data_flags,
                            nghttp2_data_source* source, void* /*user_data*/) {
     auto& s = *static_cast<UpstreamStream*>(source->ptr);
-    const std::size_t available = s.request_body.size() - s.request_taken;
-    if (available == 0) {
-      if (!s.request_complete) return NGHTTP2_ERR_DEFERRED;
-      end_body(session, stream_id, s, data_flags);
-      return 0;
-    }
-    const std::size_t n = std::min(length, available);
-    std::memcpy(buf, s.request_body.data() + s.request_taken, n);
-    s.request_taken += n;
-    if (s.request_taken == s.request_body.size()) {
-      s.request_body.clear();
-      s.request_taken = 0;
-      if (s.request_complete) end_body(session, stream_id, s, data_flags);
-    }
-    wake(s);  // room for more
-    return static_cast<ssize_t>(n);
+    const ssize_t n =
+        read_http2_body(session, stream_id, buf, length, data_flags,
+                        {s.request_body, s.request_taken, s.request_complete, s.request_trailers});
+    if (n > 0) wake(s);  // room for more
+    return n;
   }
 };
 
