@@ -80,6 +80,31 @@ sluice_config_head() {
   printf 'log: { level: warn, file: %s/sluice.log }\n' "$work"
 }
 
+# write_bench_config PORT UPSTREAM_PORT [LINES]: $work/sluice.yaml, one worker, LINES added to the
+# top level, and the route every peer comparison uses: a limit that never triggers.
+write_bench_config() {
+  {
+    sluice_config_head "$1" "$2"
+    [ -n "${3:-}" ] && printf '%s\n' "$3"
+    printf 'routes:\n  - name: bench\n    match: { path_prefix: / }\n'
+    printf '    max_rate: 100000000\n    time_period: 1s\n'
+  } > "$work/sluice.yaml"
+}
+
+# start_baseline: with BASELINE=<another sluice binary> (an older build), runs it beside the one
+# under test with the same config on its own port; sets $baseline_port and $baseline_pid and
+# adds "baseline" to $targets. Without BASELINE, nothing.
+start_baseline() {
+  [ -n "${BASELINE:-}" ] || return 0
+  baseline_port=$(free_port)
+  sed "s/^listen: .*/listen: 127.0.0.1:$baseline_port/; s|sluice.log|baseline.log|" \
+    "$work/sluice.yaml" > "$work/baseline.yaml"
+  "$BASELINE" -c "$work/baseline.yaml" &
+  pids+=($!)
+  baseline_pid=$!
+  targets="$targets baseline"
+}
+
 # start_sluice CONFIG_FILE: sets $sluice_pid.
 start_sluice() {
   "$sluice" -c "$1" &

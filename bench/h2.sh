@@ -50,27 +50,10 @@ haproxy -f "$work/haproxy.cfg" -db &
 pids+=($!)
 haproxy_pid=$!
 
-{
-  sluice_config_head "$sluice_port" "$upstream_port"
-  cat
-} > "$work/sluice.yaml" <<CONF
-routes:
-  - name: bench
-    match: { path_prefix: / }
-    max_rate: 100000000
-    time_period: 1s
-CONF
+write_bench_config "$sluice_port" "$upstream_port"
 start_sluice "$work/sluice.yaml"
 targets="sluice nginx haproxy"
-if [ -n "${BASELINE:-}" ]; then
-  baseline_port=$(free_port)
-  sed "s/^listen: .*/listen: 127.0.0.1:$baseline_port/; s|sluice.log|baseline.log|" \
-    "$work/sluice.yaml" > "$work/baseline.yaml"
-  "$BASELINE" -c "$work/baseline.yaml" &
-  pids+=($!)
-  baseline_pid=$!
-  targets="$targets baseline"
-fi
+start_baseline
 wait_http "http://127.0.0.1:$upstream_port/"
 wait_http "http://127.0.0.1:$sluice_port/"
 sleep 0.5  # nginx and HAProxy speak only h2 on their ports: no HTTP/1.1 readiness probe

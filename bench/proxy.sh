@@ -68,29 +68,13 @@ haproxy -f "$work/haproxy.cfg" -db &
 pids+=($!)
 haproxy_pid=$!
 
-{
-  sluice_config_head "$sluice_port" "$upstream_port"
-  [ "$TLS" = 1 ] && printf 'tls: { cert: %s/cert.pem, key: %s/key.pem }\n' "$work" "$work"
-  cat
-} > "$work/sluice.yaml" <<CONF
-routes:
-  - name: bench
-    match: { path_prefix: / }
-    max_rate: 100000000
-    time_period: 1s
-CONF
+tls_line=""
+[ "$TLS" = 1 ] && tls_line="tls: { cert: $work/cert.pem, key: $work/key.pem }"
+write_bench_config "$sluice_port" "$upstream_port" "$tls_line"
 start_sluice "$work/sluice.yaml"
 targets="sluice nginx haproxy"
-if [ -n "${BASELINE:-}" ]; then
-  baseline_port=$(free_port)
-  sed "s/^listen: .*/listen: 127.0.0.1:$baseline_port/; s|sluice.log|baseline.log|" \
-    "$work/sluice.yaml" > "$work/baseline.yaml"
-  "$BASELINE" -c "$work/baseline.yaml" &
-  pids+=($!)
-  baseline_pid=$!
-  targets="$targets baseline"
-  wait_http "$scheme://127.0.0.1:$baseline_port/"
-fi
+start_baseline
+[ -n "${BASELINE:-}" ] && wait_http "$scheme://127.0.0.1:$baseline_port/"
 wait_http "http://127.0.0.1:$upstream_port/"
 for port in $nginx_port $haproxy_port $sluice_port; do wait_http "$scheme://127.0.0.1:$port/"; done
 
