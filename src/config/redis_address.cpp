@@ -84,13 +84,17 @@ std::optional<RedisConfig> parse_redis_address(std::string_view address, std::st
   return redis;
 }
 
+std::string RedisSentinel::Address::to_string() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string RedisConfig::address() const {
   if (!unix_path.empty()) return "unix://" + unix_path;
   if (sentinel && host.empty()) return "sentinel:" + sentinel->master;  // not found yet
-  const bool v6 = host.find(':') != std::string::npos;
   std::string out(tls ? kTlsScheme : kTcpScheme);
   if (!user.empty()) out += user + "@";
-  out += (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  out += RedisSentinel::Address{host, port}.to_string();
   if (db != 0) out += "/" + std::to_string(db);
   return out;
 }

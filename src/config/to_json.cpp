@@ -186,8 +186,7 @@ std::string to_json(const Config& c) {
       w.key("sentinel").open('{');
       w.key("addresses").open('[');
       for (const auto& a : c.redis->sentinel->addresses) {
-        const bool v6 = a.host.find(':') != std::string::npos;
-        w.string((v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port));
+        w.string(a.to_string());
       }
       w.close(']');
       w.key("master").string(c.redis->sentinel->master);

@@ -117,6 +117,26 @@ std::shared_ptr<ssl::context> listener_context(const config::ListenerTls& tls, b
   return ctx;
 }
 
+// How a client context checks the server it connects to: against `ca` (or the system CA store),
+// or not at all when `insecure`. `field` names the setting in errors.
+void verify_server(ssl::context& ctx, const std::string& ca, bool insecure,
+                   const std::string& field, const FilePositions& where,
+                   std::vector<std::string>& errors) {
+  error_code ec;
+  if (insecure) {
+    ctx.set_verify_mode(ssl::verify_none, ec);
+    return;
+  }
+  ctx.set_verify_mode(ssl::verify_peer, ec);
+  if (ca.empty()) {
+    ctx.set_default_verify_paths(ec);
+    if (ec) errors.push_back(field + ": cannot load the system CA store: " + ec.message());
+  } else {
+    load_file({field + ".ca", ca}, where, errors,
+              [&](error_code& load_ec) { ctx.load_verify_file(ca, load_ec); });
+  }
+}
+
 std::shared_ptr<ssl::context> upstream_context(const config::UpstreamTls& tls,
                                                const std::string& field, const FilePositions& where,
                                                std::vector<std::string>& errors) {
@@ -124,19 +144,7 @@ std::shared_ptr<ssl::context> upstream_context(const config::UpstreamTls& tls,
   SSL_CTX* native = ctx->native_handle();
   common_settings(native);
   SSL_CTX_set_alpn_protos(native, kAlpnHttp11.data(), kAlpnHttp11.size());
-  error_code ec;
-  if (tls.insecure) {
-    ctx->set_verify_mode(ssl::verify_none, ec);
-  } else {
-    ctx->set_verify_mode(ssl::verify_peer, ec);
-    if (tls.ca.empty()) {
-      ctx->set_default_verify_paths(ec);
-      if (ec) errors.push_back(field + ": cannot load the system CA store: " + ec.message());
-    } else {
-      load_file({field + ".ca", tls.ca}, where, errors,
-                [&](error_code& load_ec) { ctx->load_verify_file(tls.ca, load_ec); });
-    }
-  }
+  verify_server(*ctx, tls.ca, tls.insecure, field, where, errors);
   return ctx;
 }
 
@@ -146,19 +154,7 @@ std::shared_ptr<ssl::context> redis_context(const config::RedisTls& tls, const F
                                             std::vector<std::string>& errors) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   common_settings(ctx->native_handle());
-  error_code ec;
-  if (tls.insecure) {
-    ctx->set_verify_mode(ssl::verify_none, ec);
-  } else {
-    ctx->set_verify_mode(ssl::verify_peer, ec);
-    if (tls.ca.empty()) {
-      ctx->set_default_verify_paths(ec);
-      if (ec) errors.push_back("redis.tls: cannot load the system CA store: " + ec.message());
-    } else {
-      load_file({"redis.tls.ca", tls.ca}, where, errors,
-                [&](error_code& load_ec) { ctx->load_verify_file(tls.ca, load_ec); });
-    }
-  }
+  verify_server(*ctx, tls.ca, tls.insecure, "redis.tls", where, errors);
   if (!tls.cert.empty()) {
     const bool cert = load_file({"redis.tls.cert", tls.cert}, where, errors, [&](error_code& e) {
       ctx->use_certificate_chain_file(tls.cert, e);

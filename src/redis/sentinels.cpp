@@ -27,11 +27,6 @@ std::optional<std::uint16_t> port_of(std::string_view text) {
 
 }  // namespace
 
-std::string to_string(const config::RedisSentinel::Address& address) {
-  const bool v6 = address.host.find(':') != std::string::npos;
-  return (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(address.port);
-}
-
 Sentinels::Sentinels(asio::any_io_executor executor, const config::RedisConfig& redis,
                      std::shared_ptr<asio::ssl::context> tls)
     : executor_(std::move(executor)),
@@ -82,7 +77,7 @@ asio::awaitable<Sentinels::Located> Sentinels::locate() {
                     ? "does not know master " + redis_.sentinel->master
                     : "unexpected answer";
     }
-    problems += (problems.empty() ? "" : "; ") + to_string(sentinels[at]) + ": " + problem;
+    problems += (problems.empty() ? "" : "; ") + sentinels[at].to_string() + ": " + problem;
   }
   co_return Located::failure("no sentinel named the master: " + problems);
 }

@@ -51,15 +51,15 @@ asio::awaitable<std::string> SharedLimiter::connect() {
     connection_.fail(why);
     co_return why;
   }
-  health_.master_found(to_string(located.master));
+  health_.master_found(located.master.to_string());
   co_return why;
 }
 
 void SharedLimiter::follow(const Sentinels::Address& master) {
   if (master.host == config_.host && master.port == config_.port) return;
-  health_.master_found(to_string(master));
+  health_.master_found(master.to_string());
   if (usable_) {
-    open_circuit("the master moved to " + to_string(master));
+    open_circuit("the master moved to " + master.to_string());
   }
   // The probe goes at once, not after its back-off: decisions reach the new master as soon as
   // it is promoted.

@@ -57,6 +57,20 @@ pid_t spawn(const std::vector<std::string>& args, int stdout_fd) {
   return pid;
 }
 
+std::string cli_output(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = spawn(argv, fds[1]);
+  ::close(fds[1]);
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, n);
+  ::close(fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
 }  // namespace
 
 RedisServer::RedisServer(std::optional<RedisTlsFiles> tls, std::vector<std::string> extra)
@@ -114,8 +128,6 @@ void RedisServer::resume() {
 }
 
 std::string RedisServer::cli(const std::vector<std::string>& args) const {
-  int fds[2];
-  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> argv{"redis-cli", "-p", std::to_string(port_)};
   if (tls_) {
     argv.insert(argv.end(), {"--tls", "--cacert", tls_->ca});
@@ -124,15 +136,7 @@ std::string RedisServer::cli(const std::vector<std::string>& args) const {
     }
   }
   argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = spawn(argv, fds[1]);
-  ::close(fds[1]);
-  std::string out;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, n);
-  ::close(fds[0]);
-  ::waitpid(pid, nullptr, 0);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
+  return cli_output(argv);
 }
 
 RedisClient::RedisClient(const RedisServer& server, Nanos timeout) {
@@ -176,20 +180,6 @@ redis::Result RedisClient::call(std::vector<std::string> command) {
 
 namespace sluice::testing {
 namespace {
-
-std::string cli_output(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  const pid_t pid = spawn(argv, fds[1]);
-  ::close(fds[1]);
-  std::string out;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, n);
-  ::close(fds[0]);
-  ::waitpid(pid, nullptr, 0);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes: the sentinels publish no event
 // a test could wait on for what they learn from each other.

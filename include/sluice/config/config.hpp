@@ -182,6 +182,8 @@ struct RedisSentinel {
   struct Address {
     std::string host;
     std::uint16_t port = 26379;
+    // "host:port", brackets around an IPv6 host.
+    [[nodiscard]] std::string to_string() const;
     bool operator==(const Address&) const = default;
   };
   std::vector<Address> addresses;

@@ -36,7 +36,6 @@ struct Http2BodySource {
 // nothing new has come and the body is not complete; at its end, EOF, with the trailers
 // submitted when there are some.
 ssize_t read_http2_body(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf,
-                        std::size_t length, std::uint32_t* data_flags,
-                        const Http2BodySource& body);
+                        std::size_t length, std::uint32_t* data_flags, const Http2BodySource& body);
 
 }  // namespace sluice::proxy

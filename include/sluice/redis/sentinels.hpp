@@ -56,7 +56,4 @@ class Sentinels {
   std::shared_ptr<bool> alive_;
 };
 
-// "host:port", brackets around an IPv6 host.
-std::string to_string(const config::RedisSentinel::Address& address);
-
 }  // namespace sluice::redis
