@@ -288,14 +288,19 @@ void Loader::load_log(const Node& node, LogConfig& log) {
 void Loader::load_redis(const Node& node, Config& config) {
   if (!node) return;
   if (!map_or_error(node, "redis")) return;
-  check_keys(
-      node, "redis",
-      {"address", "sentinel", "user", "password_env", "timeout", "on_error", "prefix", "tls"});
+  check_keys(node, "redis",
+             {"address", "sentinel", "cluster", "user", "password_env", "timeout", "on_error",
+              "prefix", "tls"});
   RedisConfig redis;
-  if (node["address"] && node["sentinel"]) {
-    error(node["sentinel"], "redis.sentinel", "set either address or sentinel, not both");
+  const int ways =
+      (node["address"] ? 1 : 0) + (node["sentinel"] ? 1 : 0) + (node["cluster"] ? 1 : 0);
+  if (ways > 1) {
+    error(node["cluster"] ? node["cluster"] : node["sentinel"], "redis",
+          "set one of address, sentinel and cluster, not several");
   } else if (const auto& sentinel = node["sentinel"]) {
     load_redis_sentinel(sentinel, redis);
+  } else if (const auto& cluster = node["cluster"]) {
+    load_redis_cluster(cluster, redis);
   } else if (const auto& address = required(node, "redis", "address")) {
     if (auto text = scalar(address, "redis.address")) {
       std::string why;
@@ -390,6 +395,41 @@ void Loader::load_redis_sentinel(const Node& node, RedisConfig& redis) {
     }
   }
   redis.sentinel = std::move(sentinel);
+}
+
+// redis.cluster: [host:port, …] (port 6379 if left out; redis:// and rediss:// spellings too):
+// seed nodes, of which any one that answers gives the slot map.
+void Loader::load_redis_cluster(const Node& node, RedisConfig& redis) {
+  static const std::string path = "redis.cluster";
+  if (!node.is_sequence() || node.size() == 0) {
+    error(node, path, "must be a list of seed nodes, host:port (port 6379 if left out)");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string item = index_path(path, i);
+    auto text = scalar(node[i], item);
+    if (!text) continue;
+    std::string why;
+    if (text->starts_with("redis://") || text->starts_with("rediss://")) {
+      auto seed = parse_redis_address(*text, why);
+      if (seed && (seed->db != 0 || !seed->user.empty() || !seed->password.empty())) {
+        why =
+            "a seed is host:port only: a cluster has no database number, and user and "
+            "password_env are set on redis:";
+        seed.reset();
+      }
+      if (!seed) {
+        error(node[i], item, why);
+        continue;
+      }
+      if (seed->tls && !redis.tls) redis.tls = RedisTls{};
+      redis.cluster.push_back({std::move(seed->host), seed->port});
+    } else if (auto authority = parse_authority(*text, 6379, why)) {
+      redis.cluster.push_back({std::move(authority->host), authority->port});
+    } else {
+      error(node[i], item, why);
+    }
+  }
 }
 
 void Loader::load_buckets(const Node& node, Config& config) {

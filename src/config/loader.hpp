@@ -41,6 +41,7 @@ class Loader : public Reader {
   void load_redis(const Node& node, Config& config);
   void load_redis_tls(const Node& node, Config& config, RedisConfig& redis);
   void load_redis_sentinel(const Node& node, RedisConfig& redis);
+  void load_redis_cluster(const Node& node, RedisConfig& redis);
   void load_buckets(const Node& node, Config& config);
   // `shared` of `map` (or `inherited`); true without a redis: block is an error.
   bool shared_flag(const Node& map, const std::string& path, const Config& config, bool inherited);

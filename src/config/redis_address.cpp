@@ -84,7 +84,7 @@ std::optional<RedisConfig> parse_redis_address(std::string_view address, std::st
   return redis;
 }
 
-std::string RedisSentinel::Address::to_string() const {
+std::string RedisNode::to_string() const {
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
@@ -92,9 +92,10 @@ std::string RedisSentinel::Address::to_string() const {
 std::string RedisConfig::address() const {
   if (!unix_path.empty()) return "unix://" + unix_path;
   if (sentinel && host.empty()) return "sentinel:" + sentinel->master;  // not found yet
+  if (!cluster.empty() && host.empty()) return "cluster:" + cluster.front().to_string();
   std::string out(tls ? kTlsScheme : kTcpScheme);
   if (!user.empty()) out += user + "@";
-  out += RedisSentinel::Address{host, port}.to_string();
+  out += RedisNode{host, port}.to_string();
   if (db != 0) out += "/" + std::to_string(db);
   return out;
 }

@@ -193,6 +193,13 @@ std::string to_json(const Config& c) {
       w.key("password_env").string(c.redis->sentinel->password_env);
       w.close('}');
     }
+    if (!c.redis->cluster.empty()) {
+      w.key("cluster").open('[');
+      for (const auto& seed : c.redis->cluster) {
+        w.string(seed.to_string());
+      }
+      w.close(']');
+    }
     w.key("user").string(c.redis->user);
     w.key("password_env").string(c.redis->password_env);
     w.key("authenticated").boolean(!c.redis->password.empty());

@@ -233,6 +233,18 @@ asio::awaitable<Result> Connection::call(std::vector<std::string> command) {
   co_return co_await wait(enqueue(command));
 }
 
+asio::awaitable<Result> Connection::call_asking(std::vector<std::string> command) {
+  if (!open_) {
+    co_return Result{Result::Status::error, {}, failure_.empty() ? "not connected" : failure_};
+  }
+  // Back to back on the wire: ASKING lets only the very next command into a migrating slot.
+  auto asking = enqueue({"ASKING"});
+  auto pending = enqueue(command);
+  Result r = co_await wait(std::move(asking));
+  if (!r.ok() || r.reply.is_error()) co_return r;
+  co_return co_await wait(std::move(pending));
+}
+
 // Everything queued while the previous write was on the wire goes out in the next one.
 asio::awaitable<void> Connection::write_loop() {
   const std::uint64_t generation = generation_;

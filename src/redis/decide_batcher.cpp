@@ -22,10 +22,11 @@ struct DecideBatcher::Waiting {
   asio::steady_timer* wake = nullptr;
 };
 
-asio::awaitable<Result> DecideBatcher::decide(DecideCall call) {
+asio::awaitable<Result> DecideBatcher::decide(DecideCall call, Slot lane_id) {
+  Lane& lane = lanes_[lane_id];
   Waiting me{call, {}, false, nullptr};
-  queued_.push_back(&me);
-  if (busy_) {
+  lane.queued.push_back(&me);
+  if (lane.busy) {
     asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
     me.wake = &wake;
     co_await wake.async_wait(use_tuple);
@@ -34,23 +35,23 @@ asio::awaitable<Result> DecideBatcher::decide(DecideCall call) {
   }
   // This request leads the next call: it heads the queue (a leader is woken only from there, and
   // the queue is empty whenever no call is busy).
-  busy_ = true;
-  co_await send_batch();
-  if (queued_.empty()) {
-    busy_ = false;
+  lane.busy = true;
+  co_await send_batch(lane);
+  if (lane.queued.empty()) {
+    lanes_.erase(lane_id);
   } else {
-    queued_.front()->wake->cancel();  // busy_ stays set: newcomers queue behind it
+    lane.queued.front()->wake->cancel();  // busy stays set: newcomers queue behind it
   }
   co_return std::move(me.result);
 }
 
-asio::awaitable<void> DecideBatcher::send_batch() {
+asio::awaitable<void> DecideBatcher::send_batch(Lane& lane) {
   std::vector<Waiting*> batch;
   std::vector<DecideCall> calls;
-  while (!queued_.empty() && batch.size() < kMaxBatch) {
-    batch.push_back(queued_.front());
-    calls.push_back(queued_.front()->call);
-    queued_.pop_front();
+  while (!lane.queued.empty() && batch.size() < kMaxBatch) {
+    batch.push_back(lane.queued.front());
+    calls.push_back(lane.queued.front()->call);
+    lane.queued.pop_front();
   }
   const Nanos started = clock_.now();
   Result r = co_await connection_.call(decide_command(decide_script(), false, calls));

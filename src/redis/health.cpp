@@ -46,4 +46,11 @@ void Health::master_found(const std::string& address) {
   master_ = address;
 }
 
+void Health::master_replaced(const std::string& from, const std::string& to) {
+  std::lock_guard guard(mutex_);
+  if (!replaced_.emplace(from, to).second) return;
+  failovers.fetch_add(1, std::memory_order_relaxed);
+  log_.message(observe::Level::warn, "redis_failover", {{"from", from}, {"to", to}});
+}
+
 }  // namespace sluice::redis

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <span>
 
+#include "redis/prepared.hpp"
 #include "sluice/core/digest.hpp"
 #include "sluice/limit/key.hpp"
 
@@ -22,18 +23,6 @@ constexpr int kMaxWaits = 2;
 constexpr int kAttempts = 3 + kMaxWaits;
 
 }  // namespace
-
-// One request's limits, rendered once per attempt.
-struct SharedLimiter::Prepared {
-  std::size_t n = 0;
-  Nanos now = 0;
-  Nanos max_wait = 0;
-  std::array<std::string, kMaxLimitsPerRoute> keys;
-  std::array<limit::Claim, kMaxLimitsPerRoute> claims{};
-  std::array<Nanos, kMaxLimitsPerRoute> found{};            // local limits: the tat read
-  std::array<std::size_t, kMaxLimitsPerRoute> shared_of{};  // redis_keys index → limit index
-  std::vector<limit::Claim> shared_claims;
-};
 
 SharedLimiter::SharedLimiter(asio::any_io_executor executor, config::RedisConfig config,
                              std::shared_ptr<asio::ssl::context> tls, limit::Limiter& local,
@@ -51,6 +40,9 @@ SharedLimiter::SharedLimiter(asio::any_io_executor executor, config::RedisConfig
   if (config_.sentinel) {
     sentinels_ = std::make_unique<Sentinels>(executor_, config_, tls_);
   }
+  if (!config_.cluster.empty()) {
+    cluster_ = std::make_unique<Cluster>(executor_, config_, tls_, health_, clock_);
+  }
 }
 
 SharedLimiter::~SharedLimiter() {
@@ -58,6 +50,10 @@ SharedLimiter::~SharedLimiter() {
 }
 
 void SharedLimiter::start() {
+  if (cluster_) {
+    cluster_->start();
+    return;
+  }
   asio::co_spawn(executor_, connect_first(), asio::detached);
   if (sentinels_) sentinels_->watch([this](const Sentinels::Address& master) { follow(master); });
 }
@@ -81,8 +77,10 @@ void SharedLimiter::prepare(const limit::RoutePolicy& route, const limit::Reques
           std::any_of(limit.key.parts.begin(), limit.key.parts.end(), [](const auto& part) {
             return part.kind == limit::KeyKind::header || part.kind == limit::KeyKind::query;
           });
-      ticket.redis_keys.push_back(config_.prefix + limit.shared_namespace() +
-                                  (secret ? "sha256:" + sha256_hex(p.keys[k]) : p.keys[k]));
+      std::string body =
+          limit.shared_namespace() + (secret ? "sha256:" + sha256_hex(p.keys[k]) : p.keys[k]);
+      ticket.redis_keys.push_back(cluster_ ? cluster_key(config_.prefix, body)
+                                           : config_.prefix + body);
       p.shared_claims.push_back(p.claims[k]);
     } else {
       ticket.local[k] = true;
@@ -100,6 +98,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     if (!usable_) co_return fall_back(route, request, now, ticket);
     limit::Decision d;
     prepare(route, request, now, p, ticket);
+    if (!cluster_usable(ticket)) co_return fall_back(route, request, now, ticket);
     std::size_t local_deciding = p.n;  // none
     Nanos floor = now;  // the earliest release the local limits allow; nothing charged yet
     for (std::size_t k = 0; k < p.n; ++k) {
@@ -168,14 +167,13 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     }
 
     const std::uint32_t tracked = take_off(ticket);
-    const Result result = co_await run_decide(p, ticket, floor - now);
+    Answer answer = co_await run_decide(p, ticket, floor - now);
     land(ticket, tracked);
     const Nanos answered = clock_.now();
-    std::string why = result.problem;
-    auto verdict =
-        result.ok() ? parse_verdict(result.reply, ticket.redis_keys.size(), why) : std::nullopt;
+    auto& verdict = answer.verdict;
     if (!verdict) {
-      open_circuit(result.ok() ? "error reply: " + why : why);
+      // In a cluster the master that failed has its own circuit, opened by the cluster.
+      if (!cluster_) open_circuit(answer.problem);
       co_return fall_back(route, request, answered, ticket);
     }
     // Redis's now lies between `now` and `answered` on this clock: now + backlog is a lower
@@ -214,12 +212,33 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
   }
 }
 
-asio::awaitable<Result> SharedLimiter::run_decide(const Prepared& p, const SharedTicket& ticket,
-                                                  Nanos not_before) {
+asio::awaitable<SharedLimiter::Answer> SharedLimiter::run_decide(const Prepared& p,
+                                                                 const SharedTicket& ticket,
+                                                                 Nanos not_before) {
+  const auto& keys = ticket.redis_keys;
+  const Slot slot = cluster_ ? key_slot(keys.front()) : 0;
+  if (cluster_ && std::any_of(keys.begin(), keys.end(),
+                              [&](const std::string& key) { return key_slot(key) != slot; })) {
+    co_return co_await run_decide_across_slots(p, ticket, not_before);
+  }
   // With local limits too, a conflict on them gives the shared slots back (decide()).
-  const bool mixed = ticket.redis_keys.size() < p.n;
+  const bool mixed = keys.size() < p.n;
   const auto args = decide_args(p.max_wait, not_before, mixed, p.shared_claims);
-  co_return co_await batcher_.decide({ticket.redis_keys, args});
+  const DecideCall call{keys, args};
+  // Not a conditional expression: gcc 12 destroys a co_await's result twice inside one.
+  Result result;
+  if (cluster_) {
+    result = co_await cluster_->decide(slot, call);
+  } else {
+    result = co_await batcher_.decide(call);
+  }
+  Answer answer;
+  answer.problem = result.problem;
+  if (result.ok()) {
+    answer.verdict = parse_verdict(result.reply, keys.size(), answer.problem);
+    if (!answer.verdict) answer.problem = "error reply: " + answer.problem;
+  }
+  co_return answer;
 }
 
 // The local limits charged at exactly `release`, the shared slot; false if one cannot be.
@@ -298,7 +317,39 @@ void SharedLimiter::refund_shared(const SharedTicket& ticket) {
   if (!ticket.verdict.admitted || ticket.verdict.found.empty() || !usable_) return;
   // What this process remembers of these buckets may now be too high.
   for (const std::string& key : ticket.redis_keys) known_.forget(key);
-  asio::co_spawn(executor_, refund(ticket.redis_keys, refund_args(ticket.verdict)), asio::detached);
+  asio::co_spawn(executor_, give_back(ticket.redis_keys, ticket.verdict), asio::detached);
+}
+
+asio::awaitable<void> SharedLimiter::give_back(std::vector<std::string> keys,
+                                               SharedVerdict verdict) {
+  if (!cluster_) {
+    co_await refund(std::move(keys), refund_args(verdict));
+    co_return;
+  }
+  // A script call holds keys of one slot: slot by slot.
+  const auto alive = alive_;
+  std::vector<bool> sent(keys.size());
+  for (std::size_t first = 0; first < keys.size(); ++first) {
+    if (sent[first]) continue;
+    const Slot slot = key_slot(keys[first]);
+    std::vector<std::string> slot_keys;
+    std::vector<std::string> args;
+    for (std::size_t j = first; j < keys.size(); ++j) {
+      if (sent[j] || key_slot(keys[j]) != slot) continue;
+      sent[j] = true;
+      slot_keys.push_back(keys[j]);
+      args.push_back(verdict.found[j]);
+      args.push_back(verdict.set[j]);
+    }
+    co_await cluster_->refund(slot, std::move(slot_keys), std::move(args));
+    if (!*alive) co_return;
+  }
+}
+
+bool SharedLimiter::cluster_usable(const SharedTicket& ticket) const {
+  return !cluster_ ||
+         std::all_of(ticket.redis_keys.begin(), ticket.redis_keys.end(),
+                     [&](const std::string& key) { return cluster_->usable(key_slot(key)); });
 }
 
 asio::awaitable<void> SharedLimiter::refund(std::vector<std::string> keys,

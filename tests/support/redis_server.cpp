@@ -292,4 +292,113 @@ bool RedisSentinelSet::wait_for_promotion(std::chrono::milliseconds timeout) {
   return promoted;
 }
 
+RedisCluster::RedisCluster(std::size_t masters)
+    : dir_("/tmp/sluice-cluster-" + std::to_string(::getpid()) + "-" +
+           std::to_string(reinterpret_cast<std::uintptr_t>(this))) {
+  std::filesystem::create_directories(dir_);
+  std::vector<std::string> create{"redis-cli", "--cluster", "create"};
+  for (std::size_t i = 0; i < masters; ++i) {
+    // The bus port is chosen too: port + 10000 may not exist.
+    servers_.push_back(std::make_unique<RedisServer>(
+        std::nullopt,
+        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
+                                 dir_ + "/nodes-" + std::to_string(i) + ".conf", "--cluster-port",
+                                 std::to_string(free_port()), "--cluster-node-timeout", "2000",
+                                 // A master down leaves the others serving their slots.
+                                 "--cluster-require-full-coverage", "no"}));
+    create.push_back("127.0.0.1:" + std::to_string(servers_.back()->port()));
+  }
+  create.insert(create.end(), {"--cluster-replicas", "0", "--cluster-yes"});
+  const std::string out = cli_output(create);
+  if (out.find("All 16384 slots covered") == std::string::npos) {
+    throw std::runtime_error("redis-cli --cluster create failed: " + out);
+  }
+  if (!wait_until_ok(std::chrono::seconds(20))) {
+    throw std::runtime_error("the cluster did not reach cluster_state:ok");
+  }
+}
+
+RedisCluster::~RedisCluster() {
+  servers_.clear();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string RedisCluster::seeds() const {
+  std::string out;
+  for (const auto& server : servers_) {
+    out += (out.empty() ? "" : ", ") + std::string("127.0.0.1:") + std::to_string(server->port());
+  }
+  return out;
+}
+
+std::string RedisCluster::node_id(std::size_t i) const {
+  return servers_.at(i)->cli({"CLUSTER", "MYID"});
+}
+
+namespace {
+
+// The slot ranges a node serves, as it says itself: the "myself" line of CLUSTER NODES, whose
+// fields from the ninth on are "first-last" or "slot" (or "[slot->-id]" while migrating).
+std::vector<std::pair<unsigned, unsigned>> own_slots(const RedisServer& server) {
+  std::istringstream in(server.cli({"CLUSTER", "NODES"}));
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("myself") == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string field; fields >> field;) f.push_back(field);
+    std::vector<std::pair<unsigned, unsigned>> ranges;
+    for (std::size_t i = 8; i < f.size(); ++i) {
+      if (f[i].starts_with('[')) continue;
+      const auto dash = f[i].find('-');
+      const auto first = static_cast<unsigned>(std::stoul(f[i].substr(0, dash)));
+      ranges.emplace_back(first, dash == std::string::npos
+                                     ? first
+                                     : static_cast<unsigned>(std::stoul(f[i].substr(dash + 1))));
+    }
+    return ranges;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::size_t RedisCluster::owner_of(std::uint16_t slot) const {
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    for (const auto& [first, last] : own_slots(*servers_[i])) {
+      if (slot >= first && slot <= last) return i;
+    }
+  }
+  return servers_.size();
+}
+
+std::size_t RedisCluster::slots_before(std::uint16_t slot) const {
+  const std::size_t owner = owner_of(slot);
+  if (owner == servers_.size()) return 0;
+  std::size_t before = 0;
+  for (const auto& [first, last] : own_slots(*servers_[owner])) {
+    if (first <= slot) before += std::min<unsigned>(last + 1, slot) - first;
+  }
+  return before;
+}
+
+std::string RedisCluster::reshard(std::size_t from, std::size_t to, std::size_t count) {
+  return cli_output({"redis-cli", "--cluster", "reshard",
+                     "127.0.0.1:" + std::to_string(servers_.at(from)->port()), "--cluster-from",
+                     node_id(from), "--cluster-to", node_id(to), "--cluster-slots",
+                     std::to_string(count), "--cluster-yes"});
+}
+
+bool RedisCluster::wait_until_ok(std::chrono::milliseconds timeout) {
+  return poll(
+      [&] {
+        for (const auto& server : servers_) {
+          const std::string info = server->cli({"CLUSTER", "INFO"});
+          if (info.find("cluster_state:ok") == std::string::npos) return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
 }  // namespace sluice::testing

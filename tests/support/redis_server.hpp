@@ -82,6 +82,35 @@ class RedisSentinelSet {
   std::vector<pid_t> sentinel_pids_;
 };
 
+// A Redis Cluster on loopback: masters only (no replicas), every slot assigned by
+// `redis-cli --cluster create`, ready when every node reports cluster_state:ok. A master that
+// dies leaves the others serving (cluster-require-full-coverage no).
+class RedisCluster {
+ public:
+  explicit RedisCluster(std::size_t masters = 3);
+  ~RedisCluster();
+  RedisCluster(const RedisCluster&) = delete;
+  RedisCluster& operator=(const RedisCluster&) = delete;
+
+  // "127.0.0.1:p1, 127.0.0.1:p2, …", for redis.cluster.
+  [[nodiscard]] std::string seeds() const;
+  [[nodiscard]] std::size_t size() const noexcept { return servers_.size(); }
+  RedisServer& node(std::size_t i) { return *servers_.at(i); }
+  [[nodiscard]] std::string node_id(std::size_t i) const;
+  // The node serving `slot`, as node 0 sees the map; size() if none.
+  [[nodiscard]] std::size_t owner_of(std::uint16_t slot) const;
+  // How many of its slots come before `slot` in the owner's slot ranges.
+  [[nodiscard]] std::size_t slots_before(std::uint16_t slot) const;
+  // `redis-cli --cluster reshard`: moves `count` slots (the lowest of `from`) to `to`; its output.
+  std::string reshard(std::size_t from, std::size_t to, std::size_t count);
+  // Waits until every node reports cluster_state:ok.
+  bool wait_until_ok(std::chrono::milliseconds timeout);
+
+ private:
+  std::string dir_;
+  std::vector<std::unique_ptr<RedisServer>> servers_;
+};
+
 // Commands through redis::Connection, one at a time, blocking.
 class RedisClient {
  public:

@@ -105,7 +105,7 @@ TEST(ConfigRedis, AnAclUserMayBeNamedBesideTheAddressOrTheSentinels) {
 TEST(ConfigRedis, SentinelRulesAreErrors) {
   EXPECT_EQ(
       error_of("redis: { address: \"redis://h\", sentinel: { addresses: [h], master: m } }\n"),
-      "sluice.yaml:4:42: redis.sentinel: set either address or sentinel, not both");
+      "sluice.yaml:4:42: redis: set one of address, sentinel and cluster, not several");
   EXPECT_EQ(error_of("redis: { sentinel: { addresses: [h] } }\n"),
             "sluice.yaml:4:20: redis.sentinel.master: is required");
   EXPECT_EQ(error_of("redis: { sentinel: { addresses: [], master: m } }\n"),
@@ -117,6 +117,35 @@ TEST(ConfigRedis, SentinelRulesAreErrors) {
       error_of("redis: { sentinel: { addresses: [h], master: m, password_env: NOT_SET_X } }\n"),
       "sluice.yaml:4:63: redis.sentinel.password_env: environment variable NOT_SET_X is not "
       "set");
+}
+
+TEST(ConfigRedis, ClusterNamesItsSeedNodes) {
+  auto c =
+      ok("redis: { cluster: [10.0.1.1, \"10.0.1.2:7000\", \"rediss://[::1]:7001\"], user: rl }\n");
+  ASSERT_TRUE(c && c->redis);
+  const auto& seeds = c->redis->cluster;
+  ASSERT_EQ(seeds.size(), 3u);
+  EXPECT_EQ(seeds[0], (RedisNode{"10.0.1.1", 6379}));
+  EXPECT_EQ(seeds[1], (RedisNode{"10.0.1.2", 7000}));
+  EXPECT_EQ(seeds[2], (RedisNode{"::1", 7001}));
+  EXPECT_TRUE(c->redis->tls);  // a rediss:// seed turns TLS on for every node
+  EXPECT_EQ(c->redis->user, "rl");
+  EXPECT_EQ(c->redis->address(), "cluster:10.0.1.1:6379");  // until the map is learned
+  EXPECT_NE(to_json(*c).find("\"cluster\":[\"10.0.1.1:6379\",\"10.0.1.2:7000\",\"[::1]:7001\"]"),
+            std::string::npos);
+}
+
+TEST(ConfigRedis, ClusterRulesAreErrors) {
+  EXPECT_EQ(error_of("redis: { address: \"redis://h\", cluster: [h] }\n"),
+            "sluice.yaml:4:41: redis: set one of address, sentinel and cluster, not several");
+  EXPECT_EQ(error_of("redis: { cluster: [] }\n"),
+            "sluice.yaml:4:19: redis.cluster: must be a list of seed nodes, host:port (port 6379 "
+            "if left out)");
+  EXPECT_EQ(error_of("redis: { cluster: [\"h:0\"] }\n"),
+            "sluice.yaml:4:20: redis.cluster[0]: has an invalid port");
+  EXPECT_EQ(error_of("redis: { cluster: [\"redis://h/2\"] }\n"),
+            "sluice.yaml:4:20: redis.cluster[0]: a seed is host:port only: a cluster has no "
+            "database number, and user and password_env are set on redis:");
 }
 
 TEST(ConfigRedis, AMalformedAddressIsAnErrorThatDoesNotRepeatThePassword) {

@@ -177,15 +177,18 @@ struct RedisTls {
   bool operator==(const RedisTls&) const = default;
 };
 
+// A Redis server, sentinel or cluster node by its TCP address.
+struct RedisNode {
+  std::string host;
+  std::uint16_t port = 6379;
+  // "host:port", brackets around an IPv6 host.
+  [[nodiscard]] std::string to_string() const;
+  bool operator==(const RedisNode&) const = default;
+};
+
 // redis.sentinel: the master is asked of these sentinels, and followed across failovers.
 struct RedisSentinel {
-  struct Address {
-    std::string host;
-    std::uint16_t port = 26379;
-    // "host:port", brackets around an IPv6 host.
-    [[nodiscard]] std::string to_string() const;
-    bool operator==(const Address&) const = default;
-  };
+  using Address = RedisNode;
   std::vector<Address> addresses;
   std::string master;    // the name the sentinels monitor it by
   std::string password;  // the sentinels' own (sentinel.password_env); empty: none
@@ -207,6 +210,8 @@ struct RedisConfig {
   std::string prefix = "sluice:";
   std::optional<RedisTls> tls;            // set by rediss:// or a tls: block
   std::optional<RedisSentinel> sentinel;  // instead of an address
+  // redis.cluster: seed nodes, instead of an address; the slot map is learned from them.
+  std::vector<RedisNode> cluster;
 
   // redis[s]://[user@]host:port/db or unix:///path: the address without its password.
   [[nodiscard]] std::string address() const;

@@ -47,6 +47,8 @@ class Connection {
   [[nodiscard]] bool is_open() const noexcept { return open_; }
   // Sends `command` and waits at most the configured timeout for its reply.
   asio::awaitable<Result> call(std::vector<std::string> command);
+  // `command` preceded by ASKING (Redis Cluster: a slot being migrated to this node).
+  asio::awaitable<Result> call_asking(std::vector<std::string> command);
   // Fails every command in flight with `reason` and closes the socket.
   void fail(const std::string& reason);
   // Called when the connection fails by itself (Redis closed it, a reset, a stray reply),

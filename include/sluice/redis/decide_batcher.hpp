@@ -9,8 +9,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
 #include <deque>
+#include <unordered_map>
 
 #include "sluice/core/clock.hpp"
+#include "sluice/redis/cluster_slots.hpp"
 #include "sluice/redis/connection.hpp"
 #include "sluice/redis/health.hpp"
 #include "sluice/redis/scripts.hpp"
@@ -27,21 +29,27 @@ class DecideBatcher {
       : executor_(std::move(executor)), connection_(connection), health_(health), clock_(clock) {}
 
   // One request's reply to the decide script (for parse_verdict), or why there is none. `call`
-  // must stay valid until this returns.
-  asio::awaitable<Result> decide(DecideCall call);
+  // must stay valid until this returns. In a cluster a call holds keys of one slot only: each
+  // slot is a lane of its own, with its own call on the wire; a single Redis has one lane.
+  asio::awaitable<Result> decide(DecideCall call, Slot lane = 0);
 
  private:
   struct Waiting;
-  // Sends the next batch (the queue's head, up to kMaxBatch) and answers everyone in it.
-  asio::awaitable<void> send_batch();
+  struct Lane {
+    std::deque<Waiting*> queued;
+    // A call is on the wire, or its successor's leader is about to send one: newcomers queue.
+    bool busy = false;
+  };
+  // Sends the lane's next batch (its queue's head, up to kMaxBatch) and answers everyone in it.
+  asio::awaitable<void> send_batch(Lane& lane);
 
   asio::any_io_executor executor_;
   Connection& connection_;
   Health& health_;
   const Clock& clock_;
-  std::deque<Waiting*> queued_;
-  // A call is on the wire, or its successor's leader is about to send one: newcomers queue.
-  bool busy_ = false;
+  // Only lanes with a call on the wire: a lane goes when its last call is answered. Nodes keep
+  // their addresses, so a waiting request's lane stays where it is.
+  std::unordered_map<Slot, Lane> lanes_;
 };
 
 }  // namespace sluice::redis

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "sluice/observe/event_log.hpp"
@@ -23,6 +24,9 @@ class Health {
   // A worker found the master at `address` (Sentinel). A change from the master the process knew
   // is a failover followed: counted and logged once, however many workers follow it.
   void master_found(const std::string& address);
+  // A worker's cluster slot map gave the slots of `from`, which it could not reach, to `to`: a
+  // failover followed, counted and logged once however many workers and slots follow it.
+  void master_replaced(const std::string& from, const std::string& to);
 
   observe::Counter& commands_ok;
   observe::Counter& commands_error;
@@ -40,6 +44,7 @@ class Health {
   std::size_t workers_not_up_;
   State reported_ = State::unknown;
   std::string master_;
+  std::set<std::pair<std::string, std::string>> replaced_;
 };
 
 }  // namespace sluice::redis

@@ -9,6 +9,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "sluice/config/config.hpp"
 #include "sluice/core/clock.hpp"
 #include "sluice/limit/limiter.hpp"
+#include "sluice/redis/cluster.hpp"
 #include "sluice/redis/connection.hpp"
 #include "sluice/redis/decide_batcher.hpp"
 #include "sluice/redis/health.hpp"
@@ -70,8 +73,22 @@ class SharedLimiter {
   struct Prepared;
   void prepare(const limit::RoutePolicy& route, const limit::RequestFacts& request, Nanos now,
                Prepared& p, SharedTicket& ticket);
-  asio::awaitable<Result> run_decide(const Prepared& p, const SharedTicket& ticket,
+  // The shared buckets' verdict, or why Redis gave none.
+  struct Answer {
+    std::optional<SharedVerdict> verdict;
+    std::string problem;
+  };
+  asio::awaitable<Answer> run_decide(const Prepared& p, const SharedTicket& ticket,
                                      Nanos not_before);
+  // In a cluster, for buckets in several slots: slot by slot, each booked no earlier than the
+  // request's release, what was taken given back when a later slot refuses.
+  asio::awaitable<Answer> run_decide_across_slots(const Prepared& p, const SharedTicket& ticket,
+                                                  Nanos not_before);
+  // Gives back what `verdict` charged to `keys` (where nothing was charged behind it).
+  asio::awaitable<void> give_back(std::vector<std::string> keys, SharedVerdict verdict);
+  // In a cluster, whether the masters of every shared bucket are reachable (else on_error
+  // decides the request); true without a cluster.
+  [[nodiscard]] bool cluster_usable(const SharedTicket& ticket) const;
   [[nodiscard]] bool charge_local(const Prepared& p, const SharedTicket& ticket, Nanos release,
                                   Nanos now, limit::Decision& d);
   limit::Decision fall_back(const limit::RoutePolicy& route, const limit::RequestFacts& request,
@@ -107,6 +124,7 @@ class SharedLimiter {
   Connection connection_;
   DecideBatcher batcher_;
   std::unique_ptr<Sentinels> sentinels_;      // with redis.sentinel
+  std::unique_ptr<Cluster> cluster_;          // with redis.cluster; then the circuit is per master
   asio::steady_timer* probe_wait_ = nullptr;  // while the probe backs off
   bool probe_now_ = false;                    // the master moved: no back-off
   bool usable_ = true;  // the circuit is closed (or the first connection is being made)
