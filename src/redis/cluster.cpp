@@ -17,8 +17,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // A slot map changes by resharding and failover, both of which also answer MOVED at once; the
 // periodic refresh catches masters that appeared, or slots that no request has touched since.
 constexpr auto kRefreshInterval = std::chrono::seconds(5);
-// Until the first map is learned, the seeds are asked again sooner.
-constexpr auto kFirstMapRetry = std::chrono::milliseconds(500);
+// Until the first map is learned, and while a master is unreachable, sooner: a replica's
+// promotion shows in the map within this of the cluster's own failover.
+constexpr auto kDegradedRefreshInterval = std::chrono::milliseconds(500);
 constexpr Nanos kFirstBackoff = 100 * kNanosPerMilli;
 constexpr Nanos kLastBackoff = 5 * kNanosPerSecond;
 // Redirections one command follows: a slot moves once per resharding step, so more than a few in
@@ -157,7 +158,9 @@ asio::awaitable<Result> Cluster::call(Node& node, bool asking, const Build& buil
                   : node.connection.call(build(by_body));
   };
   Result r = co_await send(false);
-  if (*alive && r.ok() && is_noscript(r.reply)) r = co_await send(true);
+  if (*alive && r.ok() && is_noscript(r.reply)) {
+    r = co_await send(true);
+  }
   if (!*alive) co_return r;
   const bool failed = !r.ok() || r.reply.is_error();
   (r.status == Result::Status::timeout ? health_.commands_timeout
@@ -319,10 +322,10 @@ asio::awaitable<void> Cluster::refresh_loop() {
   const auto alive = alive_;
   asio::steady_timer timer(executor_);
   for (;;) {
-    if (map_known_) {
+    if (reported_ == Reported::up) {
       timer.expires_after(kRefreshInterval);
     } else {
-      timer.expires_after(kFirstMapRetry);
+      timer.expires_after(kDegradedRefreshInterval);
     }
     co_await timer.async_wait(use_tuple);
     if (!*alive) co_return;

@@ -44,6 +44,23 @@ std::uint64_t fallbacks(ProxyHarness& proxy, const std::string& route) {
       .load();
 }
 
+// Requests until one is decided by Redis again (not by on_error); how long that took.
+std::chrono::steady_clock::duration until_decided_by_redis(ProxyHarness& proxy,
+                                                           const std::string& route,
+                                                           unsigned& status) {
+  using Clock = std::chrono::steady_clock;
+  Client client(proxy.port());
+  const auto start = Clock::now();
+  for (;;) {
+    const std::uint64_t before = fallbacks(proxy, route);
+    status = client.request("GET", "/" + route).status;
+    if (fallbacks(proxy, route) == before || Clock::now() - start > std::chrono::seconds(20)) {
+      return Clock::now() - start;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // paces the polling requests
+  }
+}
+
 int admitted(ProxyHarness& proxy, const std::string& target, int requests,
              const Headers& headers = {}) {
   Client client(proxy.port());
@@ -172,6 +189,35 @@ TEST(Cluster, AMasterThatDiesSendsOnlyItsOwnSlotsToOnError) {
   EXPECT_EQ(fallbacks(proxy, "k"), before);
   EXPECT_EQ(admitted(proxy, "/k", 1, {{"X-Client", lost}}), 1);
   EXPECT_EQ(fallbacks(proxy, "k"), before + 1);
+}
+
+TEST(Cluster, AReplicaPromotedByTheClusterTakesOverItsMastersSlots) {
+  RedisCluster cluster(3, 1);
+  ProxyHarness proxy(
+      config(cluster, route("g", "key: global, max_rate: 5, time_period: 1h, shared: true")));
+  ASSERT_TRUE(proxy.wait_for_log("\"event\":\"redis_up\""));
+  const std::string bucket = cluster_key("sluice:", "route:g#0:global:5/3600s:global");
+  const redis::Slot slot = key_slot(bucket);
+  const std::size_t old = cluster.owner_of(slot);
+  ASSERT_LT(old, cluster.size());
+  EXPECT_EQ(admitted(proxy, "/g", 2), 2);
+  // The replica has the two charges before its master dies (replication is asynchronous).
+  EXPECT_EQ(cluster.node(old).cli({"WAIT", "1", "2000"}), "1");
+  cluster.node(old).kill();
+  ASSERT_TRUE(cluster.wait_for_new_owner(slot, old, std::chrono::seconds(30)));
+  // Within a second of the promotion, decisions on the slot are taken by the new master.
+  unsigned status = 0;
+  EXPECT_LT(until_decided_by_redis(proxy, "g", status), std::chrono::seconds(1));
+  EXPECT_EQ(status, 200u);
+  EXPECT_TRUE(proxy.wait_for_log("\"event\":\"redis_failover\""));
+  EXPECT_EQ(proxy.server()
+                .metrics()
+                .counter(observe::Family::redis_failovers_total, {})
+                .load(),
+            1u);
+  // Two charged before, one just now: two left of five.
+  EXPECT_EQ(admitted(proxy, "/g", 4), 2);
+  EXPECT_EQ(cluster.node(cluster.owner_of(slot)).cli({"EXISTS", bucket}), "1");
 }
 
 }  // namespace

@@ -292,12 +292,12 @@ bool RedisSentinelSet::wait_for_promotion(std::chrono::milliseconds timeout) {
   return promoted;
 }
 
-RedisCluster::RedisCluster(std::size_t masters)
+RedisCluster::RedisCluster(std::size_t masters, std::size_t replicas)
     : dir_("/tmp/sluice-cluster-" + std::to_string(::getpid()) + "-" +
            std::to_string(reinterpret_cast<std::uintptr_t>(this))) {
   std::filesystem::create_directories(dir_);
   std::vector<std::string> create{"redis-cli", "--cluster", "create"};
-  for (std::size_t i = 0; i < masters; ++i) {
+  for (std::size_t i = 0; i < masters * (1 + replicas); ++i) {
     // The bus port is chosen too: port + 10000 may not exist.
     servers_.push_back(std::make_unique<RedisServer>(
         std::nullopt,
@@ -308,7 +308,7 @@ RedisCluster::RedisCluster(std::size_t masters)
                                  "--cluster-require-full-coverage", "no"}));
     create.push_back("127.0.0.1:" + std::to_string(servers_.back()->port()));
   }
-  create.insert(create.end(), {"--cluster-replicas", "0", "--cluster-yes"});
+  create.insert(create.end(), {"--cluster-replicas", std::to_string(replicas), "--cluster-yes"});
   const std::string out = cli_output(create);
   if (out.find("All 16384 slots covered") == std::string::npos) {
     throw std::runtime_error("redis-cli --cluster create failed: " + out);
@@ -316,6 +316,20 @@ RedisCluster::RedisCluster(std::size_t masters)
   if (!wait_until_ok(std::chrono::seconds(20))) {
     throw std::runtime_error("the cluster did not reach cluster_state:ok");
   }
+  // Replicas in sync with their masters, so that a failover has something to take over.
+  const bool synced = poll(
+      [&] {
+        for (const auto& server : servers_) {
+          const std::string info = server->cli({"INFO", "replication"});
+          const bool master = info.find("role:master") != std::string::npos;
+          const std::string want = master ? "connected_slaves:" + std::to_string(replicas)
+                                          : "master_link_status:up";
+          if (info.find(want) == std::string::npos) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(20));
+  if (!synced) throw std::runtime_error("the cluster's replicas did not sync");
 }
 
 RedisCluster::~RedisCluster() {
@@ -387,6 +401,16 @@ std::string RedisCluster::reshard(std::size_t from, std::size_t to, std::size_t 
                      "127.0.0.1:" + std::to_string(servers_.at(from)->port()), "--cluster-from",
                      node_id(from), "--cluster-to", node_id(to), "--cluster-slots",
                      std::to_string(count), "--cluster-yes"});
+}
+
+bool RedisCluster::wait_for_new_owner(std::uint16_t slot, std::size_t old,
+                                      std::chrono::milliseconds timeout) {
+  return poll(
+      [&] {
+        const std::size_t owner = owner_of(slot);
+        return owner != old && owner < servers_.size();
+      },
+      timeout);
 }
 
 bool RedisCluster::wait_until_ok(std::chrono::milliseconds timeout) {

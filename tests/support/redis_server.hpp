@@ -82,12 +82,13 @@ class RedisSentinelSet {
   std::vector<pid_t> sentinel_pids_;
 };
 
-// A Redis Cluster on loopback: masters only (no replicas), every slot assigned by
+// A Redis Cluster on loopback: masters (and their replicas), every slot assigned by
 // `redis-cli --cluster create`, ready when every node reports cluster_state:ok. A master that
 // dies leaves the others serving (cluster-require-full-coverage no).
 class RedisCluster {
  public:
-  explicit RedisCluster(std::size_t masters = 3);
+  // `replicas`: per master; masters come first among the nodes.
+  explicit RedisCluster(std::size_t masters = 3, std::size_t replicas = 0);
   ~RedisCluster();
   RedisCluster(const RedisCluster&) = delete;
   RedisCluster& operator=(const RedisCluster&) = delete;
@@ -103,6 +104,8 @@ class RedisCluster {
   [[nodiscard]] std::size_t slots_before(std::uint16_t slot) const;
   // `redis-cli --cluster reshard`: moves `count` slots (the lowest of `from`) to `to`; its output.
   std::string reshard(std::size_t from, std::size_t to, std::size_t count);
+  // Waits until a node other than `old` serves `slot` (a replica promoted).
+  bool wait_for_new_owner(std::uint16_t slot, std::size_t old, std::chrono::milliseconds timeout);
   // Waits until every node reports cluster_state:ok.
   bool wait_until_ok(std::chrono::milliseconds timeout);
 
