@@ -4,7 +4,9 @@
 // counting; a master that dies sends only its own slots' decisions to on_error.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
+#include <memory>
 #include <thread>
 
 #include "sluice/core/digest.hpp"
@@ -44,6 +46,16 @@ std::uint64_t fallbacks(ProxyHarness& proxy, const std::string& route) {
       .load();
 }
 
+// Two sluice instances on one config, each connected to every master.
+std::array<std::unique_ptr<ProxyHarness>, 2> two_instances(const std::string& cfg) {
+  std::array<std::unique_ptr<ProxyHarness>, 2> instances;
+  for (auto& instance : instances) {
+    instance = std::make_unique<ProxyHarness>(cfg);
+    EXPECT_TRUE(instance->wait_for_log("\"event\":\"redis_up\""));
+  }
+  return instances;
+}
+
 // Requests until one is decided by Redis again (not by on_error); how long that took.
 std::chrono::steady_clock::duration until_decided_by_redis(ProxyHarness& proxy,
                                                            const std::string& route,
@@ -75,10 +87,9 @@ TEST(Cluster, BucketsSpreadOverTheMastersAndTwoInstancesShareEachExactly) {
       config(cluster, route("k",
                             "key: \"header:X-Client\", max_rate: 3, time_period: 1h, "
                             "shared: true"));
-  ProxyHarness a(cfg);
-  ProxyHarness b(cfg);
-  ASSERT_TRUE(a.wait_for_log("\"event\":\"redis_up\""));
-  ASSERT_TRUE(b.wait_for_log("\"event\":\"redis_up\""));
+  const auto instances = two_instances(cfg);
+  ProxyHarness& a = *instances[0];
+  ProxyHarness& b = *instances[1];
   std::vector<std::size_t> on_node(cluster.size());
   for (int c = 0; c < 12; ++c) {
     const std::string client = "client-" + std::to_string(c);
@@ -104,10 +115,9 @@ TEST(Cluster, ARequestRefusedByALaterSlotGivesBackWhatEarlierSlotsTook) {
                                                 "1h, shared: true }]"));
   // Two instances: the second knows nothing of the client buckets the first filled, so it asks
   // Redis rather than refusing from its over-limit cache.
-  ProxyHarness a(cfg);
-  ProxyHarness b(cfg);
-  ASSERT_TRUE(a.wait_for_log("\"event\":\"redis_up\""));
-  ASSERT_TRUE(b.wait_for_log("\"event\":\"redis_up\""));
+  const auto instances = two_instances(cfg);
+  ProxyHarness& a = *instances[0];
+  ProxyHarness& b = *instances[1];
   const redis::Slot global = key_slot(cluster_key("sluice:", "route:m#0:global:10/3600s:global"));
   // Slots are booked in order: a client whose bucket's slot comes after the global one's is
   // refused by the second call, after the first took a unit of the global bucket.
@@ -210,10 +220,7 @@ TEST(Cluster, AReplicaPromotedByTheClusterTakesOverItsMastersSlots) {
   EXPECT_LT(until_decided_by_redis(proxy, "g", status), std::chrono::seconds(1));
   EXPECT_EQ(status, 200u);
   EXPECT_TRUE(proxy.wait_for_log("\"event\":\"redis_failover\""));
-  EXPECT_EQ(proxy.server()
-                .metrics()
-                .counter(observe::Family::redis_failovers_total, {})
-                .load(),
+  EXPECT_EQ(proxy.server().metrics().counter(observe::Family::redis_failovers_total, {}).load(),
             1u);
   // Two charged before, one just now: two left of five.
   EXPECT_EQ(admitted(proxy, "/g", 4), 2);
