@@ -12,6 +12,7 @@
 
 #include "sluice/app/state_file.hpp"
 #include "sluice/config/load.hpp"
+#include "sluice/limit/overrides.hpp"
 
 namespace sluice::app {
 namespace {
@@ -51,6 +52,14 @@ Nanos largest_backlog(const config::Config& config) {
     const Nanos queue = policy.action == limit::Action::delay ? policy.max_delay : 0;
     for (const limit::LimitPolicy& limit : policy.limits) {
       largest = std::max(largest, limit.rate.tau() + queue);
+      if (!limit.overrides) continue;
+      // An override may change the period and the route's queue for its keys.
+      for (const limit::Override& o : limit.overrides->list) {
+        const Nanos its_queue = o.action.value_or(policy.action) == limit::Action::delay
+                                    ? o.max_delay.value_or(policy.max_delay)
+                                    : 0;
+        largest = std::max(largest, o.limit.rate.tau() + std::max(queue, its_queue));
+      }
     }
   }
   return largest;

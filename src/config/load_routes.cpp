@@ -83,10 +83,26 @@ void Loader::load_routes(const Node& node, Config& config) {
 }
 
 std::optional<Route> Loader::load_route(const Node& node, const std::string& path, Config& config) {
-  check_keys(node, path,
-             {"name", "match", "key", "max_rate", "time_period", "weight", "shared", "bucket",
-              "limits", "action", "max_delay", "status", "grpc_status", "dry_run", "upstream",
-              "upstream_tls", "host_header", "upstream_protocol", "respond"});
+  check_keys(node, path, {"name",
+                          "match",
+                          "key",
+                          "max_rate",
+                          "time_period",
+                          "weight",
+                          "shared",
+                          "bucket",
+                          "limits",
+                          "overrides",
+                          "action",
+                          "max_delay",
+                          "status",
+                          "grpc_status",
+                          "dry_run",
+                          "upstream",
+                          "upstream_tls",
+                          "host_header",
+                          "upstream_protocol",
+                          "respond"});
   Route route;
   const std::size_t errors_before = errors().size();
   if (auto name = required(node, path, "name")) {
@@ -225,6 +241,13 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
     if (!route_rate) return;
   }
 
+  if (const auto& overrides = node["overrides"]; overrides && (bucket || limits || !route_rate)) {
+    error(overrides, join_path(path, "overrides"),
+          bucket   ? "overrides on a named bucket are not supported yet: put them on a route's own "
+                     "limit"
+          : limits ? "with limits:, overrides go on the item they change"
+                   : "stand on a limit: the route needs max_rate/time_period");
+  }
   if (bucket) {
     if (auto l = named_bucket_limit(bucket, join_path(path, "bucket"), config, *route_weight)) {
       l->policy_name = route_name;
@@ -246,8 +269,12 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
     policy.limits.push_back(LimitPolicy::make(route_name, "route:" + route_name + "#0", route_key,
                                               *route_rate, *route_weight));
     policy.limits.back().shared = route_shared;
+    if (const auto& overrides = node["overrides"]) {
+      load_overrides(overrides, join_path(path, "overrides"), node, policy.limits.back());
+    }
     return;
   }
+
   const std::string lpath = join_path(path, "limits");
   if (!limits.is_sequence() || limits.size() == 0) {
     error(limits, lpath, "must be a non-empty list");
@@ -268,7 +295,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
       auto weight = weight_of(item, ipath, *route_weight);
       if (weight) l = named_bucket_limit(named, join_path(ipath, "bucket"), config, *weight);
     } else {
-      check_keys(item, ipath, {"key", "max_rate", "time_period", "weight", "shared"});
+      check_keys(item, ipath, {"key", "max_rate", "time_period", "weight", "shared", "overrides"});
       KeySpec key = route_key;
       if (const auto& k = item["key"]) {
         auto spec = key_spec(k, join_path(ipath, "key"));
@@ -286,6 +313,9 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
     }
     if (!l) continue;
     l->policy_name = limits.size() == 1 ? route_name : route_name + "-" + std::to_string(i + 1);
+    if (const auto& overrides = item["overrides"]) {
+      load_overrides(overrides, join_path(ipath, "overrides"), node, *l);
+    }
     policy.limits.push_back(std::move(*l));
   }
 }

@@ -52,6 +52,10 @@ class Loader : public Reader {
                   Match& match);
   void load_limits(const Node& node, const std::string& path, const Config& config,
                    limit::RoutePolicy& policy);
+  // `overrides:` on the limit `base` (whose policy name and owner are set); `route`: the route's
+  // map, for its action.
+  void load_overrides(const Node& node, const std::string& path, const Node& route,
+                      limit::LimitPolicy& base);
   std::optional<limit::LimitPolicy> named_bucket_limit(const Node& node, const std::string& path,
                                                        const Config& config, double weight);
   // max_rate and time_period from `map`, each falling back to `inherited`.

@@ -14,6 +14,8 @@ std::string_view to_string(Outcome outcome) noexcept {
       return "rejected";
     case Outcome::dry_run_delayed:
       return "dry_run_delayed";
+    case Outcome::denied:
+      return "denied";
     case Outcome::dry_run_rejected:
       return "dry_run_rejected";
   }

@@ -66,6 +66,7 @@ std::vector<Field> fields_of(const ThrottledEvent& e) {
     fields.push_back({"grpc_status", number(std::int64_t{e.grpc_status}), true});
   }
   if (!e.store.empty()) fields.push_back({"store", e.store});
+  if (!e.override_label.empty()) fields.push_back({"override", sanitize(e.override_label)});
   return fields;
 }
 

@@ -30,6 +30,19 @@ Verdict refuse_ambiguous(Services& services, const Exchange& ex, const std::stri
   return Verdict::answer(make_error(400, problem, ex.version), AnswerReason::refused, problem);
 }
 
+// An override denies the key: 403 whatever the buckets hold, counted and logged as `denied`.
+Verdict deny(Exchange& ex, const limit::RequestFacts& facts) {
+  const config::Config& config = *ex.runtime->config;
+  const limit::LimitPolicy& limit = *ex.resolved.denied_on;
+  ex.decision.outcome = limit::Outcome::denied;
+  ex.decided_unix_ms = observe::unix_now_ms();
+  ex.logged_key = limit::render_key(
+      limit.key, facts, config.log.show_keys ? limit::KeyText::raw : limit::KeyText::digest);
+  ex.counters->count(ex.decision.outcome);
+  const std::string detail = "the key is denied on route " + ex.route->name;
+  return Verdict::answer(make_error(403, detail, ex.version), AnswerReason::denied, detail);
+}
+
 }  // namespace
 
 asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
@@ -70,13 +83,31 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
     ex.upstream = &*config.upstream;
   }
 
+  const HeadFacts facts(request, target.query,
+                        {.key = read.client_key, .cert = origin.client_cert});
   if (ex.route != nullptr && !ex.route->policy.limits.empty()) {
-    const limit::RoutePolicy& policy = ex.route->policy;
-    const HeadFacts facts(request, target.query,
-                          {.key = read.client_key, .cert = origin.client_cert});
-    if (auto problem = limit::key_input_problem(policy, facts); !problem.empty()) {
+    if (auto problem = limit::key_input_problem(ex.route->policy, facts); !problem.empty()) {
       co_return refuse_ambiguous(services, ex, problem);
     }
+    ex.policy = &ex.route->policy;
+    if (ex.route->policy.any_overrides()) {
+      switch (limit::resolve_overrides(ex.route->policy, facts, ex.resolved)) {
+        case limit::ResolvedPolicy::Kind::as_configured:
+          break;
+        case limit::ResolvedPolicy::Kind::overridden:
+          ex.policy = &ex.resolved.policy;
+          ex.policy_header = ratelimit_policy_value(ex.resolved.policy);
+          break;
+        case limit::ResolvedPolicy::Kind::unlimited:
+          ex.policy = nullptr;
+          break;
+        case limit::ResolvedPolicy::Kind::denied:
+          co_return deny(ex, facts);
+      }
+    }
+  }
+  if (ex.policy != nullptr) {
+    const limit::RoutePolicy& policy = *ex.policy;
     if (policy.any_shared() && worker.shared() != nullptr) {
       ex.decision = co_await worker.shared()->decide(policy, facts, ex.shared);
       ex.store = redis::store_name(ex.shared.path, worker.shared()->on_error());
@@ -127,15 +158,14 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
 }
 
 Rejection rejection_of(const Exchange& ex) {
-  const auto& limit = ex.route->policy.limits[ex.decision.deciding];
-  return {
-      ex.route->status,           ex.route->name,
-      limit.describe(),           std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
-      ex.counters->policy_header, ex.ratelimit};
+  const auto& limit = ex.policy->limits[ex.decision.deciding];
+  return {ex.route->status,      ex.route->name,
+          limit.describe(),      std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
+          ex.ratelimit_policy(), ex.ratelimit};
 }
 
 void refund(Worker& worker, Exchange& ex) {
-  if (ex.route->policy.any_shared() && worker.shared() != nullptr) {
+  if (ex.policy->any_shared() && worker.shared() != nullptr) {
     worker.shared()->cancel(ex.decision, ex.shared);
   } else {
     worker.services().limiter.cancel(ex.decision, worker.services().clock.now());
@@ -144,11 +174,13 @@ void refund(Worker& worker, Exchange& ex) {
 
 unsigned grpc_status_for(const Exchange& ex, AnswerReason reason) noexcept {
   // gRPC status codes (grpc/status.h): sluice's own answers in the client's terms.
-  constexpr unsigned kInvalidArgument = 3, kDeadlineExceeded = 4, kUnimplemented = 12,
-                     kUnavailable = 14, kInternal = 13;
+  constexpr unsigned kInvalidArgument = 3, kDeadlineExceeded = 4, kPermissionDenied = 7,
+                     kUnimplemented = 12, kUnavailable = 14, kInternal = 13;
   switch (reason) {
     case AnswerReason::rejected:
       return ex.route->grpc_status;
+    case AnswerReason::denied:
+      return kPermissionDenied;
     case AnswerReason::refused:
       return kInvalidArgument;
     case AnswerReason::not_found:

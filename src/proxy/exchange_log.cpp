@@ -21,7 +21,8 @@ void log_exchange(Services& services, const Exchange& ex) {
   const int grpc_status =
       ex.grpc_status == Exchange::kNoGrpcStatus ? -1 : static_cast<int>(ex.grpc_status);
   if (ex.decision.throttled()) {
-    const auto& limit = ex.route->policy.limits[ex.decision.deciding];
+    const auto& limit = ex.deciding_limit();
+    const limit::Override* applied = ex.deciding_override();
     services.log.throttled({.route = route,
                             .key = ex.logged_key,
                             .decision = decision,
@@ -37,6 +38,7 @@ void log_exchange(Services& services, const Exchange& ex) {
                             .protocol = std::string(ex.protocol),
                             .grpc_status = grpc_status,
                             .store = std::string(ex.store),
+                            .override_label = applied != nullptr ? applied->label : "",
                             .decided_unix_ms = ex.decided_unix_ms});
   }
   if (services.log.access_enabled()) {

@@ -10,7 +10,8 @@ namespace {
 
 constexpr limit::Outcome kOutcomes[] = {
     limit::Outcome::unlimited, limit::Outcome::allowed,         limit::Outcome::delayed,
-    limit::Outcome::rejected,  limit::Outcome::dry_run_delayed, limit::Outcome::dry_run_rejected};
+    limit::Outcome::rejected,  limit::Outcome::dry_run_delayed, limit::Outcome::dry_run_rejected,
+    limit::Outcome::denied};
 
 RouteRuntime make_route(const config::Route* route, std::string name, observe::Metrics& metrics) {
   using observe::Family;

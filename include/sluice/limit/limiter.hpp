@@ -14,7 +14,16 @@
 
 namespace sluice::limit {
 
-enum class Outcome { unlimited, allowed, delayed, rejected, dry_run_delayed, dry_run_rejected };
+// `denied`: an override refuses the key (403), whatever its buckets hold.
+enum class Outcome {
+  unlimited,
+  allowed,
+  delayed,
+  rejected,
+  dry_run_delayed,
+  dry_run_rejected,
+  denied
+};
 
 std::string_view to_string(Outcome outcome) noexcept;
 

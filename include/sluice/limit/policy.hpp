@@ -2,12 +2,15 @@
 // What a route asks of the limiter, compiled from the config: plain immutable values.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "sluice/limit/gcra.hpp"
 
 namespace sluice::limit {
+
+struct Overrides;
 
 enum class KeyKind { client_ip, global, header, query, client_cert };
 
@@ -39,6 +42,8 @@ class LimitPolicy {
   Rate rate;
   double weight = 1;
   bool shared = false;  // the buckets live in Redis, one for every instance
+  // Other limits for some key values (limit/overrides.hpp); null: none.
+  std::shared_ptr<const Overrides> overrides;
 
   [[nodiscard]] Claim claim() const noexcept { return {rate.cost(weight), rate.tau()}; }
   // "5/10s": how logs name the limit.
@@ -65,6 +70,12 @@ struct RoutePolicy {
 
   // The longest a request may wait for its slot: max_delay for delay, none for reject.
   [[nodiscard]] Nanos max_wait() const noexcept { return action == Action::delay ? max_delay : 0; }
+  [[nodiscard]] bool any_overrides() const noexcept {
+    for (const LimitPolicy& l : limits) {
+      if (l.overrides) return true;
+    }
+    return false;
+  }
   [[nodiscard]] bool any_shared() const noexcept {
     for (const LimitPolicy& l : limits) {
       if (l.shared) return true;

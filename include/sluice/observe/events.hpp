@@ -19,7 +19,7 @@ inline constexpr std::size_t kMaxLoggedValue = 512;
 struct ThrottledEvent {
   std::string route;
   std::string key;
-  std::string decision;  // delayed | rejected | dry_run_delayed | dry_run_rejected
+  std::string decision;  // delayed | rejected | dry_run_delayed | dry_run_rejected | denied
   std::string limit;     // "5/10s"
   double weight = 1;
   std::int64_t delay_ms = 0;
@@ -32,6 +32,7 @@ struct ThrottledEvent {
   std::string protocol;  // http/1.1 | h2 | h2c
   int grpc_status = -1;  // what sluice answered a gRPC call itself; -1: not one
   std::string store;     // shared limits: where the decision was taken (redis, local-fallback…)
+  std::string override_label;  // the override applied to the deciding limit: name or position
   // When the decision was taken (ms since the Unix epoch): the line's `ts`, even when a delayed
   // request's line is written seconds later, on its release. 0: when written.
   std::int64_t decided_unix_ms = 0;

@@ -32,6 +32,7 @@ struct RequestOrigin {
 enum class AnswerReason {
   refused,
   rejected,
+  denied,
   store_unavailable,
   not_found,
   upstream_unreachable,

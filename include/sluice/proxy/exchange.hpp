@@ -6,6 +6,7 @@
 
 #include "sluice/config/config.hpp"
 #include "sluice/limit/limiter.hpp"
+#include "sluice/limit/overrides.hpp"
 #include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/services.hpp"
@@ -20,6 +21,11 @@ struct Exchange {
   const config::Route* route = nullptr;
   const config::UpstreamTarget* upstream = nullptr;
   const RouteRuntime* counters = nullptr;
+  // The limits this request meets: its route's, or those its key's overrides make of them
+  // (in `resolved`); null when an override lifts them all or denies the key.
+  const limit::RoutePolicy* policy = nullptr;
+  limit::ResolvedPolicy resolved;
+  std::string policy_header;  // RateLimit-Policy when overrides apply; else the route's
   limit::Decision decision;
   redis::SharedTicket shared;        // routes with shared limits: how they were decided
   std::string_view store;            // and where, for the log (redis::store_name); empty: local
@@ -39,6 +45,22 @@ struct Exchange {
   Nanos upstream_ns = 0;
   unsigned status = 0;
   std::uint64_t bytes = 0;
+
+  [[nodiscard]] const std::string& ratelimit_policy() const noexcept {
+    return policy_header.empty() ? counters->policy_header : policy_header;
+  }
+  // The limit that decided a throttled request (for a denied one, the limit the override stands
+  // on), and the override applied to it, if any.
+  [[nodiscard]] const limit::LimitPolicy& deciding_limit() const noexcept {
+    return decision.outcome == limit::Outcome::denied ? *resolved.denied_on
+                                                      : policy->limits[decision.deciding];
+  }
+  [[nodiscard]] const limit::Override* deciding_override() const noexcept {
+    if (decision.outcome == limit::Outcome::denied) return resolved.denying;
+    return resolved.kind == limit::ResolvedPolicy::Kind::overridden
+               ? resolved.applied[decision.deciding]
+               : nullptr;
+  }
 };
 
 // The RateLimit-Policy and RateLimit headers of a limited route's response: on a forwarded
@@ -46,7 +68,7 @@ struct Exchange {
 template <class Fields>
 void add_ratelimit_headers(Fields& fields, const Exchange& ex) {
   if (ex.ratelimit.empty()) return;
-  fields.set("RateLimit-Policy", ex.counters->policy_header);
+  fields.set("RateLimit-Policy", ex.ratelimit_policy());
   fields.set("RateLimit", ex.ratelimit);
 }
 

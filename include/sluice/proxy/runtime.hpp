@@ -23,7 +23,7 @@ struct RouteRuntime {
   const config::Route* route = nullptr;          // null: requests no route matched
   std::string name;                              // metric label
   std::string policy_header;                     // RateLimit-Policy value; empty when unlimited
-  std::array<observe::Counter*, 6> decisions{};  // by limit::Outcome
+  std::array<observe::Counter*, 7> decisions{};  // by limit::Outcome
   observe::Histogram* delay = nullptr;
   observe::Gauge* tunnels = nullptr;
   observe::Counter* redis_fallbacks = nullptr;                  // routes with shared limits
