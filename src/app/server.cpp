@@ -81,7 +81,14 @@ std::vector<std::string> watched_files(const config::Config& config) {
     }
   };
   add_ca(config.upstream);
-  for (const config::Route& route : config.routes) add_ca(route.upstream);
+  for (const config::Route& route : config.routes) {
+    add_ca(route.upstream);
+    for (const limit::LimitPolicy& limit : route.policy.limits) {
+      if (limit.overrides) {
+        files.insert(files.end(), limit.overrides->files.begin(), limit.overrides->files.end());
+      }
+    }
+  }
   return files;
 }
 

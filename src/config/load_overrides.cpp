@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -115,6 +116,11 @@ void Loader::load_overrides(const Node& node, const std::string& path, const Nod
     }
     if (keys_file) {
       if (auto file = scalar(keys_file, join_path(ipath, "keys_file"))) {
+        // Relative to the config file: a ConfigMap mounts both in one directory.
+        if (std::filesystem::path(*file).is_relative()) {
+          *file = (std::filesystem::path(file_).parent_path() / *file).string();
+        }
+        overrides->files.push_back(*file);
         std::ifstream in(*file);
         if (!in) {
           error(keys_file, join_path(ipath, "keys_file"),

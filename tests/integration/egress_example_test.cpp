@@ -6,29 +6,11 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "support/environment.hpp"
 #include "support/tls_support.hpp"
 
 namespace sluice::testing {
 namespace {
-
-// Sets environment variables for the life of this object.
-class Environment {
- public:
-  Environment(std::initializer_list<std::pair<const char*, std::string>> variables) {
-    for (const auto& [name, value] : variables) {
-      ::setenv(name, value.c_str(), 1);
-      names_.push_back(name);
-    }
-  }
-  ~Environment() {
-    for (const char* name : names_) ::unsetenv(name);
-  }
-  Environment(const Environment&) = delete;
-  Environment& operator=(const Environment&) = delete;
-
- private:
-  std::vector<const char*> names_;
-};
 
 TEST(EgressExample, PacesCallsToAnHttpsProviderAtItsQuota) {
   TestCertificates certs;

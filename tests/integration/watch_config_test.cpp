@@ -133,6 +133,27 @@ TEST(WatchConfig, ABrokenFileKeepsTheRunningConfigAndTheNextGoodOneLoads) {
   ASSERT_TRUE(wait_until([&] { return body_of_get(proxy) == "fixed"; }, kReloadBound));
 }
 
+TEST(WatchConfig, AKeysFileThatChangesReloadsTheOverrides) {
+  TempDir dir;
+  const fs::path keys = dir.path() / "denied.txt";
+  write_file(keys, "revoked-1\n");
+  const fs::path file = dir.path() / "sluice.yaml";
+  write_file(file, "version: 1\nlisten: 127.0.0.1:0\nwatch_config: true\n"
+                   "routes:\n  - { name: api, key: header:X-Api-Key, max_rate: 100, time_period: "
+                   "1s, respond: { body: ok },\n      overrides: [{ keys_file: " +
+                       keys.string() + ", deny: true }] }\n");
+  ProxyHarness proxy(ProxyHarness::File{file});
+  const auto status_of = [&](const std::string& key) {
+    Client client(proxy.port());
+    return client.request("GET", "/", {{"X-Api-Key", key}}).status;
+  };
+  EXPECT_EQ(status_of("revoked-1"), 403u);
+  EXPECT_EQ(status_of("revoked-2"), 200u);
+  write_file(keys, "revoked-1\nrevoked-2\n");
+  ASSERT_TRUE(wait_until([&] { return status_of("revoked-2") == 403u; }, kReloadBound));
+  EXPECT_EQ(reloads(proxy, "success"), 1u);
+}
+
 TEST(WatchConfig, OffByDefault) {
   TempDir dir;
   const fs::path file = dir.path() / "sluice.yaml";

@@ -1,6 +1,6 @@
 #pragma once
 // watch_config (README, "Reload, shutdown, log rotation, state"): reloads the config when its file,
-// or a certificate file it names, changes, with SIGHUP's rules.
+// or a certificate or keys_file it names, changes, with SIGHUP's rules.
 //
 // It polls stat() through the path rather than watching with inotify: a Kubernetes ConfigMap
 // update swaps the `..data` symlink the file is reached through, and editors replace files by

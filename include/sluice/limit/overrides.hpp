@@ -92,6 +92,7 @@ struct Overrides {
   KeyPart part;
   std::vector<Override> list;
   OverrideMatcher matcher;
+  std::vector<std::string> files;  // the keys_files read: watch_config watches them too
 };
 
 // The limits one request meets once overrides are applied.
