@@ -11,6 +11,7 @@
 
 #include "sluice/app/server.hpp"
 #include "sluice/config/load.hpp"
+#include "sluice/proxy/explain.hpp"
 
 namespace sluice::app {
 namespace {
@@ -18,6 +19,8 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: sluice [-c FILE | --config FILE]     run (default: config/sluice.yaml)\n"
     "       sluice --check [-c FILE]             validate the config and exit\n"
+    "       sluice --explain [-c FILE] [-H 'Name: value']... [--client IP] 'METHOD /path'\n"
+    "                                            what sluice would do with that request, as JSON\n"
     "       sluice --version | --help\n"
     "\n"
     "signals: SIGHUP reloads the config, SIGTERM/SIGINT drain and exit (a second one exits at\n"
@@ -26,10 +29,35 @@ constexpr std::string_view kUsage =
 struct Options {
   std::string config = "config/sluice.yaml";
   bool check = false;
+  bool explain = false;
+  proxy::ExplainRequest request;
+  bool request_given = false;
 };
+
 
 void print_errors(const std::vector<std::string>& errors) {
   for (const std::string& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+}
+
+// --explain: the answer on stdout, buckets empty; 1 when the config or the request is bad.
+int explain(const Options& options) {
+  auto loaded = config::load_file(options.config);
+  if (!loaded.config) {
+    print_errors(loaded.errors);
+    return 1;
+  }
+  if (!options.request_given) {
+    std::fprintf(stderr, "sluice: --explain needs the request, e.g. 'GET /api/orders'\n");
+    return 1;
+  }
+  std::string error;
+  const std::string answer = proxy::explain(*loaded.config, options.request, error);
+  if (answer.empty()) {
+    std::fprintf(stderr, "sluice: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("%s\n", answer.c_str());
+  return 0;
 }
 
 int serve(const Options& options) {
@@ -110,6 +138,26 @@ int run_cli(int argc, char** argv) {
     }
     if (arg == "--check") {
       options.check = true;
+    } else if (arg == "--explain") {
+      options.explain = true;
+    } else if (arg == "-H" && i + 1 < argc) {
+      const std::string_view header = argv[++i];
+      const auto colon = header.find(':');
+      if (colon == std::string_view::npos || colon == 0) {
+        std::fprintf(stderr, "sluice: -H wants 'Name: value', not '%s'\n", argv[i]);
+        return 1;
+      }
+      std::string_view value = header.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      options.request.headers.emplace_back(header.substr(0, colon), value);
+    } else if (arg == "--client" && i + 1 < argc) {
+      options.request.client = argv[++i];
+    } else if (options.explain && !options.request_given &&
+               arg.find(' ') != std::string_view::npos) {
+      const auto space = arg.find(' ');
+      options.request.method = std::string(arg.substr(0, space));
+      options.request.target = std::string(arg.substr(space + 1));
+      options.request_given = true;
     } else if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
       options.config = argv[++i];
     } else {
@@ -117,6 +165,7 @@ int run_cli(int argc, char** argv) {
       return 1;
     }
   }
+  if (options.explain) return explain(options);
   if (options.check) {
     auto loaded = config::load_file(options.config);
     // The certificate files are part of what --check checks: a start would fail on them.

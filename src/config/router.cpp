@@ -71,4 +71,17 @@ const Route* match_route(const Config& config, std::string_view method, std::str
   return nullptr;
 }
 
+std::string mismatch(const Route& route, std::string_view method, std::string_view path,
+                     std::string_view host) {
+  const Match& m = route.match;
+  if (!method_matches(m, method)) return "method " + std::string(method) + " is not in its methods";
+  if (!host_matches(m, host)) return "host is not " + m.host;
+  const std::string lowered = m.ignore_case ? ascii_lower(path) : std::string(path);
+  if (path_matches(m, lowered)) return {};
+  // By PathKind: prefix, exact, regex.
+  static constexpr const char* kKinds[] = {"path does not start with", "path is not",
+                                           "path does not match"};
+  return std::string(kKinds[static_cast<int>(m.kind)]) + " " + m.path;
+}
+
 }  // namespace sluice::config

@@ -36,6 +36,39 @@ TEST(Cli, CheckAcceptsTheShippedExampleConfig) {
   EXPECT_EQ(r.output, path + ": ok\n");
 }
 
+// The offline explain is made for CI: "does this request get the partner limit?" as a test.
+TEST(Cli, ExplainNamesTheRouteTheOverrideAndThePolicyARequestGets) {
+  const std::string tiers = std::string(SLUICE_SOURCE_DIR) + "/config/tiers.yaml";
+  CliRun r = run("--explain -c " + tiers + " -H 'X-Api-Key: partner-42' 'GET /api/orders'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output,
+            "{\"route\":\"api\",\"skipped\":[],\"keys\":[\"header:X-Api-Key=sha256:1ebc03721ceb\"],"
+            "\"limits\":[{\"policy\":\"api~partner\",\"override\":\"partner\",\"key\":\"header:"
+            "X-Api-Key=sha256:1ebc03721ceb\",\"limit\":\"50/1s\",\"shared\":false,\"level\":0,"
+            "\"remaining\":50,\"decision\":\"allowed\"}],\"decision\":\"allowed\"}\n");
+  r = run("--explain -c " + tiers + " -H 'X-Api-Key: revoked-17' 'GET /api/orders'");
+  EXPECT_NE(r.output.find("\"override\":\"revoked\",\"decision\":\"denied\""), std::string::npos)
+      << r.output;
+  // Why the earlier routes did not match; the client address as a CIDR override sees it.
+  r = run("--explain -c " + tiers + " --client 10.1.1.1 'GET /internal/report'");
+  EXPECT_NE(r.output.find("\"skipped\":[{\"route\":\"api\",\"why\":\"path does not start "
+                          "with /api/\"}]"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("\"override\":null"), std::string::npos) << r.output;
+  r = run("--explain -c " + tiers + " --client 127.0.0.1 'GET /internal/report'");
+  EXPECT_NE(r.output.find("\"decision\":\"unlimited\""), std::string::npos) << r.output;
+}
+
+TEST(Cli, ExplainFailsOnABadConfigOrAnUnreadableRequest) {
+  const std::string bad = sluice::testing::temp_file("bad-explain.yaml", "version: 1\nworkrs: 2\n");
+  EXPECT_EQ(run("--explain -c " + bad + " 'GET /'").exit_code, 1);
+  const std::string tiers = std::string(SLUICE_SOURCE_DIR) + "/config/tiers.yaml";
+  const CliRun r = run("--explain -c " + tiers + " 'GET /../x'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("sluice would refuse this request (400)"), std::string::npos) << r.output;
+}
+
 TEST(Cli, CheckReportsABadValueWithItsPosition) {
   const std::string path =
       sluice::testing::temp_file("bad.yaml",

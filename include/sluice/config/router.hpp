@@ -1,6 +1,7 @@
 #pragma once
 // Which route a request belongs to: the first whose match holds (README, "Configuration").
 
+#include <string>
 #include <string_view>
 
 #include "sluice/config/config.hpp"
@@ -11,5 +12,10 @@ namespace sluice::config {
 // (uri::canonical_host).
 const Route* match_route(const Config& config, std::string_view method, std::string_view path,
                          std::string_view host) noexcept;
+
+// Why `route` does not match the request (its method, host or path, in that order, as
+// match_route tries them); empty when it does.
+std::string mismatch(const Route& route, std::string_view method, std::string_view path,
+                     std::string_view host);
 
 }  // namespace sluice::config

@@ -1,0 +1,157 @@
+#include "sluice/proxy/explain.hpp"
+
+#include <cmath>
+
+#include "sluice/config/router.hpp"
+#include "sluice/core/json.hpp"
+#include "sluice/limit/key.hpp"
+#include "sluice/limit/overrides.hpp"
+#include "sluice/proxy/request_checks.hpp"
+
+namespace sluice::proxy {
+namespace {
+
+void field(std::string& out, std::string_view name) {
+  if (out.back() != '{') out += ',';
+  append_json_string(out, name);
+  out += ':';
+}
+
+std::string number(double value) {
+  if (value == std::floor(value) && std::abs(value) < 1e15) {
+    return std::to_string(static_cast<long long>(value));
+  }
+  return std::to_string(value);
+}
+
+// One limit as a request with empty buckets meets it.
+void append_limit(std::string& out, const limit::LimitPolicy& limit, const limit::Override* applied,
+                  const limit::RequestFacts& facts, bool show_keys) {
+  out += '{';
+  field(out, "policy");
+  append_json_string(out, limit.policy_name);
+  field(out, "override");
+  if (applied != nullptr) {
+    append_json_string(out, applied->label);
+  } else {
+    out += "null";
+  }
+  field(out, "key");
+  append_json_string(out,
+                     limit::render_key(limit.key, facts,
+                                       show_keys ? limit::KeyText::raw : limit::KeyText::digest));
+  field(out, "limit");
+  append_json_string(out, limit.describe());
+  field(out, "shared");
+  out += limit.shared ? "true" : "false";
+  field(out, "level");
+  out += "0";
+  field(out, "remaining");
+  out += number(std::floor(limit.rate.max_rate / limit.weight));
+  field(out, "decision");
+  out += "\"allowed\"}";
+}
+
+}  // namespace
+
+std::string explain(const config::Config& config, const ExplainRequest& request,
+                    std::string& error) {
+  const auto peer = IpAddress::parse(request.client);
+  if (!peer) {
+    error = "client " + request.client + " is not an IP address";
+    return {};
+  }
+  http::request_header<> head;
+  head.version(11);
+  head.method_string(request.method);
+  head.target(request.target);
+  for (const auto& [name, value] : request.headers) head.insert(name, value);
+  if (head.find(http::field::host) == head.end()) head.set(http::field::host, "localhost");
+  auto reading = read_request(head, false, *peer, config);
+  if (const auto* refusal = std::get_if<Refusal>(&reading)) {
+    error = "sluice would refuse this request (" + std::to_string(refusal->status) +
+            "): " + refusal->detail;
+    return {};
+  }
+  const ReadRequest& read = std::get<ReadRequest>(reading);
+  const HeadFacts facts(head, read.target.query, {.key = read.client_key, .cert = {}});
+  const bool show_keys = config.log.show_keys;
+
+  std::string out = "{";
+  field(out, "route");
+  if (read.route != nullptr) {
+    append_json_string(out, read.route->name);
+  } else {
+    out += "null";
+  }
+  field(out, "skipped");
+  out += '[';
+  for (const config::Route& route : config.routes) {
+    if (&route == read.route) break;
+    if (out.back() != '[') out += ',';
+    out += '{';
+    field(out, "route");
+    append_json_string(out, route.name);
+    field(out, "why");
+    append_json_string(out, config::mismatch(route, view(head.method_string()), read.target.path,
+                                             read.target.host));
+    out += '}';
+  }
+  out += ']';
+
+  std::string decision = "unlimited";
+  std::string keys = "[";
+  std::string limits = "[";
+  std::string problem;
+  if (read.route != nullptr && !read.route->policy.limits.empty()) {
+    const limit::RoutePolicy& configured = read.route->policy;
+    problem = limit::key_input_problem(configured, facts);
+    limit::ResolvedPolicy resolved;
+    const auto kind = problem.empty() ? limit::resolve_overrides(configured, facts, resolved)
+                                      : limit::ResolvedPolicy::Kind::as_configured;
+    if (!problem.empty()) {
+      decision = "refused";
+    } else if (kind == limit::ResolvedPolicy::Kind::denied) {
+      decision = "denied";
+      append_json_string(
+          keys, limit::render_key(resolved.denied_on->key, facts,
+                                  show_keys ? limit::KeyText::raw : limit::KeyText::digest));
+      limits += '{';
+      field(limits, "policy");
+      append_json_string(limits, resolved.denied_on->policy_name);
+      field(limits, "override");
+      append_json_string(limits, resolved.denying->label);
+      field(limits, "decision");
+      limits += "\"denied\"}";
+    } else if (kind != limit::ResolvedPolicy::Kind::unlimited) {
+      decision = "allowed";
+      const bool overridden = kind == limit::ResolvedPolicy::Kind::overridden;
+      const limit::RoutePolicy& policy = overridden ? resolved.policy : configured;
+      for (std::size_t k = 0; k < policy.limits.size(); ++k) {
+        if (limits.back() != '[') limits += ',';
+        append_limit(limits, policy.limits[k], overridden ? resolved.applied[k] : nullptr, facts,
+                     show_keys);
+        if (keys.back() != '[') keys += ',';
+        append_json_string(
+            keys, limit::render_key(policy.limits[k].key, facts,
+                                    show_keys ? limit::KeyText::raw : limit::KeyText::digest));
+      }
+    }
+  }
+  limits += ']';
+  keys += ']';
+  field(out, "keys");
+  out += keys;
+  field(out, "limits");
+  out += limits;
+  field(out, "decision");
+  append_json_string(out, decision);
+  if (!problem.empty()) {
+    field(out, "why");
+    append_json_string(out, problem);
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace sluice::proxy
