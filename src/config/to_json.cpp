@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "sluice/core/json.hpp"
+#include "sluice/limit/overrides.hpp"
 
 namespace sluice::config {
 namespace {
@@ -86,6 +87,25 @@ void write_limit(JsonWriter& w, const limit::LimitPolicy& l) {
   w.key("time_period").seconds(l.rate.period);
   w.key("weight").number(l.weight);
   w.key("shared").boolean(l.shared);
+  if (l.overrides) {
+    // The entries themselves stay out: they are often credentials.
+    w.key("overrides").open('[');
+    for (const limit::Override& o : l.overrides->list) {
+      w.open('{');
+      w.key("name").string(o.label);
+      constexpr std::string_view kEffects[] = {"limit", "unlimited", "deny"};
+      w.key("effect").string(std::string(kEffects[static_cast<std::size_t>(o.effect)]));
+      if (o.effect == limit::Override::Effect::limit) {
+        w.key("policy").string(o.limit.policy_name);
+        w.key("max_rate").number(o.limit.rate.max_rate);
+        w.key("time_period").seconds(o.limit.rate.period);
+        w.key("weight").number(o.limit.weight);
+      }
+      w.close('}');
+    }
+    w.close(']');
+    w.key("override_entries").number(static_cast<double>(l.overrides->matcher.entries()));
+  }
   w.close('}');
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "sluice/config/to_json.hpp"
 #include "sluice/core/digest.hpp"
 #include "sluice/limit/overrides.hpp"
 #include "support/config_checks.hpp"
@@ -41,6 +42,20 @@ TEST(ConfigOverrides, EachOverrideGetsItsOwnLimitPolicyNameAndBuckets) {
   EXPECT_NE(list[0].limit.bucket_namespace(), list[1].limit.bucket_namespace());
   EXPECT_EQ(base.overrides->matcher.match("partner-42"), 0u);
   EXPECT_EQ(base.overrides->matcher.match("pro-7"), 1u);
+}
+
+TEST(ConfigOverrides, TheConfigDumpShowsOverridesButNotTheirKeys) {
+  auto c =
+      ok(api_route("      - { name: partner, keys: [partner-42], max_rate: 500 }\n"
+                   "      - { keys: [revoked-1, revoked-2], deny: true }\n"));
+  ASSERT_TRUE(c);
+  const std::string json = to_json(*c);
+  EXPECT_NE(json.find("\"overrides\":[{\"name\":\"partner\",\"effect\":\"limit\",\"policy\":"
+                      "\"api~partner\",\"max_rate\":500,\"time_period\":1,\"weight\":1},{\"name\":"
+                      "\"2\",\"effect\":\"deny\"}],\"override_entries\":3"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(json.find("partner-42"), std::string::npos);
 }
 
 TEST(ConfigOverrides, KeyValuesMayBeDigestsPrefixesOrForClientIpCidrs) {
