@@ -201,7 +201,7 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
     admin_ = std::make_unique<proxy::AdminServer>(
         std::move(io), std::move(acceptor),
         proxy::AdminSources{[this] { return this->config(); }, metrics_, *log_, services_.draining,
-                            stats_history_});
+                            stats_history_, &services_.limiter, &services_.clock});
   }
 }
 

@@ -7,6 +7,7 @@
 #include "sluice/core/uri.hpp"
 #include "sluice/dashboard_html.hpp"
 #include "sluice/proxy/accept_backoff.hpp"
+#include "sluice/proxy/explain.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/request_checks.hpp"
 
@@ -57,6 +58,50 @@ std::optional<std::int64_t> window_param(std::string_view query) {
 std::optional<std::string> redis_address(const config::Config& config) {
   if (!config.redis) return std::nullopt;
   return config.redis->address();
+}
+
+// /explain?method=GET&path=/api/x&header=X-Api-Key:abc&client=203.0.113.7 (header repeats).
+LocalResponse explain_response(std::string_view query, const AdminSources& sources) {
+  ExplainRequest request;
+  request.target.clear();
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    const auto name = uri::form_decode(pair.substr(0, eq));
+    const auto value =
+        uri::form_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+    if (!name || !value) return make_error(400, "the query string is malformed", kHttp11);
+    if (*name == "method") {
+      request.method = *value;
+    } else if (*name == "path") {
+      request.target = *value;
+    } else if (*name == "client") {
+      request.client = *value;
+    } else if (*name == "header") {
+      const auto colon = value->find(':');
+      if (colon == std::string::npos || colon == 0) {
+        return make_error(400, "header wants Name:value", kHttp11);
+      }
+      std::string_view v = std::string_view(*value).substr(colon + 1);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      request.headers.emplace_back(value->substr(0, colon), std::string(v));
+    } else {
+      return make_error(400, "explain takes method, path, header (repeated) and client", kHttp11);
+    }
+  }
+  if (request.target.empty()) return make_error(400, "explain needs path", kHttp11);
+  std::string error;
+  std::string answer;
+  if (sources.limiter != nullptr && sources.clock != nullptr) {
+    const LiveBuckets live{*sources.limiter, sources.clock->now()};
+    answer = explain(*sources.config(), request, error, &live);
+  } else {
+    answer = explain(*sources.config(), request, error);
+  }
+  if (answer.empty()) return make_error(400, error, kHttp11);
+  return make_text(200, answer + "\n", "application/json", kHttp11);
 }
 
 }  // namespace
@@ -130,9 +175,11 @@ LocalResponse admin_response(std::string_view method, std::string_view target,
   if (path == "/config") {
     return make_text(200, config::to_json(*sources.config()) + "\n", "application/json", kHttp11);
   }
-  return make_error(
-      404, "admin endpoints: / /healthz /readyz /metrics /stats /throttled /throttled/top /config",
-      kHttp11);
+  if (path == "/explain") return explain_response(query, sources);
+  return make_error(404,
+                    "admin endpoints: / /healthz /readyz /metrics /stats /throttled "
+                    "/throttled/top /config /explain",
+                    kHttp11);
 }
 
 AdminServer::AdminServer(std::unique_ptr<asio::io_context> io, tcp::acceptor acceptor,

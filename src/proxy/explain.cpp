@@ -1,6 +1,7 @@
 #include "sluice/proxy/explain.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include "sluice/config/router.hpp"
 #include "sluice/core/json.hpp"
@@ -24,9 +25,45 @@ std::string number(double value) {
   return std::to_string(value);
 }
 
-// One limit as a request with empty buckets meets it.
-void append_limit(std::string& out, const limit::LimitPolicy& limit, const limit::Override* applied,
-                  const limit::RequestFacts& facts, bool show_keys) {
+// What a request would meet on one limit, or on them all: the wait its claims need.
+struct Verdict {
+  std::string decision = "allowed";
+  Nanos wait = 0;         // delayed
+  Nanos retry_after = 0;  // rejected
+};
+Verdict verdict_for(Nanos wait, const limit::RoutePolicy& policy) {
+  Verdict v;
+  if (wait <= 0) return v;
+  if (wait <= policy.max_wait()) {
+    v.decision = "delayed";
+    v.wait = wait;
+  } else {
+    v.decision = "rejected";
+    v.retry_after = wait - policy.max_wait();
+  }
+  if (policy.dry_run) v.decision = "dry_run_" + v.decision;
+  return v;
+}
+
+void append_verdict(std::string& out, const Verdict& v) {
+  field(out, "decision");
+  append_json_string(out, v.decision);
+  if (v.wait > 0) {
+    field(out, "wait_ms");
+    out += std::to_string((v.wait + kNanosPerMilli - 1) / kNanosPerMilli);
+  }
+  if (v.retry_after > 0) {
+    field(out, "retry_after_s");
+    out += std::to_string((v.retry_after + kNanosPerSecond - 1) / kNanosPerSecond);
+  }
+}
+
+// One limit as the request meets it; returns the wait it needs (0 for a shared limit under
+// `live`: Redis holds its level).
+Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size_t k,
+                   const limit::Override* applied, const limit::RequestFacts& facts, bool show_keys,
+                   const LiveBuckets* live) {
+  const limit::LimitPolicy& limit = policy.limits[k];
   out += '{';
   field(out, "policy");
   append_json_string(out, limit.policy_name);
@@ -44,18 +81,31 @@ void append_limit(std::string& out, const limit::LimitPolicy& limit, const limit
   append_json_string(out, limit.describe());
   field(out, "shared");
   out += limit.shared ? "true" : "false";
+  if (live != nullptr && limit.shared) {
+    out += ",\"level\":null,\"remaining\":null,\"decision\":null}";
+    return 0;
+  }
+  Nanos tat = limit::kFreshTat;
+  const Nanos now = live != nullptr ? live->now : 0;
+  if (live != nullptr) {
+    tat =
+        live->limiter.table().load(live->limiter.id_of(limit, limit::render_key(limit.key, facts)));
+  }
+  const limit::BucketView v = limit::view(tat, now, limit.rate);
   field(out, "level");
-  out += "0";
+  out += number(std::round(v.level * 1000) / 1000);
   field(out, "remaining");
-  out += number(std::floor(limit.rate.max_rate / limit.weight));
-  field(out, "decision");
-  out += "\"allowed\"}";
+  out += std::to_string(v.remaining);
+  const Nanos wait = limit::earliest_fit(tat, now, limit.claim()) - now;
+  append_verdict(out, verdict_for(wait, policy));
+  out += '}';
+  return wait;
 }
 
 }  // namespace
 
-std::string explain(const config::Config& config, const ExplainRequest& request,
-                    std::string& error) {
+std::string explain(const config::Config& config, const ExplainRequest& request, std::string& error,
+                    const LiveBuckets* live) {
   const auto peer = IpAddress::parse(request.client);
   if (!peer) {
     error = "client " + request.client + " is not an IP address";
@@ -100,6 +150,7 @@ std::string explain(const config::Config& config, const ExplainRequest& request,
   out += ']';
 
   std::string decision = "unlimited";
+  std::optional<Verdict> overall;  // set when the request meets limits
   std::string keys = "[";
   std::string limits = "[";
   std::string problem;
@@ -124,18 +175,20 @@ std::string explain(const config::Config& config, const ExplainRequest& request,
       field(limits, "decision");
       limits += "\"denied\"}";
     } else if (kind != limit::ResolvedPolicy::Kind::unlimited) {
-      decision = "allowed";
       const bool overridden = kind == limit::ResolvedPolicy::Kind::overridden;
       const limit::RoutePolicy& policy = overridden ? resolved.policy : configured;
+      Nanos wait = 0;
       for (std::size_t k = 0; k < policy.limits.size(); ++k) {
         if (limits.back() != '[') limits += ',';
-        append_limit(limits, policy.limits[k], overridden ? resolved.applied[k] : nullptr, facts,
-                     show_keys);
+        wait = std::max(
+            wait, append_limit(limits, policy, k, overridden ? resolved.applied[k] : nullptr, facts,
+                               show_keys, live));
         if (keys.back() != '[') keys += ',';
         append_json_string(
             keys, limit::render_key(policy.limits[k].key, facts,
                                     show_keys ? limit::KeyText::raw : limit::KeyText::digest));
       }
+      overall = verdict_for(wait, policy);
     }
   }
   limits += ']';
@@ -144,8 +197,12 @@ std::string explain(const config::Config& config, const ExplainRequest& request,
   out += keys;
   field(out, "limits");
   out += limits;
-  field(out, "decision");
-  append_json_string(out, decision);
+  if (overall) {
+    append_verdict(out, *overall);
+  } else {
+    field(out, "decision");
+    append_json_string(out, decision);
+  }
   if (!problem.empty()) {
     field(out, "why");
     append_json_string(out, problem);

@@ -131,5 +131,31 @@ TEST(Overrides, ASharedLimitsOverrideIsSharedToo) {
             "1");
 }
 
+TEST(Overrides, TheAdminExplainShowsLiveLevelsAndChargesNothing) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_admin(upstream, kTiers));
+  Client client(proxy.port());
+  EXPECT_EQ(admitted(client, "partner-42", 2), 2);
+  const std::string target = "/explain?path=/api/x&header=X-Api-Key:partner-42";
+  const std::string first = admin_get(proxy, target);
+  EXPECT_NE(first.find("\"policy\":\"api~partner\",\"override\":\"partner\""), std::string::npos)
+      << first;
+  EXPECT_NE(first.find("\"remaining\":3,\"decision\":\"allowed\"}],\"decision\":\"allowed\"}"),
+            std::string::npos)
+      << first;
+  // Asking charged nothing: the same answer, and the partner still has its three.
+  EXPECT_EQ(admin_get(proxy, target), first);
+  EXPECT_EQ(admitted(client, "partner-42", 4), 3);
+  const std::string full = admin_get(proxy, target);
+  EXPECT_NE(full.find("\"remaining\":0,\"decision\":\"rejected\",\"retry_after_s\":720}],"
+                      "\"decision\":\"rejected\",\"retry_after_s\":720}"),
+            std::string::npos)
+      << full;
+  EXPECT_NE(admin_get(proxy, "/explain?path=/api/x&header=X-Api-Key:revoked-17")
+                .find("\"decision\":\"denied\""),
+            std::string::npos);
+  admin_get(proxy, "/explain?method=GET", 400);
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -56,6 +56,7 @@ class Limiter {
   void cancel(const Decision& decision, Nanos now);
 
   [[nodiscard]] BucketTable& table() noexcept { return table_; }
+  [[nodiscard]] const BucketTable& table() const noexcept { return table_; }
   [[nodiscard]] const KeyedHash& hash() const noexcept { return hash_; }
   // The local bucket of `limit` for the rendered `key`.
   [[nodiscard]] BucketId id_of(const LimitPolicy& limit, std::string_view key) const;

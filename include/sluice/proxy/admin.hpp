@@ -1,7 +1,7 @@
 #pragma once
 // The admin listener (README, "Admin endpoints" and "Watching it"): the dashboard at /, /healthz,
-// /readyz, /metrics, /stats, /throttled, /throttled/top, /config. It runs on a thread of its own so
-// a slow scrape never delays proxied requests.
+// /readyz, /metrics, /stats, /throttled, /throttled/top, /config, /explain. It runs on a thread of
+// its own so a slow scrape never delays proxied requests.
 
 #include <atomic>
 #include <functional>
@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "sluice/config/config.hpp"
+#include "sluice/core/clock.hpp"
+#include "sluice/limit/limiter.hpp"
 #include "sluice/observe/event_log.hpp"
 #include "sluice/observe/metrics.hpp"
 #include "sluice/observe/stats.hpp"
@@ -23,6 +25,9 @@ struct AdminSources {
   observe::EventLog& log;
   const std::atomic<bool>& draining;
   observe::StatsHistory& history;  // sampled by the admin server's thread
+  // The local buckets and their clock, for /explain (read, never charged); null: none.
+  const limit::Limiter* limiter = nullptr;
+  const Clock* clock = nullptr;
 };
 
 // Whether the admin listener answers a request with this Host header: IP literals, localhost

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sluice/config/config.hpp"
+#include "sluice/limit/limiter.hpp"
 
 namespace sluice::proxy {
 
@@ -19,10 +20,17 @@ struct ExplainRequest {
   std::string client = "127.0.0.1";  // the peer address
 };
 
-// The answer as JSON (one line), buckets taken as empty: what a request arriving at a quiet
-// moment gets. Empty with `error` set when the request cannot be read (as a served one would be
-// refused).
-std::string explain(const config::Config& config, const ExplainRequest& request,
-                    std::string& error);
+// A running sluice's local buckets, read without charging them (the admin /explain).
+struct LiveBuckets {
+  const limit::Limiter& limiter;
+  Nanos now = 0;
+};
+
+// The answer as JSON (one line). Without `live`, buckets are taken as empty: what a request
+// arriving at a quiet moment gets (the offline --explain). With it, local buckets as they are
+// now; shared ones live in Redis and show no level. Empty with `error` set when the request
+// cannot be read (as a served one would be refused).
+std::string explain(const config::Config& config, const ExplainRequest& request, std::string& error,
+                    const LiveBuckets* live = nullptr);
 
 }  // namespace sluice::proxy
