@@ -34,7 +34,6 @@ struct Options {
   bool request_given = false;
 };
 
-
 void print_errors(const std::vector<std::string>& errors) {
   for (const std::string& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
 }

@@ -45,7 +45,8 @@ void BM_OverridesLoadAMillionKeysFile(benchmark::State& state) {
   const std::string yaml =
       "version: 1\nlisten: 127.0.0.1:8080\nupstream: http://127.0.0.1:9000\nroutes:\n"
       "  - { name: api, key: header:X-Api-Key, max_rate: 10, time_period: 1s,\n"
-      "      overrides: [{ keys_file: " + path + ", max_rate: 100 }] }\n";
+      "      overrides: [{ keys_file: " +
+      path + ", max_rate: 100 }] }\n";
   for (auto _ : state) {
     const long before = resident_kb();
     const auto started = std::chrono::steady_clock::now();

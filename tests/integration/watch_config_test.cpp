@@ -138,10 +138,11 @@ TEST(WatchConfig, AKeysFileThatChangesReloadsTheOverrides) {
   const fs::path keys = dir.path() / "denied.txt";
   write_file(keys, "revoked-1\n");
   const fs::path file = dir.path() / "sluice.yaml";
-  write_file(file, "version: 1\nlisten: 127.0.0.1:0\nwatch_config: true\n"
-                   "routes:\n  - { name: api, key: header:X-Api-Key, max_rate: 100, time_period: "
-                   "1s, respond: { body: ok },\n      overrides: [{ keys_file: " +
-                       keys.string() + ", deny: true }] }\n");
+  write_file(file,
+             "version: 1\nlisten: 127.0.0.1:0\nwatch_config: true\n"
+             "routes:\n  - { name: api, key: header:X-Api-Key, max_rate: 100, time_period: "
+             "1s, respond: { body: ok },\n      overrides: [{ keys_file: " +
+                 keys.string() + ", deny: true }] }\n");
   ProxyHarness proxy(ProxyHarness::File{file});
   const auto status_of = [&](const std::string& key) {
     Client client(proxy.port());

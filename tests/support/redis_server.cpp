@@ -322,8 +322,8 @@ RedisCluster::RedisCluster(std::size_t masters, std::size_t replicas)
         for (const auto& server : servers_) {
           const std::string info = server->cli({"INFO", "replication"});
           const bool master = info.find("role:master") != std::string::npos;
-          const std::string want = master ? "connected_slaves:" + std::to_string(replicas)
-                                          : "master_link_status:up";
+          const std::string want =
+              master ? "connected_slaves:" + std::to_string(replicas) : "master_link_status:up";
           if (info.find(want) == std::string::npos) return false;
         }
         return true;
