@@ -58,6 +58,23 @@ TEST(Sentinel, DecisionsGoToTheMasterTheSentinelsName) {
   EXPECT_EQ(metric(proxy, observe::Family::redis_failovers_total, {}), 0u);
 }
 
+TEST(Sentinel, TwoInstancesShareTheMastersBucketExactly) {
+  RedisSentinelSet set;
+  ProxyHarness a(config(set));
+  ProxyHarness b(config(set));
+  ASSERT_TRUE(a.wait_for_log("\"event\":\"redis_up\""));
+  ASSERT_TRUE(b.wait_for_log("\"event\":\"redis_up\""));
+  Client ca(a.port());
+  Client cb(b.port());
+  int admitted = 0;
+  for (int i = 0; i < 6; ++i) {
+    admitted += ca.request("GET", "/g").status == 200;
+    admitted += cb.request("GET", "/g").status == 200;
+  }
+  EXPECT_EQ(admitted, 5);
+  EXPECT_EQ(fallbacks(a) + fallbacks(b), 0u);
+}
+
 TEST(Sentinel, AForcedFailoverIsFollowedAndTheReplicatedBucketsKeepCounting) {
   RedisSentinelSet set;
   ProxyHarness proxy(config(set));
