@@ -121,10 +121,17 @@ void Loader::load_overrides(const Node& node, const std::string& path, const Nod
           *file = (std::filesystem::path(file_).parent_path() / *file).string();
         }
         overrides->files.push_back(*file);
-        std::ifstream in(*file);
-        if (!in) {
-          error(keys_file, join_path(ipath, "keys_file"),
-                "cannot read " + *file + ": " + std::strerror(errno));
+        std::ifstream in;
+        std::error_code ec;
+        // A device or a pipe (/dev/zero, a FIFO) could make the load read forever.
+        if (std::filesystem::exists(*file, ec) && !std::filesystem::is_regular_file(*file, ec)) {
+          error(keys_file, join_path(ipath, "keys_file"), *file + " is not a regular file");
+        } else {
+          in.open(*file);
+          if (!in) {
+            error(keys_file, join_path(ipath, "keys_file"),
+                  "cannot read " + *file + ": " + std::strerror(errno));
+          }
         }
         std::string line;
         for (std::size_t number = 1; in && std::getline(in, line); ++number) {

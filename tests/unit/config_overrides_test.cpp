@@ -100,6 +100,9 @@ TEST(ConfigOverrides, AKeysFileGivesOneValuePerLineWithComments) {
   EXPECT_EQ(error_of(api_route("      - { keys_file: " + path + ", max_rate: 100 }\n")),
             "sluice.yaml:10:22: routes[0].overrides[0].keys_file: " + path +
                 ":2: a sha256: value is the 64 hex digits of the key's SHA-256");
+  EXPECT_EQ(error_of(api_route("      - { keys_file: /dev/zero, max_rate: 100 }\n")),
+            "sluice.yaml:10:22: routes[0].overrides[0].keys_file: /dev/zero is not a regular "
+            "file");
   std::remove(path.c_str());
   EXPECT_EQ(error_of(api_route("      - { keys_file: " + path + ", max_rate: 100 }\n")),
             "sluice.yaml:10:22: routes[0].overrides[0].keys_file: cannot read " + path +
