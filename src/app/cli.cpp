@@ -71,6 +71,9 @@ int serve(const Options& options) {
     std::fprintf(stderr, "sluice: %s\n", error.c_str());
     return 1;
   }
+  for (const std::string& warning : loaded.warnings) {
+    log->message(observe::Level::warn, "config_warning", {{"reason", warning}});
+  }
   std::unique_ptr<Server> server;
   try {
     server = std::make_unique<Server>(loaded.config, std::move(log));
@@ -174,6 +177,9 @@ int run_cli(int argc, char** argv) {
     if (!loaded.config) {
       print_errors(loaded.errors);
       return 1;
+    }
+    for (const std::string& warning : loaded.warnings) {
+      std::fprintf(stderr, "warning: %s\n", warning.c_str());
     }
     std::printf("%s: ok\n", options.config.c_str());
     return 0;

@@ -152,16 +152,20 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
       saved_state_(config_->state_file.empty() ? std::nullopt
                                                : read_state_file(config_->state_file, *log_)),
       table_(config_->max_keys),
-      limiter_(table_, saved_state_ ? KeyedHash(saved_state_->hash_key) : KeyedHash::random()),
+      quotas_(config_->max_keys),
+      limiter_(table_, quotas_,
+               saved_state_ ? KeyedHash(saved_state_->hash_key) : KeyedHash::random()),
       services_(limiter_, metrics_, *log_, clock_) {
   if (saved_state_) {
-    const limit::Instant now{clock_.now(), unix_now_ns()};
+    const Instant now = clock_.instant();
     const auto counts = limit::restore(*saved_state_, table_, now, largest_backlog(*config_));
+    const std::size_t quotas = limit::restore_quotas(*saved_state_, quotas_, now);
     const std::int64_t stopped =
         std::max<std::int64_t>(0, now.unix_ns - saved_state_->saved_unix_ns);
     log_->message(observe::Level::info, "state_loaded",
                   {{"file", config_->state_file},
                    {"buckets", std::to_string(counts.restored), true},
+                   {"quota_counters", std::to_string(quotas), true},
                    {"drained_while_stopped", std::to_string(counts.drained), true},
                    {"clamped", std::to_string(counts.clamped), true},
                    {"stopped_s", std::to_string(stopped / kNanosPerSecond), true}});
@@ -382,8 +386,8 @@ void Server::shutdown() {
 bool Server::save_state() {
   const std::string path = config()->state_file;
   if (path.empty()) return false;
-  return write_state_file(
-      path, limit::capture(table_, limiter_.hash(), {clock_.now(), unix_now_ns()}), *log_);
+  return write_state_file(path, limit::capture(table_, limiter_.hash(), clock_.instant(), &quotas_),
+                          *log_);
 }
 
 void Server::abort() {

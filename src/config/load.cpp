@@ -15,6 +15,7 @@
 #include "config/loader.hpp"
 #include "config/text_parsers.hpp"
 #include "sluice/core/ascii.hpp"
+#include "sluice/limit/overrides.hpp"
 
 namespace sluice::config {
 
@@ -452,9 +453,37 @@ void Loader::load_buckets(const Node& node, Config& config) {
   }
 }
 
+namespace {
+
+// A quota counted in this process with nowhere to keep it: every restart hands every client a
+// fresh quota, which a rolling deploy makes daily.
+std::vector<std::string> warnings_of(const Config& config) {
+  std::vector<std::string> warnings;
+  if (!config.state_file.empty()) return warnings;
+  for (const Route& route : config.routes) {
+    bool local_quota = false;
+    for (const limit::LimitPolicy& l : route.policy.limits) {
+      local_quota = local_quota || (l.quota && !l.shared);
+      if (!l.overrides) continue;
+      for (const limit::Override& o : l.overrides->list) {
+        local_quota = local_quota || (o.limit.quota && !o.limit.shared);
+      }
+    }
+    if (local_quota) {
+      warnings.push_back("routes[" + route.name +
+                         "]: a local quota without state_file starts again from zero at every "
+                         "restart: set state_file, or shared: true");
+    }
+  }
+  return warnings;
+}
+
+}  // namespace
+
 LoadResult Loader::finish(std::shared_ptr<Config> config) {
-  if (!errors().empty()) return {nullptr, take_errors()};
-  return {std::move(config), {}};
+  if (!errors().empty()) return {nullptr, take_errors(), {}};
+  auto warnings = warnings_of(*config);
+  return {std::move(config), {}, std::move(warnings)};
 }
 
 namespace {
@@ -468,7 +497,7 @@ LoadResult parse(std::string_view text, const std::string& name, const Environme
     // The usual cause: `file: -` for stderr, where YAML reads the dash as a list item.
     if (doc.error == "illegal block entry") why += " (a bare - starts a list: quote it, \"-\")";
     loader.error_at(doc.error_mark, "", why);
-    return {nullptr, loader.take_errors()};
+    return {nullptr, loader.take_errors(), {}};
   }
   for (const DuplicateKey& d : duplicates) {
     loader.error_at(d.second, d.path,
@@ -488,7 +517,7 @@ LoadResult load_string(std::string_view yaml, const std::string& name,
 
 LoadResult load_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return {nullptr, {path + ": cannot open: " + std::strerror(errno)}};
+  if (!in) return {nullptr, {path + ": cannot open: " + std::strerror(errno)}, {}};
   std::ostringstream text;
   text << in.rdbuf();
   return parse(text.str(), path, process_environment);

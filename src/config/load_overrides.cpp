@@ -75,7 +75,7 @@ void Loader::load_overrides(const Node& node, const std::string& path, const Nod
     if (!map_or_error(item, ipath)) continue;
     check_keys(item, ipath,
                {"name", "keys", "keys_file", "max_rate", "time_period", "weight", "action",
-                "max_delay", "dry_run", "unlimited", "deny"});
+                "max_delay", "dry_run", "quota", "unlimited", "deny"});
     const auto index = static_cast<std::uint32_t>(i);
     Override o;
     o.label = std::to_string(i + 1);
@@ -161,18 +161,18 @@ void Loader::load_overrides(const Node& node, const std::string& path, const Nod
     const bool deny =
         item["deny"] && boolean(item["deny"], join_path(ipath, "deny")).value_or(false);
     const bool sets_limit = item["max_rate"] || item["time_period"] || item["weight"] ||
-                            item["action"] || item["max_delay"] || item["dry_run"];
+                            item["action"] || item["max_delay"] || item["dry_run"] || item["quota"];
     if (unlimited && deny) error(item, ipath, "unlimited and deny contradict each other");
     if ((unlimited || deny) && sets_limit) {
       error(item, ipath,
             std::string(deny ? "deny" : "unlimited") +
-                " leaves nothing to set: drop max_rate, time_period, weight, action, max_delay "
-                "and dry_run");
+                " leaves nothing to set: drop max_rate, time_period, weight, action, max_delay, "
+                "dry_run and quota");
     }
     if (!unlimited && !deny && !sets_limit) {
       error(item, ipath,
-            "sets nothing: give max_rate, time_period, weight, action, max_delay or dry_run, "
-            "or unlimited or deny");
+            "sets nothing: give max_rate, time_period, weight, action, max_delay, dry_run or "
+            "quota, or unlimited or deny");
     }
     o.effect = deny        ? Override::Effect::deny
                : unlimited ? Override::Effect::unlimited
@@ -211,6 +211,7 @@ void Loader::load_overrides(const Node& node, const std::string& path, const Nod
     o.limit = limit::LimitPolicy::make(base.policy_name + "~" + o.label, base.owner + owner_suffix,
                                        base.key, *rate, *weight);
     o.limit.shared = base.shared;
+    o.limit.set_quota(quota_of(item, ipath, base.quota, *weight));
     overrides->list.push_back(std::move(o));
   }
   if (overrides->list.size() == node.size()) base.overrides = std::move(overrides);

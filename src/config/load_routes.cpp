@@ -53,6 +53,42 @@ std::optional<double> Loader::weight_of(const Node& map, const std::string& path
   return w;
 }
 
+std::optional<limit::Quota> Loader::quota_of(const Node& map, const std::string& path,
+                                             std::optional<limit::Quota> inherited, double weight) {
+  const auto& node = map["quota"];
+  if (!node) return inherited;
+  const std::string qpath = join_path(path, "quota");
+  if (!map_or_error(node, qpath)) return std::nullopt;
+  check_keys(node, qpath, {"limit", "per"});
+  limit::Quota quota;
+  bool ok = true;
+  // Counted in thousandths of a unit in 64 bits (and in Redis's integers).
+  constexpr long long kLargestQuota = 1'000'000'000'000;
+  if (auto n = required(node, qpath, "limit")) {
+    auto value = bounded_integer(n, join_path(qpath, "limit"), 1, kLargestQuota);
+    ok = ok && value.has_value();
+    if (value) quota.limit = *value;
+  } else {
+    ok = false;
+  }
+  if (auto per = required(node, qpath, "per")) {
+    auto text = scalar(per, join_path(qpath, "per"));
+    if (text && !limit::parse_quota_period(*text, quota.per)) {
+      error(per, join_path(qpath, "per"), "must be day, week or month");
+      ok = false;
+    }
+    ok = ok && text.has_value();
+  } else {
+    ok = false;
+  }
+  if (ok && limit::quota_cost(weight) > quota.capacity()) {
+    error(node, qpath,
+          "limit " + std::to_string(quota.limit) + " is below the weight of one request");
+    ok = false;
+  }
+  return ok ? std::optional(quota) : std::nullopt;
+}
+
 void Loader::check_weight(const Node& at, const std::string& path, double weight,
                           const Rate& rate) {
   if (weight > rate.max_rate) {
@@ -83,25 +119,10 @@ void Loader::load_routes(const Node& node, Config& config) {
 }
 
 std::optional<Route> Loader::load_route(const Node& node, const std::string& path, Config& config) {
-  check_keys(node, path, {"name",
-                          "match",
-                          "key",
-                          "max_rate",
-                          "time_period",
-                          "weight",
-                          "shared",
-                          "bucket",
-                          "limits",
-                          "overrides",
-                          "action",
-                          "max_delay",
-                          "status",
-                          "grpc_status",
-                          "dry_run",
-                          "upstream",
-                          "upstream_tls",
-                          "host_header",
-                          "upstream_protocol",
+  check_keys(node, path, {"name",    "match",    "key",          "max_rate",    "time_period",
+                          "weight",  "shared",   "bucket",       "limits",      "overrides",
+                          "quota",   "action",   "max_delay",    "status",      "grpc_status",
+                          "dry_run", "upstream", "upstream_tls", "host_header", "upstream_protocol",
                           "respond"});
   Route route;
   const std::size_t errors_before = errors().size();
@@ -241,6 +262,11 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
     if (!route_rate) return;
   }
 
+  if (const auto& quota = node["quota"]; quota && (limits || (!bucket && !route_rate))) {
+    error(quota, join_path(path, "quota"),
+          limits ? "with limits:, a quota goes on the item it counts"
+                 : "stands on a limit: the route needs max_rate/time_period or bucket");
+  }
   if (const auto& overrides = node["overrides"]; overrides && (bucket || limits || !route_rate)) {
     error(overrides, join_path(path, "overrides"),
           bucket   ? "overrides on a named bucket are not supported yet: put them on a route's own "
@@ -251,6 +277,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
   if (bucket) {
     if (auto l = named_bucket_limit(bucket, join_path(path, "bucket"), config, *route_weight)) {
       l->policy_name = route_name;
+      l->set_quota(quota_of(node, path, std::nullopt, l->weight));
       policy.limits.push_back(std::move(*l));
     }
     return;
@@ -269,6 +296,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
     policy.limits.push_back(LimitPolicy::make(route_name, "route:" + route_name + "#0", route_key,
                                               *route_rate, *route_weight));
     policy.limits.back().shared = route_shared;
+    policy.limits.back().set_quota(quota_of(node, path, std::nullopt, *route_weight));
     if (const auto& overrides = node["overrides"]) {
       load_overrides(overrides, join_path(path, "overrides"), node, policy.limits.back());
     }
@@ -291,11 +319,12 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
     if (!map_or_error(item, ipath)) continue;
     std::optional<LimitPolicy> l;
     if (const auto& named = item["bucket"]) {
-      check_keys(item, ipath, {"bucket", "weight"});
+      check_keys(item, ipath, {"bucket", "weight", "quota"});
       auto weight = weight_of(item, ipath, *route_weight);
       if (weight) l = named_bucket_limit(named, join_path(ipath, "bucket"), config, *weight);
     } else {
-      check_keys(item, ipath, {"key", "max_rate", "time_period", "weight", "shared", "overrides"});
+      check_keys(item, ipath,
+                 {"key", "max_rate", "time_period", "weight", "shared", "quota", "overrides"});
       KeySpec key = route_key;
       if (const auto& k = item["key"]) {
         auto spec = key_spec(k, join_path(ipath, "key"));
@@ -313,6 +342,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
     }
     if (!l) continue;
     l->policy_name = limits.size() == 1 ? route_name : route_name + "-" + std::to_string(i + 1);
+    l->set_quota(quota_of(item, ipath, std::nullopt, l->weight));
     if (const auto& overrides = item["overrides"]) {
       load_overrides(overrides, join_path(ipath, "overrides"), node, *l);
     }

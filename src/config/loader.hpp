@@ -62,6 +62,9 @@ class Loader : public Reader {
   std::optional<limit::Rate> rate_of(const Node& map, const std::string& path,
                                      std::optional<limit::Rate> inherited);
   std::optional<double> weight_of(const Node& map, const std::string& path, double fallback);
+  // `quota:` of `map`, else `inherited`; nullopt too after an error (reported).
+  std::optional<limit::Quota> quota_of(const Node& map, const std::string& path,
+                                       std::optional<limit::Quota> inherited, double weight);
   void check_weight(const Node& at, const std::string& path, double weight,
                     const limit::Rate& rate);
   void load_action(const Node& node, const std::string& path, Route& route);

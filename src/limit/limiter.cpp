@@ -36,10 +36,20 @@ void set_rejected(Decision& d, const RoutePolicy& route, Nanos retry_after) noex
   d.outcome = route.dry_run ? Outcome::dry_run_rejected : Outcome::rejected;
 }
 
-Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Nanos now) {
+Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Instant now) {
+  return decide(route, request, now, route.any_quota());
+}
+
+Decision Limiter::decide_rates(const RoutePolicy& route, const RequestFacts& request, Nanos now) {
+  return decide(route, request, {now, 0}, false);
+}
+
+Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Instant at,
+                         bool with_quotas) {
   Decision d;
   const std::size_t n = route.limits.size();
   if (n == 0) return d;
+  const Nanos now = at.steady;
 
   std::array<std::string, kMaxLimitsPerRoute> keys;
   std::array<Claim, kMaxLimitsPerRoute> claims;
@@ -48,6 +58,14 @@ Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, 
     keys[k] = render_key(limit.key, request);
     d.ids[k] = id_of(limit, keys[k]);
     claims[k] = limit.claim();
+  }
+  if (with_quotas &&
+      !charge_quotas(route, std::span<const std::string>(keys.data(), n), at.unix_ns, d, false)) {
+    d.key = std::move(keys[d.deciding]);
+    for (std::size_t k = 0; k < n; ++k) {
+      d.views[k] = view(table_.load(d.ids[k]), now, route.limits[k].rate);
+    }
+    return d;
   }
 
   const Nanos max_wait = route.max_wait();
@@ -76,9 +94,48 @@ Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, 
   if (r.admitted) {
     set_admitted(d, route, r.release - now);
   } else {
+    refund_quotas(d);
     set_rejected(d, route, r.retry_after);
   }
   return d;
+}
+
+bool Limiter::charge_quotas(const RoutePolicy& route, std::span<const std::string> keys,
+                            std::int64_t unix_ns, Decision& d, bool local_only) {
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    const LimitPolicy& limit = route.limits[k];
+    if (!limit.quota || (local_only && limit.shared)) continue;
+    d.quota_ids[k] = quota_id_of(limit, keys[k]);
+    d.quota_windows[k] = quota_window(limit.quota->per, unix_ns);
+    const std::int64_t cost = quota_cost(limit.weight);
+    const QuotaCharge c =
+        quotas_.charge(d.quota_ids[k], d.quota_windows[k], cost, limit.quota->capacity());
+    d.quota_used[k] = c.used;
+    if (!c.admitted) {
+      refund_quotas(d);  // all or nothing: what the quotas before this one took
+      d.deciding = k;
+      d.by_quota = true;
+      set_rejected(d, route, d.quota_windows[k].end - unix_ns);
+      return false;
+    }
+    d.quota_costs[k] = cost;
+  }
+  return true;
+}
+
+void Limiter::refund_quotas(Decision& d) {
+  for (std::size_t k = 0; k < kMaxLimitsPerRoute; ++k) {
+    if (d.quota_costs[k] == 0) continue;
+    quotas_.refund(d.quota_ids[k], d.quota_windows[k], d.quota_costs[k]);
+    d.quota_used[k] -= d.quota_costs[k];
+    d.quota_costs[k] = 0;
+  }
+}
+
+BucketId Limiter::quota_id_of(const LimitPolicy& limit, std::string_view key) const {
+  thread_local std::string identity;
+  identity.assign(limit.quota_namespace()).append(key);
+  return make_bucket_id(hash_(identity));
 }
 
 BucketId Limiter::id_of(const LimitPolicy& limit, std::string_view key) const {
@@ -87,7 +144,8 @@ BucketId Limiter::id_of(const LimitPolicy& limit, std::string_view key) const {
   return make_bucket_id(hash_(identity));
 }
 
-void Limiter::cancel(const Decision& decision, Nanos now) {
+void Limiter::cancel(Decision& decision, Nanos now) {
+  refund_quotas(decision);
   const MultiReservation& r = decision.reservation;
   if (!r.admitted) return;
   std::array<BucketTable::Cell, kMaxLimitsPerRoute> cells;

@@ -55,4 +55,14 @@ LimitPolicy LimitPolicy::make(std::string policy_name, std::string owner, KeySpe
   return l;
 }
 
+void LimitPolicy::set_quota(std::optional<Quota> q) {
+  quota = q;
+  quota_ns_.clear();
+  shared_quota_ns_.clear();
+  if (!quota) return;
+  const std::string period(to_string(quota->per));
+  quota_ns_ = owner + '\x1f' + key.to_string() + "\x1fquota/" + period + '\x1f';
+  shared_quota_ns_ = owner + ':' + key.to_string() + ":quota/" + period + ':';
+}
+
 }  // namespace sluice::limit

@@ -9,6 +9,8 @@ constexpr char kMagic[8] = {'S', 'L', 'U', 'I', 'C', 'E', 'B', 'K'};
 // magic, version, reserved, hash key, saved_unix_ns, count
 constexpr std::size_t kHeaderBytes = 8 + 4 + 4 + 16 + 8 + 8;
 constexpr std::size_t kBucketBytes = 16;
+constexpr std::size_t kQuotaCountBytes = 8;  // format 2: the quota counters after the buckets
+constexpr std::size_t kQuotaBytes = 24;
 constexpr std::size_t kChecksumBytes = 8;
 
 // FNV-1a: the checksum guards against truncation and bit rot, not against forgery (the file is
@@ -39,12 +41,28 @@ T get(std::string_view bytes, std::size_t& at) {
 
 }  // namespace
 
-Snapshot capture(const BucketTable& table, const KeyedHash& hash, Instant now) {
-  Snapshot s{.hash_key = hash.key(), .saved_unix_ns = now.unix_ns, .buckets = {}};
+Snapshot capture(const BucketTable& table, const KeyedHash& hash, Instant now,
+                 const QuotaTable* quotas) {
+  Snapshot s{.hash_key = hash.key(), .saved_unix_ns = now.unix_ns, .buckets = {}, .quotas = {}};
   table.for_each_live(now.steady, [&](BucketId id, Nanos tat) {
     s.buckets.push_back({id, tat - now.steady});
   });
+  if (quotas != nullptr) {
+    quotas->for_each_live(now.unix_ns, [&](BucketId id, std::int64_t end, std::int64_t used) {
+      s.quotas.push_back({id, end, used});
+    });
+  }
   return s;
+}
+
+std::size_t restore_quotas(const Snapshot& snapshot, QuotaTable& quotas, Instant now) {
+  std::size_t restored = 0;
+  for (const Snapshot::QuotaCounter& q : snapshot.quotas) {
+    if (q.end_unix_ns <= now.unix_ns) continue;  // its period ended while sluice was stopped
+    quotas.restore(q.id, q.end_unix_ns, q.used);
+    ++restored;
+  }
+  return restored;
 }
 
 std::string encode(const Snapshot& snapshot) {
@@ -61,6 +79,12 @@ std::string encode(const Snapshot& snapshot) {
     put<std::uint64_t>(out, b.id);
     put<std::int64_t>(out, b.backlog);
   }
+  put<std::uint64_t>(out, snapshot.quotas.size());
+  for (const Snapshot::QuotaCounter& q : snapshot.quotas) {
+    put<std::uint64_t>(out, q.id);
+    put<std::int64_t>(out, q.end_unix_ns);
+    put<std::int64_t>(out, q.used);
+  }
   put<std::uint64_t>(out, checksum(out));
   return out;
 }
@@ -72,7 +96,7 @@ DecodedSnapshot decode(std::string_view bytes) {
   }
   std::size_t at = sizeof kMagic;
   const auto version = get<std::uint32_t>(bytes, at);
-  if (version != Snapshot::kVersion) {
+  if (version != Snapshot::kVersion && version != 1) {
     return {std::nullopt, "state file format " + std::to_string(version) + ", this sluice reads " +
                               std::to_string(Snapshot::kVersion)};
   }
@@ -83,7 +107,22 @@ DecodedSnapshot decode(std::string_view bytes) {
   s.saved_unix_ns = get<std::int64_t>(bytes, at);
   const auto count = get<std::uint64_t>(bytes, at);
   const std::size_t body = bytes.size() - kHeaderBytes - kChecksumBytes;
-  if (count > body / kBucketBytes || body != count * kBucketBytes) {
+  const std::size_t trailer = version == 1 ? 0 : kQuotaCountBytes;
+  if (count > body / kBucketBytes || body < count * kBucketBytes + trailer) {
+    return {std::nullopt, "truncated: " + std::to_string(bytes.size()) + " bytes for " +
+                              std::to_string(count) + " buckets"};
+  }
+  std::uint64_t quota_count = 0;
+  if (version != 1) {
+    std::size_t quota_at = kHeaderBytes + count * kBucketBytes;
+    quota_count = get<std::uint64_t>(bytes, quota_at);
+    const std::size_t rest = body - count * kBucketBytes - kQuotaCountBytes;
+    if (quota_count > rest / kQuotaBytes || rest != quota_count * kQuotaBytes) {
+      return {std::nullopt, "truncated: " + std::to_string(bytes.size()) + " bytes for " +
+                                std::to_string(count) + " buckets and " +
+                                std::to_string(quota_count) + " quota counters"};
+    }
+  } else if (body != count * kBucketBytes) {
     return {std::nullopt, "truncated: " + std::to_string(bytes.size()) + " bytes for " +
                               std::to_string(count) + " buckets"};
   }
@@ -97,6 +136,15 @@ DecodedSnapshot decode(std::string_view bytes) {
     const auto backlog = get<std::int64_t>(bytes, at);
     if (id == 0 || backlog <= 0) return {std::nullopt, "invalid bucket entry"};
     s.buckets.push_back({id, backlog});
+  }
+  if (version != 1) at += kQuotaCountBytes;
+  s.quotas.reserve(quota_count);
+  for (std::uint64_t i = 0; i < quota_count; ++i) {
+    const auto id = get<std::uint64_t>(bytes, at);
+    const auto end = get<std::int64_t>(bytes, at);
+    const auto used = get<std::int64_t>(bytes, at);
+    if (id == 0 || used <= 0) return {std::nullopt, "invalid quota entry"};
+    s.quotas.push_back({id, end, used});
   }
   return {std::move(s), {}};
 }

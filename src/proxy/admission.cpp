@@ -96,7 +96,7 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
           break;
         case limit::ResolvedPolicy::Kind::overridden:
           ex.policy = &ex.resolved.policy;
-          ex.policy_header = ratelimit_policy_value(ex.resolved.policy);
+          ex.policy_header = ratelimit_policy_value(ex.resolved.policy, services.clock.unix_ns());
           break;
         case limit::ResolvedPolicy::Kind::unlimited:
           ex.policy = nullptr;
@@ -108,6 +108,9 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
   }
   if (ex.policy != nullptr) {
     const limit::RoutePolicy& policy = *ex.policy;
+    if (policy.any_quota() && ex.policy_header.empty()) {
+      ex.policy_header = ratelimit_policy_value(policy, services.clock.unix_ns());
+    }
     if (policy.any_shared() && worker.shared() != nullptr) {
       ex.decision = co_await worker.shared()->decide(policy, facts, ex.shared);
       ex.store = redis::store_name(ex.shared.path, worker.shared()->on_error());
@@ -115,7 +118,7 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
         ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
       }
     } else {
-      ex.decision = services.limiter.decide(policy, facts, services.clock.now());
+      ex.decision = services.limiter.decide(policy, facts, services.clock.instant());
     }
     ex.decided_unix_ms = observe::unix_now_ms();
     ex.ratelimit = ratelimit_value(policy, ex.decision);
@@ -146,11 +149,11 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
                                 std::string(kStoreOut));
     }
     const Rejection rejection = rejection_of(ex);
-    std::string detail =
-        past_deadline
-            ? "the call's deadline comes before its turn under rate limit " + rejection.limit +
-                  " of route " + rejection.route
-            : "rate limit " + rejection.limit + " of route " + rejection.route + " exceeded";
+    std::string detail = past_deadline
+                             ? "the call's deadline comes before its turn under rate limit " +
+                                   rejection.limit + " of route " + rejection.route
+                             : std::string(rejection.what) + " " + rejection.limit + " of route " +
+                                   rejection.route + " exceeded";
     co_return Verdict::answer(make_rejection(rejection, ex.version), AnswerReason::rejected,
                               std::move(detail));
   }
@@ -158,10 +161,13 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
 }
 
 Rejection rejection_of(const Exchange& ex) {
-  const auto& limit = ex.policy->limits[ex.decision.deciding];
-  return {ex.route->status,      ex.route->name,
-          limit.describe(),      std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
-          ex.ratelimit_policy(), ex.ratelimit};
+  return {ex.route->status,
+          ex.route->name,
+          ex.deciding_limit_text(),
+          std::max<std::int64_t>(1, ceil_seconds(ex.decision.retry_after)),
+          ex.ratelimit_policy(),
+          ex.ratelimit,
+          ex.decision.by_quota ? "quota" : "rate limit"};
 }
 
 void refund(Worker& worker, Exchange& ex) {

@@ -26,7 +26,7 @@ void log_exchange(Services& services, const Exchange& ex) {
     services.log.throttled({.route = route,
                             .key = ex.logged_key,
                             .decision = decision,
-                            .limit = limit.describe(),
+                            .limit = ex.deciding_limit_text(),
                             .weight = limit.weight,
                             .delay_ms = ex.decision.wait / kNanosPerMilli,
                             .retry_after_s = ceil_seconds(ex.decision.retry_after),

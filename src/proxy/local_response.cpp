@@ -28,7 +28,7 @@ LocalResponse make_rejection(const Rejection& r, unsigned version) {
   res.body() = "{\"type\":\"https://sluice.dev/problems/rate-limited\",\"title\":" +
                json_string(title_of(r.status)) + ",\"status\":" + std::to_string(r.status) +
                ",\"detail\":" +
-               json_string("rate limit " + r.limit + " of route " + r.route +
+               json_string(std::string(r.what) + " " + r.limit + " of route " + r.route +
                            " exceeded; retry in " + std::to_string(r.retry_after_s) + " s") +
                ",\"route\":" + json_string(r.route) +
                ",\"retry_after\":" + std::to_string(r.retry_after_s) + "}\n";

@@ -19,7 +19,7 @@ RouteRuntime make_route(const config::Route* route, std::string name, observe::M
   rt.route = route;
   rt.name = std::move(name);
   if (route != nullptr && !route->policy.limits.empty()) {
-    rt.policy_header = ratelimit_policy_value(route->policy);
+    rt.policy_header = ratelimit_policy_value(route->policy, unix_now_ns());
   }
   for (limit::Outcome o : kOutcomes) {
     rt.decisions[static_cast<std::size_t>(o)] =
@@ -94,13 +94,19 @@ const RouteRuntime& Runtime::of(const config::Route* route) const noexcept {
   return routes[static_cast<std::size_t>(route - config->routes.data())];
 }
 
-std::string ratelimit_policy_value(const limit::RoutePolicy& policy) {
+std::string ratelimit_policy_value(const limit::RoutePolicy& policy, std::int64_t unix_ns) {
   std::string out;
   for (const limit::LimitPolicy& l : policy.limits) {
     if (!out.empty()) out += ", ";
     out += '"' + l.policy_name +
            "\";q=" + std::to_string(static_cast<long long>(std::floor(l.rate.max_rate))) +
            ";w=" + std::to_string(ceil_seconds(l.rate.period));
+    if (l.quota) {
+      // A calendar period's length changes (months, leap days): w is this period's.
+      const limit::QuotaWindow window = limit::quota_window(l.quota->per, unix_ns);
+      out += ", \"" + l.quota_policy_name() + "\";q=" + std::to_string(l.quota->limit) +
+             ";w=" + std::to_string(window.length() / kNanosPerSecond);
+    }
   }
   return out;
 }
@@ -110,8 +116,15 @@ std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decis
   for (std::size_t k = 0; k < policy.limits.size(); ++k) {
     if (!out.empty()) out += ", ";
     const limit::BucketView& v = decision.views[k];
-    out += '"' + policy.limits[k].policy_name + "\";r=" + std::to_string(v.remaining) +
+    const limit::LimitPolicy& l = policy.limits[k];
+    out += '"' + l.policy_name + "\";r=" + std::to_string(v.remaining) +
            ";t=" + std::to_string(ceil_seconds(v.until_empty));
+    if (l.quota) {
+      const limit::QuotaWindow& window = decision.quota_windows[k];
+      out += ", \"" + l.quota_policy_name() +
+             "\";r=" + std::to_string(limit::quota_remaining(*l.quota, decision.quota_used[k])) +
+             ";t=" + std::to_string(ceil_seconds(window.end - window.at));
+    }
   }
   return out;
 }

@@ -96,11 +96,10 @@ asio::awaitable<Result> Cluster::decide(Slot slot, DecideCall call) {
   co_return co_await run(slot, build, &call);
 }
 
-asio::awaitable<Result> Cluster::refund(Slot slot, std::vector<std::string> keys,
+asio::awaitable<Result> Cluster::script(Slot slot, const Script& script,
+                                        std::vector<std::string> keys,
                                         std::vector<std::string> args) {
-  const auto build = [&](bool by_body) {
-    return script_command(refund_script(), by_body, keys, args);
-  };
+  const auto build = [&](bool by_body) { return script_command(script, by_body, keys, args); };
   co_return co_await run(slot, build, nullptr);
 }
 
@@ -148,7 +147,7 @@ asio::awaitable<Result> Cluster::run(Slot slot, const Build& build, const Decide
   }
 }
 
-// A command outside the batcher: a refund, or a decide call sent after ASKING.
+// A command outside the batcher: a refund, a quota, or a decide call sent after ASKING.
 asio::awaitable<Result> Cluster::call(Node& node, bool asking, const Build& build,
                                       bool one_decide) {
   const auto alive = alive_;

@@ -123,6 +123,34 @@ end
 return refunded
 )lua";
 
+// A calendar quota's counter (thousandths of a unit), one key per period, kept until a while
+// after the period ends. KEYS[1]: the counter. ARGV: cost, capacity, the period's end (Unix
+// seconds). Returns {admitted, usage after the charge or as found}. The instance's UTC calendar
+// names the period in the key, so two instances whose clocks straddle midnight count in two
+// keys for that moment, never one key reset twice.
+constexpr const char* kQuotaCharge = R"lua(
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cost = tonumber(ARGV[1])
+if used + cost > tonumber(ARGV[2]) then return {0, used} end
+used = redis.call('INCRBY', KEYS[1], cost)
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return {1, used}
+)lua";
+
+// Gives a charge back. KEYS[1]: the counter; ARGV[1]: the cost. Nothing once it has expired.
+constexpr const char* kQuotaRefund = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local used = redis.call('DECRBY', KEYS[1], ARGV[1])
+if used < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') end
+return 1
+)lua";
+
+Script make_plain_script(const char* body) {
+  Script s{body, {}};
+  s.sha = sha1_hex(s.body);
+  return s;
+}
+
 Script make_script(const std::string& clock, const char* body) {
   Script s{clock + kPrelude + body, {}};
   s.sha = sha1_hex(s.body);
@@ -142,6 +170,16 @@ const Script& decide_script() {
 
 const Script& refund_script() {
   static const Script script = make_script(kClock, kRefund);
+  return script;
+}
+
+const Script& quota_charge_script() {
+  static const Script script = make_plain_script(kQuotaCharge);
+  return script;
+}
+
+const Script& quota_refund_script() {
+  static const Script script = make_plain_script(kQuotaRefund);
   return script;
 }
 

@@ -88,9 +88,9 @@ void SharedLimiter::prepare(const limit::RoutePolicy& route, const limit::Reques
   }
 }
 
-asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy& route,
-                                                       const limit::RequestFacts& request,
-                                                       SharedTicket& ticket) {
+asio::awaitable<limit::Decision> SharedLimiter::decide_rates(const limit::RoutePolicy& route,
+                                                             const limit::RequestFacts& request,
+                                                             SharedTicket& ticket) {
   Prepared p;
   int waits = 0;
   for (int attempt = 1;; ++attempt) {
@@ -279,7 +279,9 @@ limit::Decision SharedLimiter::fall_back(const limit::RoutePolicy& route,
                                          SharedTicket& ticket) {
   ticket = SharedTicket{};
   ticket.path = SharedTicket::Path::fallback;
-  if (config_.on_error == config::OnRedisError::local) return local_.decide(route, request, now);
+  if (config_.on_error == config::OnRedisError::local) {
+    return local_.decide_rates(route, request, now);
+  }
   limit::Decision d;
   for (std::size_t k = 0; k < route.limits.size(); ++k) {
     d.views[k] = limit::view(limit::kFreshTat, now, route.limits[k].rate);
@@ -297,8 +299,10 @@ limit::Decision SharedLimiter::fall_back(const limit::RoutePolicy& route,
   return d;
 }
 
-void SharedLimiter::cancel(const limit::Decision& d, const SharedTicket& ticket) {
+void SharedLimiter::cancel(limit::Decision& d, SharedTicket& ticket) {
   const Nanos now = clock_.now();
+  local_.refund_quotas(d);
+  give_back_quotas(std::exchange(ticket.quotas, {}));
   if (ticket.path == SharedTicket::Path::fallback) {
     local_.cancel(d, now);
     return;
@@ -341,7 +345,7 @@ asio::awaitable<void> SharedLimiter::give_back(std::vector<std::string> keys,
       args.push_back(verdict.found[j]);
       args.push_back(verdict.set[j]);
     }
-    co_await cluster_->refund(slot, std::move(slot_keys), std::move(args));
+    co_await cluster_->script(slot, refund_script(), std::move(slot_keys), std::move(args));
     if (!*alive) co_return;
   }
 }

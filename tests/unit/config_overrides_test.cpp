@@ -117,13 +117,13 @@ TEST(ConfigOverrides, AnOverrideNeedsKeys) {
 TEST(ConfigOverrides, AnOverrideMustSetSomething) {
   EXPECT_EQ(error_of(api_route("      - { keys: [a] }\n")),
             "sluice.yaml:10:9: routes[0].overrides[0]: sets nothing: give max_rate, time_period, "
-            "weight, action, max_delay or dry_run, or unlimited or deny");
+            "weight, action, max_delay, dry_run or quota, or unlimited or deny");
 }
 
 TEST(ConfigOverrides, DenyAndUnlimitedStandAlone) {
   EXPECT_EQ(error_of(api_route("      - { keys: [a], deny: true, max_rate: 5 }\n")),
             "sluice.yaml:10:9: routes[0].overrides[0]: deny leaves nothing to set: drop "
-            "max_rate, time_period, weight, action, max_delay and dry_run");
+            "max_rate, time_period, weight, action, max_delay, dry_run and quota");
   EXPECT_EQ(error_of(api_route("      - { keys: [a], deny: true, unlimited: true }\n")),
             "sluice.yaml:10:9: routes[0].overrides[0]: unlimited and deny contradict each other");
 }

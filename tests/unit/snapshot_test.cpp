@@ -16,7 +16,8 @@ constexpr Nanos kRoomy = 3600 * kSecond;                    // a max_backlog tha
 Snapshot sample() {
   return {.hash_key = {0x0123456789abcdefULL, 0xfedcba9876543210ULL},
           .saved_unix_ns = kSavedAt,
-          .buckets = {{11, 3 * kSecond}, {22, 1}, {33, 60 * kSecond}}};
+          .buckets = {{11, 3 * kSecond}, {22, 1}, {33, 60 * kSecond}},
+          .quotas = {{44, kSavedAt + 3600 * kSecond, 5000}}};
 }
 
 TEST(Snapshot, RoundTripKeepsEverything) {
@@ -120,7 +121,8 @@ TEST(Snapshot, ForgedBacklogsAreClampedToTheLargestLimit) {
                         .saved_unix_ns = kSavedAt,
                         .buckets = {{11, 30LL * 365 * 86400 * kSecond},
                                     {22, std::numeric_limits<std::int64_t>::max()},
-                                    {33, 10 * kSecond}}};
+                                    {33, 10 * kSecond}},
+                        .quotas = {}};
   const DecodedSnapshot decoded = decode(encode(forged));
   ASSERT_TRUE(decoded.snapshot) << decoded.error;
   const RestoreCounts counts = restore(*decoded.snapshot, table, {now, kSavedAt}, 60 * kSecond);

@@ -93,6 +93,7 @@ class Server {
   std::optional<limit::Snapshot> saved_state_;
   observe::Metrics metrics_;
   limit::BucketTable table_;
+  limit::QuotaTable quotas_;
   limit::Limiter limiter_;
   proxy::Services services_;
   std::unique_ptr<redis::Health> redis_health_;  // with a redis: block

@@ -14,6 +14,8 @@ namespace sluice::config {
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when there are errors
   std::vector<std::string> errors;       // each "file:line:col: field.path: message"
+  // What loads but is likely a mistake (`--check` prints these, a start logs them).
+  std::vector<std::string> warnings;
 };
 
 LoadResult load_file(const std::string& path);

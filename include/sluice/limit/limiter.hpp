@@ -3,6 +3,7 @@
 // response headers and the throttle log need to explain it.
 
 #include <array>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,7 @@
 #include "sluice/limit/bucket_table.hpp"
 #include "sluice/limit/key.hpp"
 #include "sluice/limit/policy.hpp"
+#include "sluice/limit/quota.hpp"
 #include "sluice/limit/reservation.hpp"
 
 namespace sluice::limit {
@@ -36,6 +38,13 @@ struct Decision {
   MultiReservation reservation;
   std::array<BucketId, kMaxLimitsPerRoute> ids{};
   std::array<BucketView, kMaxLimitsPerRoute> views{};  // each limit after the decision
+  // Quotas, for the limits that have one: the counter, its period and its usage after the
+  // decision; `quota_costs` what the request holds of each (0: nothing), for a refund.
+  std::array<BucketId, kMaxLimitsPerRoute> quota_ids{};
+  std::array<QuotaWindow, kMaxLimitsPerRoute> quota_windows{};
+  std::array<std::int64_t, kMaxLimitsPerRoute> quota_used{};
+  std::array<std::int64_t, kMaxLimitsPerRoute> quota_costs{};
+  bool by_quota = false;  // rejected by the quota of limit `deciding`, not its rate
 
   [[nodiscard]] bool throttled() const noexcept {
     return outcome != Outcome::unlimited && outcome != Outcome::allowed;
@@ -49,11 +58,29 @@ void set_rejected(Decision& d, const RoutePolicy& route, Nanos retry_after) noex
 
 class Limiter {
  public:
-  Limiter(BucketTable& table, KeyedHash hash) noexcept : table_(table), hash_(hash) {}
+  Limiter(BucketTable& table, QuotaTable& quotas, KeyedHash hash) noexcept
+      : table_(table), quotas_(quotas), hash_(hash) {}
 
-  Decision decide(const RoutePolicy& route, const RequestFacts& request, Nanos now);
-  // A delayed request whose client left: give its slots back where nothing sits behind them.
-  void cancel(const Decision& decision, Nanos now);
+  // The rate limits and quotas of `route`, all or nothing: quotas are charged first and given
+  // back when a rate limit refuses (a quota's refund is exact; a bucket's may not be).
+  Decision decide(const RoutePolicy& route, const RequestFacts& request, Instant now);
+  // The rate limits alone (quotas decided by the caller: a shared route's are in Redis).
+  Decision decide_rates(const RoutePolicy& route, const RequestFacts& request, Nanos now);
+  // A delayed request whose client left: give its slots back where nothing sits behind them,
+  // and its quota units.
+  void cancel(Decision& decision, Nanos now);
+
+  // Charges the quotas of `route` (with `local_only`, those of its local limits) for the
+  // rendered `keys`; on refusal, gives back what it took and sets the rejection in `d`.
+  // Returns whether every quota had room.
+  bool charge_quotas(const RoutePolicy& route, std::span<const std::string> keys,
+                     std::int64_t unix_ns, Decision& d, bool local_only);
+  // Gives back the quota units `d` holds.
+  void refund_quotas(Decision& d);
+  // The quota counter of `limit` for the rendered `key`.
+  [[nodiscard]] BucketId quota_id_of(const LimitPolicy& limit, std::string_view key) const;
+  [[nodiscard]] QuotaTable& quotas() noexcept { return quotas_; }
+  [[nodiscard]] const QuotaTable& quotas() const noexcept { return quotas_; }
 
   [[nodiscard]] BucketTable& table() noexcept { return table_; }
   [[nodiscard]] const BucketTable& table() const noexcept { return table_; }
@@ -62,7 +89,11 @@ class Limiter {
   [[nodiscard]] BucketId id_of(const LimitPolicy& limit, std::string_view key) const;
 
  private:
+  Decision decide(const RoutePolicy& route, const RequestFacts& request, Instant at,
+                  bool with_quotas);
+
   BucketTable& table_;
+  QuotaTable& quotas_;
   KeyedHash hash_;
 };
 

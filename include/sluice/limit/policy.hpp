@@ -3,10 +3,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sluice/limit/gcra.hpp"
+#include "sluice/limit/quota.hpp"
 
 namespace sluice::limit {
 
@@ -44,6 +46,18 @@ class LimitPolicy {
   bool shared = false;  // the buckets live in Redis, one for every instance
   // Other limits for some key values (limit/overrides.hpp); null: none.
   std::shared_ptr<const Overrides> overrides;
+  // A calendar quota besides the rate; set by set_quota only.
+  std::optional<Quota> quota;
+
+  // Adds a quota, with the counter namespace derived from the owner, key kind and period (not
+  // the limit: raising a plan's quota mid-month keeps what the client has used).
+  void set_quota(std::optional<Quota> q);
+  // "<policy_name>-quota": the quota's RateLimit-Policy item.
+  [[nodiscard]] std::string quota_policy_name() const { return policy_name + "-quota"; }
+  [[nodiscard]] const std::string& quota_namespace() const noexcept { return quota_ns_; }
+  [[nodiscard]] const std::string& shared_quota_namespace() const noexcept {
+    return shared_quota_ns_;
+  }
 
   [[nodiscard]] Claim claim() const noexcept { return {rate.cost(weight), rate.tau()}; }
   // "5/10s": how logs name the limit.
@@ -57,6 +71,8 @@ class LimitPolicy {
  private:
   std::string bucket_ns_;
   std::string shared_ns_;
+  std::string quota_ns_;
+  std::string shared_quota_ns_;
 };
 
 enum class Action { reject, delay };
@@ -73,6 +89,12 @@ struct RoutePolicy {
   [[nodiscard]] bool any_overrides() const noexcept {
     for (const LimitPolicy& l : limits) {
       if (l.overrides) return true;
+    }
+    return false;
+  }
+  [[nodiscard]] bool any_quota() const noexcept {
+    for (const LimitPolicy& l : limits) {
+      if (l.quota) return true;
     }
     return false;
   }

@@ -20,11 +20,13 @@
 
 #include "sluice/core/hash.hpp"
 #include "sluice/limit/bucket_table.hpp"
+#include "sluice/limit/quota.hpp"
 
 namespace sluice::limit {
 
 struct Snapshot {
-  static constexpr std::uint32_t kVersion = 1;
+  // 2 adds the quota counters; a format-1 file (buckets only) is still read.
+  static constexpr std::uint32_t kVersion = 2;
 
   struct Bucket {
     BucketId id = 0;
@@ -33,17 +35,22 @@ struct Snapshot {
   KeyedHash::Key hash_key{};
   std::int64_t saved_unix_ns = 0;
   std::vector<Bucket> buckets;
+  // Calendar quotas: a counter with the end of its period, on the wall clock.
+  struct QuotaCounter {
+    BucketId id = 0;
+    std::int64_t end_unix_ns = 0;
+    std::int64_t used = 0;  // thousandths, > 0
+  };
+  std::vector<QuotaCounter> quotas;
 };
 
-// One instant on both clocks: buckets live on the steady clock, a snapshot crosses restarts on
-// the wall clock.
-struct Instant {
-  Nanos steady = 0;
-  std::int64_t unix_ns = 0;
-};
+using sluice::Instant;
 
-// The live buckets of `table` at `now`.
-Snapshot capture(const BucketTable& table, const KeyedHash& hash, Instant now);
+// The live buckets of `table` at `now`, and the counters of `quotas` whose period is not over.
+Snapshot capture(const BucketTable& table, const KeyedHash& hash, Instant now,
+                 const QuotaTable* quotas = nullptr);
+// Puts back into `quotas` the counters whose period has not ended; returns how many.
+std::size_t restore_quotas(const Snapshot& snapshot, QuotaTable& quotas, Instant now);
 
 std::string encode(const Snapshot& snapshot);
 

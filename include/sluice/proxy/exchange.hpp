@@ -55,6 +55,11 @@ struct Exchange {
     return decision.outcome == limit::Outcome::denied ? *resolved.denied_on
                                                       : policy->limits[decision.deciding];
   }
+  // How logs and answers name what decided: "5/10s", or "100000/month" for a quota.
+  [[nodiscard]] std::string deciding_limit_text() const {
+    const limit::LimitPolicy& limit = deciding_limit();
+    return decision.by_quota && limit.quota ? limit.quota->describe() : limit.describe();
+  }
   [[nodiscard]] const limit::Override* deciding_override() const noexcept {
     if (decision.outcome == limit::Outcome::denied) return resolved.denying;
     return resolved.kind == limit::ResolvedPolicy::Kind::overridden

@@ -14,10 +14,11 @@ using LocalResponse = http::response<http::string_body>;
 struct Rejection {
   unsigned status = 429;
   std::string route;
-  std::string limit;  // "5/10s"
+  std::string limit;  // "5/10s", or "100000/month"
   std::int64_t retry_after_s = 1;
   std::string policy_header;
   std::string ratelimit_header;
+  std::string_view what = "rate limit";  // or "quota"
 };
 
 LocalResponse make_rejection(const Rejection& r, unsigned version);

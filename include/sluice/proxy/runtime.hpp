@@ -54,9 +54,11 @@ struct Runtime {
   [[nodiscard]] const RouteRuntime& of(const config::Route* route) const noexcept;
 };
 
-// `"search";q=5;w=10` per limit, comma separated.
-std::string ratelimit_policy_value(const limit::RoutePolicy& policy);
-// `"search";r=0;t=10` per limit, from the decision's views of the buckets.
+// `"search";q=5;w=10` per limit, comma separated; a limit with a quota adds
+// `"search-quota";q=100000;w=2592000`, w the length of the period holding `unix_ns`.
+std::string ratelimit_policy_value(const limit::RoutePolicy& policy, std::int64_t unix_ns);
+// `"search";r=0;t=10` per limit, from the decision's views of the buckets; a quota adds
+// `"search-quota";r=99999;t=<seconds to its reset>`.
 std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decision& decision);
 
 }  // namespace sluice::proxy

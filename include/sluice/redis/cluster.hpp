@@ -39,8 +39,8 @@ class Cluster {
   // One request's reply to the decide script on the slot's master (batched with the slot's other
   // requests), or why there is none. `call` holds keys of this slot only.
   asio::awaitable<Result> decide(Slot slot, DecideCall call);
-  // The refund script for keys of one slot.
-  asio::awaitable<Result> refund(Slot slot, std::vector<std::string> keys,
+  // Any other script (a refund, a quota) for keys of one slot.
+  asio::awaitable<Result> script(Slot slot, const Script& script, std::vector<std::string> keys,
                                  std::vector<std::string> args);
 
  private:

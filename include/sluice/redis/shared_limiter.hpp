@@ -36,6 +36,12 @@ struct SharedTicket {
   std::array<bool, limit::kMaxLimitsPerRoute> local{};  // limits decided in this process
   std::vector<std::string> redis_keys;                  // the shared limits', in route order
   SharedVerdict verdict;                                // admitted by Redis: for the refund
+  // The shared quota units the request holds, for a refund.
+  struct HeldQuota {
+    std::string key;
+    std::int64_t cost = 0;
+  };
+  std::vector<HeldQuota> quotas;
 };
 
 // Where a shared decision was taken, as the `store` field of its throttled event says:
@@ -60,10 +66,13 @@ class SharedLimiter {
 
   // Connects for the first time; requests meanwhile wait for it (within the timeout).
   void start();
+  // The route's quotas first (shared ones in Redis, local ones here), then its rate limits; what
+  // the quotas took is given back when a rate limit refuses.
   asio::awaitable<limit::Decision> decide(const limit::RoutePolicy& route,
                                           const limit::RequestFacts& request, SharedTicket& ticket);
-  // A delayed request whose client left: its slots back, where nothing sits behind them.
-  void cancel(const limit::Decision& decision, const SharedTicket& ticket);
+  // A delayed request whose client left: its slots back, where nothing sits behind them, and its
+  // quota units.
+  void cancel(limit::Decision& decision, SharedTicket& ticket);
 
   [[nodiscard]] bool usable() const noexcept { return usable_; }
   // The process's on_error (a reload keeps the redis: block the process started with).
@@ -71,6 +80,19 @@ class SharedLimiter {
 
  private:
   struct Prepared;
+  asio::awaitable<limit::Decision> decide_rates(const limit::RoutePolicy& route,
+                                                const limit::RequestFacts& request,
+                                                SharedTicket& ticket);
+  // Charges every quota of the route; false (with the rejection set in `d`) when one has no room,
+  // having given back what the others took.
+  asio::awaitable<bool> charge_quotas(const limit::RoutePolicy& route,
+                                      const limit::RequestFacts& request, limit::Decision& d,
+                                      std::vector<SharedTicket::HeldQuota>& held,
+                                      bool& unavailable);
+  void give_back_quotas(std::vector<SharedTicket::HeldQuota> held);
+  // A script call on the key's master (NOSCRIPT handled), counted in the health counters.
+  asio::awaitable<Result> call_script(const Script& script, std::string key,
+                                      std::vector<std::string> args);
   void prepare(const limit::RoutePolicy& route, const limit::RequestFacts& request, Nanos now,
                Prepared& p, SharedTicket& ticket);
   // The shared buckets' verdict, or why Redis gave none.

@@ -1,0 +1,178 @@
+// Calendar quotas on routes with shared limits: a shared limit's quota is one counter in Redis
+// for every instance, a local limit's is counted in this process. Charged before the rate limits
+// and given back when they refuse, so a request is counted by all or none.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <utility>
+
+#include "redis/prepared.hpp"
+#include "sluice/core/digest.hpp"
+#include "sluice/limit/key.hpp"
+#include "sluice/redis/shared_limiter.hpp"
+
+namespace sluice::redis {
+namespace {
+
+bool admits(limit::Outcome outcome) noexcept {
+  return outcome == limit::Outcome::allowed || outcome == limit::Outcome::delayed ||
+         outcome == limit::Outcome::dry_run_delayed;
+}
+
+// The counter of one period: the period's start takes part, so a new period is a new key.
+std::string quota_body(const limit::LimitPolicy& limit, const std::string& key,
+                       const limit::QuotaWindow& window) {
+  const bool secret =
+      std::any_of(limit.key.parts.begin(), limit.key.parts.end(), [](const auto& part) {
+        return part.kind == limit::KeyKind::header || part.kind == limit::KeyKind::query;
+      });
+  return limit.shared_quota_namespace() + std::to_string(window.start / kNanosPerSecond) + ':' +
+         (secret ? "sha256:" + sha256_hex(key) : key);
+}
+
+}  // namespace
+
+asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy& route,
+                                                       const limit::RequestFacts& request,
+                                                       SharedTicket& ticket) {
+  if (!route.any_quota()) co_return co_await decide_rates(route, request, ticket);
+  limit::Decision by_quota;
+  std::vector<SharedTicket::HeldQuota> held;
+  bool unavailable = false;
+  if (!co_await charge_quotas(route, request, by_quota, held, unavailable)) {
+    ticket = SharedTicket{};
+    ticket.unavailable = unavailable;
+    ticket.path = unavailable ? SharedTicket::Path::fallback : SharedTicket::Path::redis;
+    co_return by_quota;
+  }
+  limit::Decision d = co_await decide_rates(route, request, ticket);
+  d.quota_ids = by_quota.quota_ids;
+  d.quota_windows = by_quota.quota_windows;
+  d.quota_used = by_quota.quota_used;
+  d.quota_costs = by_quota.quota_costs;
+  if (admits(d.outcome)) {
+    ticket.quotas = std::move(held);
+  } else {
+    local_.refund_quotas(d);
+    for (std::size_t k = 0; k < route.limits.size(); ++k) {
+      if (route.limits[k].quota && route.limits[k].shared) {
+        d.quota_used[k] -= limit::quota_cost(route.limits[k].weight);
+      }
+    }
+    give_back_quotas(std::move(held));
+  }
+  co_return d;
+}
+
+asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& route,
+                                                   const limit::RequestFacts& request,
+                                                   limit::Decision& d,
+                                                   std::vector<SharedTicket::HeldQuota>& held,
+                                                   bool& unavailable) {
+  const std::int64_t unix_ns = clock_.unix_ns();
+  const std::size_t n = route.limits.size();
+  std::array<std::string, limit::kMaxLimitsPerRoute> keys;
+  for (std::size_t k = 0; k < n; ++k) keys[k] = render_key(route.limits[k].key, request);
+  if (!local_.charge_quotas(route, std::span<const std::string>(keys.data(), n), unix_ns, d,
+                            true)) {
+    d.key = keys[d.deciding];
+    co_return false;
+  }
+  const auto refuse = [&](std::size_t k, Nanos retry_after) {
+    local_.refund_quotas(d);
+    give_back_quotas(std::exchange(held, {}));
+    d.deciding = k;
+    d.key = keys[k];
+    d.by_quota = true;
+    limit::set_rejected(d, route, retry_after);
+  };
+  for (std::size_t k = 0; k < n; ++k) {
+    const limit::LimitPolicy& limit = route.limits[k];
+    if (!limit.quota || !limit.shared) continue;
+    const limit::QuotaWindow window = limit::quota_window(limit.quota->per, unix_ns);
+    d.quota_windows[k] = window;
+    const std::int64_t cost = limit::quota_cost(limit.weight);
+    const std::string body = quota_body(limit, keys[k], window);
+    std::string key = cluster_ ? cluster_key(config_.prefix, body) : config_.prefix + body;
+    const bool reachable = cluster_ ? cluster_->usable(key_slot(key)) : usable_;
+    if (!reachable) {
+      // As for the rate limits: on_error decides while Redis cannot. `local` counts here.
+      if (config_.on_error == config::OnRedisError::allow) continue;
+      if (config_.on_error == config::OnRedisError::reject) {
+        unavailable = !route.dry_run;
+        refuse(k, kNanosPerSecond);
+        co_return false;
+      }
+      d.quota_ids[k] = local_.quota_id_of(limit, keys[k]);
+      const auto c = local_.quotas().charge(d.quota_ids[k], window, cost, limit.quota->capacity());
+      d.quota_used[k] = c.used;
+      if (!c.admitted) {
+        refuse(k, window.end - unix_ns);
+        co_return false;
+      }
+      d.quota_costs[k] = cost;
+      continue;
+    }
+    // Kept a minute past the period's end: an instance whose clock is behind still counts in it.
+    std::vector<std::string> args{std::to_string(cost), std::to_string(limit.quota->capacity()),
+                                  std::to_string(window.end / kNanosPerSecond + 60)};
+    const Result r = co_await call_script(quota_charge_script(), key, std::move(args));
+    const bool answered = r.ok() && r.reply.type == Reply::Type::array &&
+                          r.reply.elements.size() == 2 &&
+                          r.reply.elements[0].type == Reply::Type::integer &&
+                          r.reply.elements[1].type == Reply::Type::integer;
+    if (!answered) {
+      if (config_.on_error == config::OnRedisError::reject) {
+        unavailable = !route.dry_run;
+        refuse(k, kNanosPerSecond);
+        co_return false;
+      }
+      continue;  // allow, or local: the rate limits' own fallback decides
+    }
+    d.quota_used[k] = r.reply.elements[1].integer;
+    if (r.reply.elements[0].integer == 0) {
+      refuse(k, window.end - unix_ns);
+      co_return false;
+    }
+    held.push_back({std::move(key), cost});
+  }
+  co_return true;
+}
+
+asio::awaitable<Result> SharedLimiter::call_script(const Script& script, std::string key,
+                                                   std::vector<std::string> args) {
+  const auto alive = alive_;
+  std::vector<std::string> keys{std::move(key)};
+  Result r;
+  if (cluster_) {
+    r = co_await cluster_->script(key_slot(keys.front()), script, keys, std::move(args));
+    co_return r;
+  }
+  r = co_await connection_.call(script_command(script, false, keys, args));
+  if (*alive && r.ok() && is_noscript(r.reply)) {
+    r = co_await connection_.call(script_command(script, true, keys, args));
+  }
+  if (!*alive) co_return r;
+  const bool failed = !r.ok() || r.reply.is_error();
+  (r.status == Result::Status::timeout ? health_.commands_timeout
+   : failed                            ? health_.commands_error
+                                       : health_.commands_ok)
+      .fetch_add(1, std::memory_order_relaxed);
+  if (failed) open_circuit(r.ok() ? "error reply: " + r.reply.text : r.problem);
+  co_return r;
+}
+
+void SharedLimiter::give_back_quotas(std::vector<SharedTicket::HeldQuota> held) {
+  if (held.empty()) return;
+  asio::co_spawn(
+      executor_,
+      [this, alive = alive_, held = std::move(held)]() -> asio::awaitable<void> {
+        for (const SharedTicket::HeldQuota& q : held) {
+          if (!*alive) co_return;
+          std::vector<std::string> args{std::to_string(q.cost)};
+          co_await call_script(quota_refund_script(), q.key, std::move(args));
+        }
+      },
+      asio::detached);
+}
+
+}  // namespace sluice::redis
