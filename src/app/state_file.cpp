@@ -84,7 +84,9 @@ bool write_state_file(const std::string& path, const limit::Snapshot& snapshot,
     return false;
   }
   log.message(observe::Level::info, "state_saved",
-              {{"file", path}, {"buckets", std::to_string(snapshot.buckets.size()), true}});
+              {{"file", path},
+               {"buckets", std::to_string(snapshot.buckets.size()), true},
+               {"quota_counters", std::to_string(snapshot.quotas.size()), true}});
   return true;
 }
 

@@ -147,6 +147,14 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
     if (node["upstream"]) {
       error(respond, join_path(path, "respond"), "a route either responds or has an upstream");
     }
+    if (route.respond && route.respond->usage) {
+      if (const auto& key = node["key"]) {
+        if (auto spec = key_spec(key, join_path(path, "key"))) route.respond->usage_key = *spec;
+      } else {
+        error(respond["usage"], join_path(path, "respond.usage"),
+              "a usage route needs key: the key whose usage it reports");
+      }
+    }
   }
   if (!route.respond) load_route_upstream(node, path, config, route);
   if (errors().size() != errors_before) return std::nullopt;
@@ -287,7 +295,10 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
       error(node["weight"], join_path(path, "weight"),
             "needs max_rate/time_period, bucket or limits");
     }
-    if (node["key"] && !route_rate) {
+    const bool usage_route = node["respond"] && node["respond"].is_map() &&
+                             node["respond"]["usage"] && node["respond"]["usage"].is_scalar() &&
+                             node["respond"]["usage"].scalar() == "true";
+    if (node["key"] && !route_rate && !usage_route) {
       error(node["key"], join_path(path, "key"), "needs max_rate/time_period or limits");
     }
     if (!route_rate) return;
@@ -425,8 +436,16 @@ void Loader::load_action(const Node& node, const std::string& path, Route& route
 
 std::optional<Respond> Loader::load_respond(const Node& node, const std::string& path) {
   if (!map_or_error(node, path)) return std::nullopt;
-  check_keys(node, path, {"status", "body", "content_type"});
+  check_keys(node, path, {"status", "body", "content_type", "usage"});
   Respond respond;
+  if (const auto& usage = node["usage"]) {
+    if (auto b = boolean(usage, join_path(path, "usage"))) respond.usage = *b;
+    if (respond.usage && (node["body"] || node["content_type"])) {
+      error(usage, join_path(path, "usage"),
+            "a usage route's body is the usage: drop body and content_type");
+    }
+    if (respond.usage) respond.content_type = "application/json";
+  }
   if (const auto& status = node["status"]) {
     if (auto n = bounded_integer(status, join_path(path, "status"), 200, 599)) {
       respond.status = static_cast<unsigned>(*n);

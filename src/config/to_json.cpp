@@ -78,6 +78,15 @@ void write_upstream_tls(JsonWriter& w, const UpstreamTls& tls) {
   w.close('}');
 }
 
+void write_quota(JsonWriter& w, const limit::LimitPolicy& l) {
+  if (!l.quota) return;
+  w.key("quota").open('{');
+  w.key("limit").number(static_cast<double>(l.quota->limit));
+  w.key("per").string(std::string(limit::to_string(l.quota->per)));
+  w.key("policy").string(l.quota_policy_name());
+  w.close('}');
+}
+
 void write_limit(JsonWriter& w, const limit::LimitPolicy& l) {
   w.open('{');
   w.key("policy").string(l.policy_name);
@@ -87,6 +96,7 @@ void write_limit(JsonWriter& w, const limit::LimitPolicy& l) {
   w.key("time_period").seconds(l.rate.period);
   w.key("weight").number(l.weight);
   w.key("shared").boolean(l.shared);
+  write_quota(w, l);
   if (l.overrides) {
     // The entries themselves stay out: they are often credentials.
     w.key("overrides").open('[');
@@ -100,6 +110,7 @@ void write_limit(JsonWriter& w, const limit::LimitPolicy& l) {
         w.key("max_rate").number(o.limit.rate.max_rate);
         w.key("time_period").seconds(o.limit.rate.period);
         w.key("weight").number(o.limit.weight);
+        write_quota(w, o.limit);
       }
       w.close('}');
     }
@@ -273,6 +284,10 @@ std::string to_json(const Config& c) {
       w.key("status").number(r.respond->status);
       w.key("body").string(r.respond->body);
       w.key("content_type").string(r.respond->content_type);
+      if (r.respond->usage) {
+        w.key("usage").boolean(true);
+        w.key("usage_key").string(r.respond->usage_key.to_string());
+      }
       w.close('}');
     } else {
       w.null();

@@ -95,7 +95,7 @@ LocalResponse explain_response(std::string_view query, const AdminSources& sourc
   std::string error;
   std::string answer;
   if (sources.limiter != nullptr && sources.clock != nullptr) {
-    const LiveBuckets live{*sources.limiter, sources.clock->now()};
+    const LiveBuckets live{*sources.limiter, sources.clock->now(), sources.clock->unix_ns()};
     answer = explain(*sources.config(), request, error, &live);
   } else {
     answer = explain(*sources.config(), request, error);

@@ -8,6 +8,7 @@
 #include "sluice/core/token.hpp"
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/request_checks.hpp"
+#include "sluice/proxy/usage.hpp"
 #include "sluice/proxy/worker.hpp"
 
 namespace sluice::proxy {
@@ -156,6 +157,9 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
                                    rejection.route + " exceeded";
     co_return Verdict::answer(make_rejection(rejection, ex.version), AnswerReason::rejected,
                               std::move(detail));
+  }
+  if (ex.route != nullptr && ex.route->respond && ex.route->respond->usage) {
+    ex.usage = usage_json(config, *ex.route, facts, services.limiter, services.clock.instant());
   }
   co_return Verdict::forward();
 }

@@ -58,11 +58,11 @@ void append_verdict(std::string& out, const Verdict& v) {
   }
 }
 
-// One limit as the request meets it; returns the wait it needs (0 for a shared limit under
-// `live`: Redis holds its level).
+// One limit as the request meets it, `key` its rendered key; returns the wait it needs (0 for a
+// shared limit under `live`: Redis holds its level).
 Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size_t k,
-                   const limit::Override* applied, const limit::RequestFacts& facts, bool show_keys,
-                   const LiveBuckets* live) {
+                   const limit::Override* applied, const std::string& key,
+                   const std::string& logged_key, const LiveBuckets* live) {
   const limit::LimitPolicy& limit = policy.limits[k];
   out += '{';
   field(out, "policy");
@@ -74,9 +74,7 @@ Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size
     out += "null";
   }
   field(out, "key");
-  append_json_string(out,
-                     limit::render_key(limit.key, facts,
-                                       show_keys ? limit::KeyText::raw : limit::KeyText::digest));
+  append_json_string(out, logged_key);
   field(out, "limit");
   append_json_string(out, limit.describe());
   field(out, "shared");
@@ -87,10 +85,7 @@ Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size
   }
   Nanos tat = limit::kFreshTat;
   const Nanos now = live != nullptr ? live->now : 0;
-  if (live != nullptr) {
-    tat =
-        live->limiter.table().load(live->limiter.id_of(limit, limit::render_key(limit.key, facts)));
-  }
+  if (live != nullptr) tat = live->limiter.table().load(live->limiter.id_of(limit, key));
   const limit::BucketView v = limit::view(tat, now, limit.rate);
   field(out, "level");
   out += number(std::round(v.level * 1000) / 1000);
@@ -100,6 +95,52 @@ Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size
   append_verdict(out, verdict_for(wait, policy));
   out += '}';
   return wait;
+}
+
+// A limit's quota as the request meets it: an item of its own, as in RateLimit-Policy. Returns
+// the time to the reset when the quota has no room (a quota never delays), else 0.
+Nanos append_quota(std::string& out, const limit::RoutePolicy& policy, std::size_t k,
+                   const limit::Override* applied, const std::string& key,
+                   const std::string& logged_key, const LiveBuckets* live) {
+  const limit::LimitPolicy& limit = policy.limits[k];
+  const std::int64_t unix_ns = live != nullptr ? live->unix_ns : unix_now_ns();
+  const limit::QuotaWindow window = limit::quota_window(limit.quota->per, unix_ns);
+  out += ",{";
+  field(out, "policy");
+  append_json_string(out, limit.quota_policy_name());
+  field(out, "override");
+  if (applied != nullptr) {
+    append_json_string(out, applied->label);
+  } else {
+    out += "null";
+  }
+  field(out, "key");
+  append_json_string(out, logged_key);
+  field(out, "limit");
+  append_json_string(out, limit.quota->describe());
+  field(out, "shared");
+  out += limit.shared ? "true" : "false";
+  if (live != nullptr && limit.shared) {
+    out += ",\"level\":null,\"remaining\":null,\"decision\":null}";
+    return 0;
+  }
+  const std::int64_t used =
+      live != nullptr ? live->limiter.quotas().used(live->limiter.quota_id_of(limit, key), window)
+                      : 0;
+  field(out, "level");
+  out += number(static_cast<double>(used) / limit::kQuotaScale);
+  field(out, "remaining");
+  out += std::to_string(limit::quota_remaining(*limit.quota, used));
+  field(out, "reset_s");
+  out += std::to_string(ceil_seconds(window.end - unix_ns));
+  Verdict v;
+  if (used + limit::quota_cost(limit.weight) > limit.quota->capacity()) {
+    v.decision = policy.dry_run ? "dry_run_rejected" : "rejected";
+    v.retry_after = window.end - unix_ns;
+  }
+  append_verdict(out, v);
+  out += '}';
+  return v.retry_after;
 }
 
 }  // namespace
@@ -178,17 +219,26 @@ std::string explain(const config::Config& config, const ExplainRequest& request,
       const bool overridden = kind == limit::ResolvedPolicy::Kind::overridden;
       const limit::RoutePolicy& policy = overridden ? resolved.policy : configured;
       Nanos wait = 0;
+      Nanos until_reset = 0;  // a quota without room: rejected until its reset
       for (std::size_t k = 0; k < policy.limits.size(); ++k) {
+        const limit::LimitPolicy& limit = policy.limits[k];
+        const limit::Override* applied = overridden ? resolved.applied[k] : nullptr;
+        const std::string key = limit::render_key(limit.key, facts);
+        const std::string logged =
+            show_keys ? key : limit::render_key(limit.key, facts, limit::KeyText::digest);
         if (limits.back() != '[') limits += ',';
-        wait = std::max(
-            wait, append_limit(limits, policy, k, overridden ? resolved.applied[k] : nullptr, facts,
-                               show_keys, live));
+        wait = std::max(wait, append_limit(limits, policy, k, applied, key, logged, live));
+        if (limit.quota) {
+          until_reset =
+              std::max(until_reset, append_quota(limits, policy, k, applied, key, logged, live));
+        }
         if (keys.back() != '[') keys += ',';
-        append_json_string(
-            keys, limit::render_key(policy.limits[k].key, facts,
-                                    show_keys ? limit::KeyText::raw : limit::KeyText::digest));
+        append_json_string(keys, logged);
       }
       overall = verdict_for(wait, policy);
+      if (until_reset > 0) {
+        overall = Verdict{policy.dry_run ? "dry_run_rejected" : "rejected", 0, until_reset};
+      }
     }
   }
   limits += ']';

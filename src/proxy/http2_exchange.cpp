@@ -112,7 +112,8 @@ asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream>
 
   if (ex.route != nullptr && ex.route->respond) {
     const config::Respond& respond = *ex.route->respond;
-    auto res = make_text(respond.status, respond.body, respond.content_type, kHttp11);
+    auto res = make_text(respond.status, ex.respond_body(), respond.content_type, kHttp11);
+    if (respond.usage) res.set(http::field::cache_control, "no-store");  // one caller's own
     add_ratelimit_headers(res, ex);
     if (s.method == "HEAD") res.body().clear();
     answer(s, ex, std::move(res), AnswerReason::refused, {});

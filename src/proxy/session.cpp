@@ -345,7 +345,8 @@ asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
   const bool keep_alive = parser.is_done() && request.keep_alive();
   if (ex.route != nullptr && ex.route->respond) {
     const config::Respond& respond = *ex.route->respond;
-    auto res = make_text(respond.status, respond.body, respond.content_type, ex.version);
+    auto res = make_text(respond.status, ex.respond_body(), respond.content_type, ex.version);
+    if (respond.usage) res.set(http::field::cache_control, "no-store");  // one caller's own
     add_ratelimit_headers(res, ex);
     if (request.method() == http::verb::head) res.body().clear();
     co_return co_await write_local(std::move(res), keep_alive, &ex);

@@ -121,3 +121,42 @@ TEST(ConfigQuota, ALocalQuotaWithoutStateFileIsAWarning) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+using testing::error_of;
+using testing::ok;
+
+TEST(ConfigUsage, AUsageRouteReportsOnItsKeyAndNeedsNoLimit) {
+  auto c =
+      ok("routes:\n  - name: my-usage\n    key: header:X-Api-Key\n"
+         "    respond: { usage: true }\n");
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->routes[0].respond);
+  EXPECT_TRUE(c->routes[0].respond->usage);
+  EXPECT_EQ(c->routes[0].respond->usage_key.to_string(), "header:X-Api-Key");
+  EXPECT_EQ(c->routes[0].respond->content_type, "application/json");
+  EXPECT_TRUE(c->routes[0].policy.limits.empty());
+}
+
+TEST(ConfigUsage, AUsageRouteNeedsAKey) {
+  EXPECT_EQ(error_of("routes:\n  - name: my-usage\n    respond: { usage: true }\n"),
+            "sluice.yaml:6:23: routes[0].respond.usage: a usage route needs key: the key whose "
+            "usage it reports");
+}
+
+TEST(ConfigUsage, AUsageRoutesBodyIsTheUsage) {
+  EXPECT_EQ(error_of("routes:\n  - name: my-usage\n    key: client_ip\n"
+                     "    respond: { usage: true, body: hello }\n"),
+            "sluice.yaml:7:23: routes[0].respond.usage: a usage route's body is the usage: drop "
+            "body and content_type");
+}
+
+TEST(ConfigUsage, AKeyWithoutALimitStillNeedsOneElsewhere) {
+  EXPECT_EQ(error_of("routes:\n  - name: api\n    key: client_ip\n"),
+            "sluice.yaml:6:10: routes[0].key: needs max_rate/time_period or limits");
+}
+
+}  // namespace
+}  // namespace sluice::config

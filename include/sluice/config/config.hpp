@@ -141,6 +141,10 @@ struct Respond {
   unsigned status = 200;
   std::string body;
   std::string content_type = "text/plain; charset=utf-8";
+  // `usage: true`: the body is the caller's remaining budget on every limit keyed like
+  // `usage_key` (the route's key), as JSON.
+  bool usage = false;
+  limit::KeySpec usage_key;
 };
 
 struct Route {

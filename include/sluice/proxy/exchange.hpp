@@ -31,6 +31,7 @@ struct Exchange {
   std::string_view store;            // and where, for the log (redis::store_name); empty: local
   std::int64_t decided_unix_ms = 0;  // when the decision was taken: the throttled line's ts
   std::string ratelimit;             // RateLimit value; empty when the route is unlimited
+  std::string usage;                 // a usage route's answer (proxy/usage.hpp)
   std::string method;
   std::string target;       // as forwarded: the canonical form
   std::string logged_path;  // the target with key parameter values masked
@@ -46,6 +47,10 @@ struct Exchange {
   unsigned status = 0;
   std::uint64_t bytes = 0;
 
+  // The body of a `respond:` route's answer.
+  [[nodiscard]] const std::string& respond_body() const noexcept {
+    return route->respond->usage ? usage : route->respond->body;
+  }
   [[nodiscard]] const std::string& ratelimit_policy() const noexcept {
     return policy_header.empty() ? counters->policy_header : policy_header;
   }

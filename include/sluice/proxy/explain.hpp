@@ -24,11 +24,13 @@ struct ExplainRequest {
 struct LiveBuckets {
   const limit::Limiter& limiter;
   Nanos now = 0;
+  std::int64_t unix_ns = 0;  // the wall clock, for quota periods
 };
 
-// The answer as JSON (one line). Without `live`, buckets are taken as empty: what a request
-// arriving at a quiet moment gets (the offline --explain). With it, local buckets as they are
-// now; shared ones live in Redis and show no level. Empty with `error` set when the request
+// The answer as JSON (one line); a limit with a quota is followed by an item for the quota
+// (`"<policy>-quota"`, with `reset_s`). Without `live`, buckets and quotas are taken as empty: what
+// a request arriving at a quiet moment gets (the offline --explain). With it, local buckets as they
+// are now; shared ones live in Redis and show no level. Empty with `error` set when the request
 // cannot be read (as a served one would be refused).
 std::string explain(const config::Config& config, const ExplainRequest& request, std::string& error,
                     const LiveBuckets* live = nullptr);
