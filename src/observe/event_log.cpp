@@ -157,9 +157,10 @@ void EventLog::throttled(ThrottledEvent e) {
   const std::int64_t now_ms = e.decided_unix_ms != 0 ? e.decided_unix_ms : unix_now_ms();
   const std::string ts = utc_timestamp(now_ms);
   ring_.push(render_json(ts, level, "throttled", fields_of(e)));
-  top_.record(e.route, e.key,
+  top_.record(e.route, e.key, e.override_label,
               e.decision.starts_with("dry_run") ? TopThrottled::Kind::dry_run
               : e.decision == "rejected"        ? TopThrottled::Kind::rejected
+              : e.decision == "denied"          ? TopThrottled::Kind::denied
                                                 : TopThrottled::Kind::delayed,
               now_ms);
   if (!enabled(level)) return;

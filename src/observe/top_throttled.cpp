@@ -27,6 +27,9 @@ void count(TopThrottled::Entry& e, TopThrottled::Kind kind) {
     case TopThrottled::Kind::dry_run:
       ++e.dry_run;
       break;
+    case TopThrottled::Kind::denied:
+      ++e.denied;
+      break;
   }
 }
 
@@ -56,13 +59,14 @@ void TopThrottled::Slice::sift_down(std::size_t i) {
   }
 }
 
-void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind kind,
-                              std::int64_t now_ms) {
+void TopThrottled::Slice::add(std::string_view route, std::string_view key,
+                              std::string_view override_label, Kind kind, std::int64_t now_ms) {
   std::string id = identity(route, key);
   if (const auto it = index.find(id); it != index.end()) {
     Counter& c = heap[it->second];
     count(c.entry, kind);
     c.entry.last_ms = now_ms;
+    if (c.entry.override_label != override_label) c.entry.override_label = override_label;
     ++c.count;
     sift_down(it->second);
     return;
@@ -72,7 +76,9 @@ void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind
     // up keeps the minimum at the root.
     std::size_t i = heap.size();
     heap.push_back({&*index.emplace(std::move(id), i).first,
-                    Entry{std::string(route), std::string(key), 0, 0, 0, now_ms}, 1});
+                    Entry{std::string(route), std::string(key), std::string(override_label), 0, 0,
+                          0, 0, now_ms},
+                    1});
     count(heap.back().entry, kind);
     while (i > 0 && heap[(i - 1) / 2].count > heap[i].count) {
       swap_at(i, (i - 1) / 2);
@@ -85,19 +91,20 @@ void TopThrottled::Slice::add(std::string_view route, std::string_view key, Kind
   Counter& least = heap.front();
   index.erase(index.find(least.slot->first));
   least.slot = &*index.emplace(std::move(id), 0).first;
-  least.entry = Entry{std::string(route), std::string(key), 0, 0, 0, now_ms};
+  least.entry =
+      Entry{std::string(route), std::string(key), std::string(override_label), 0, 0, 0, 0, now_ms};
   count(least.entry, kind);
   ++least.count;
   sift_down(0);
 }
 
-void TopThrottled::record(std::string_view route, std::string_view key, Kind kind,
-                          std::int64_t now_ms) {
+void TopThrottled::record(std::string_view route, std::string_view key,
+                          std::string_view override_label, Kind kind, std::int64_t now_ms) {
   const std::int64_t minute = now_ms / kSliceMs;
   std::lock_guard guard(mutex_);
   Slice& slice = slices_[static_cast<std::size_t>(minute) % kMinutes];
   if (slice.minute != minute) slice.clear(minute);
-  slice.add(route, key, kind, now_ms);
+  slice.add(route, key, override_label, kind, now_ms);
 }
 
 std::vector<TopThrottled::Entry> TopThrottled::top(std::int64_t now_ms,
@@ -120,6 +127,8 @@ std::vector<TopThrottled::Entry> TopThrottled::top(std::int64_t now_ms,
         into.rejected += c.entry.rejected;
         into.delayed += c.entry.delayed;
         into.dry_run += c.entry.dry_run;
+        into.denied += c.entry.denied;
+        if (c.entry.last_ms >= into.last_ms) into.override_label = c.entry.override_label;
         into.last_ms = std::max(into.last_ms, c.entry.last_ms);
       }
     }
@@ -156,6 +165,13 @@ std::string to_json(const std::vector<TopThrottled::Entry>& entries) {
     out += ",\"rejected\":" + std::to_string(e.rejected);
     out += ",\"delayed\":" + std::to_string(e.delayed);
     out += ",\"dry_run\":" + std::to_string(e.dry_run);
+    out += ",\"denied\":" + std::to_string(e.denied);
+    out += ",\"override\":";
+    if (e.override_label.empty()) {
+      out += "null";
+    } else {
+      append_json_string(out, e.override_label);
+    }
     out += ",\"last_ts\":";
     append_json_string(out, utc_timestamp(e.last_ms));
     out += '}';

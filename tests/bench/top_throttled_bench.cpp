@@ -16,7 +16,7 @@ constexpr std::int64_t kNowMs = 1'800'000'000'000;
 void BM_TopThrottledHotKey(benchmark::State& state) {
   TopThrottled top;
   for (auto _ : state) {
-    top.record("search", "ip:203.0.113.7", TopThrottled::Kind::rejected, kNowMs);
+    top.record("search", "ip:203.0.113.7", "", TopThrottled::Kind::rejected, kNowMs);
   }
 }
 BENCHMARK(BM_TopThrottledHotKey);
@@ -28,7 +28,7 @@ void BM_TopThrottledDistinctKeys(benchmark::State& state) {
     keys.push_back("ip:10." + std::to_string(i / 256) + ".0." + std::to_string(i % 256));
   std::size_t i = 0;
   for (auto _ : state) {
-    top.record("search", keys[i++ & 65535], TopThrottled::Kind::rejected, kNowMs);
+    top.record("search", keys[i++ & 65535], "", TopThrottled::Kind::rejected, kNowMs);
   }
 }
 BENCHMARK(BM_TopThrottledDistinctKeys);

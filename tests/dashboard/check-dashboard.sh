@@ -1,7 +1,8 @@
 #!/bin/sh
 # The dashboard in a real browser: starts sluice with throttled traffic, loads GET / in headless
 # Chromium, and checks that the page's scripts ran and rendered the routes, the most throttled
-# clients and the latest throttled requests. With a second argument, also saves a screenshot.
+# clients (with their tier) and the latest throttled requests, and that the explain form, opened
+# from a link, renders sluice's answer. With a second argument, also saves a screenshot.
 #
 #   tests/dashboard/check-dashboard.sh build/sluice [docs/dashboard.png]
 set -eu
@@ -46,6 +47,7 @@ routes:
     key: header:X-Api-Key
     max_rate: 1
     time_period: 60s
+    overrides: [{ name: partner, keys: [secret-key], max_rate: 1 }]
     respond: { status: 200, body: "ok\n" }
 YAML
 
@@ -74,12 +76,16 @@ digest=$(printf %s secret-key | sha256sum | cut -c1-12)
 
 # The virtual time budget lets the page's fetches and first refreshes complete before the DOM
 # is dumped; the wall-clock timeout bounds a browser that hangs.
+page="http://$admin/"
 browse() {
   timeout 90 "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
     --no-first-run --user-data-dir="$dir/profile" --virtual-time-budget=5000 "$@" \
-    "http://$admin/" 2>"$dir/browser.log"
+    "$page" 2>"$dir/browser.log"
 }
 browse --dump-dom > "$dir/dom.html"
+page="http://$admin/#explain?method=GET&path=/api&header=X-Api-Key:secret-key"
+browse --dump-dom > "$dir/explain.html"
+page="http://$admin/"
 
 fail=0
 expect() {  # expect DESCRIPTION PATTERN
@@ -98,6 +104,13 @@ expect "live buckets" '<b id="buckets">4</b>'
 expect "a header key's kind shown once, apart" '<span class="kind">header:X-Api-Key=</span>sha256:'"$digest"
 expect "the chart's scale said" 'log scale'
 expect "requests by protocol" '<b id="protocols">h2c 1 · http/1.1 19</b>'
+expect "the tier a key was throttled under" '<td title="partner">partner</td>'
+if ! grep -q '<p class="verdict">decision: rejected, retry after [0-9]* s</p>' "$dir/explain.html" ||
+   ! grep -q '<td title="api~partner">api~partner</td>' "$dir/explain.html"; then
+  echo "check-dashboard: FAIL: the explain form did not render the answer" >&2
+  cat "$dir/explain.html" >&2
+  fail=1
+fi
 if grep -q '<span id="error">cannot reach' "$dir/dom.html"; then
   echo "check-dashboard: FAIL: the page could not read the JSON endpoints" >&2
   fail=1

@@ -35,7 +35,7 @@ TEST(TopThrottled, SkewedStreamRanksTheTopTwentyWithinTheErrorBound) {
   TopThrottled top;
   std::map<std::size_t, std::uint64_t> exact;
   for (std::size_t k : skewed_stream(20000, 200000, 7)) {
-    top.record("api", key_of(k), Kind::rejected, kT0 + 1000);
+    top.record("api", key_of(k), "", Kind::rejected, kT0 + 1000);
     ++exact[k];
   }
   std::vector<std::pair<std::uint64_t, std::size_t>> ranked;
@@ -64,7 +64,7 @@ TEST(TopThrottled, UniformStreamNeverOvercountsAndKeepsItsBound) {
   std::uniform_int_distribution<std::size_t> pick(0, 4999);
   for (int i = 0; i < 100000; ++i) {
     const std::string key = key_of(pick(rng));
-    top.record("api", key, i % 3 == 0 ? Kind::delayed : Kind::rejected, kT0 + 5);
+    top.record("api", key, "", i % 3 == 0 ? Kind::delayed : Kind::rejected, kT0 + 5);
     ++exact[key];
   }
   const auto reported = top.top(kT0 + 10, std::chrono::milliseconds(kMinute), 1000);
@@ -77,10 +77,10 @@ TEST(TopThrottled, UniformStreamNeverOvercountsAndKeepsItsBound) {
 
 TEST(TopThrottled, RouteAndKeyTogetherAreTheIdentity) {
   TopThrottled top;
-  top.record("search", "ip:1.2.3.4", Kind::rejected, kT0);
-  top.record("search", "ip:1.2.3.4", Kind::delayed, kT0 + 1);
-  top.record("login", "ip:1.2.3.4", Kind::rejected, kT0 + 2);
-  top.record("search", "ip:1.2.3.4", Kind::dry_run, kT0 + 3);
+  top.record("search", "ip:1.2.3.4", "", Kind::rejected, kT0);
+  top.record("search", "ip:1.2.3.4", "", Kind::delayed, kT0 + 1);
+  top.record("login", "ip:1.2.3.4", "", Kind::rejected, kT0 + 2);
+  top.record("search", "ip:1.2.3.4", "", Kind::dry_run, kT0 + 3);
   const auto reported = top.top(kT0 + 4, std::chrono::milliseconds(kMinute), 10);
   ASSERT_EQ(reported.size(), 2u);
   EXPECT_EQ(reported[0].route, "search");
@@ -91,10 +91,29 @@ TEST(TopThrottled, RouteAndKeyTogetherAreTheIdentity) {
   EXPECT_EQ(reported[1].route, "login");
 }
 
+TEST(TopThrottled, AKeyShowsTheTierItWasLastThrottledUnderAndDenialsApart) {
+  TopThrottled top;
+  top.record("api", "key:1", "", Kind::rejected, kT0);
+  top.record("api", "key:1", "partner", Kind::rejected, kT0 + kMinute);
+  top.record("api", "key:2", "3", Kind::denied, kT0 + kMinute);
+  const auto reported = top.top(kT0 + kMinute + 1, std::chrono::milliseconds(5 * kMinute), 10);
+  ASSERT_EQ(reported.size(), 2u);
+  EXPECT_EQ(reported[0].key, "key:1");
+  EXPECT_EQ(reported[0].override_label, "partner");
+  EXPECT_EQ(reported[1].denied, 1u);
+  EXPECT_EQ(reported[1].delayed, 0u);
+  const std::string json = to_json(reported);
+  EXPECT_NE(json.find("\"rejected\":2,\"delayed\":0,\"dry_run\":0,\"denied\":0,"
+                      "\"override\":\"partner\""),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"denied\":1,\"override\":\"3\""), std::string::npos) << json;
+}
+
 TEST(TopThrottled, WindowsCountWholeMinutesAndMergeThem) {
   TopThrottled top;
-  top.record("api", "old", Kind::rejected, kT0);  // minute 0
-  for (int m = 1; m <= 10; ++m) top.record("api", "steady", Kind::rejected, kT0 + m * kMinute);
+  top.record("api", "old", "", Kind::rejected, kT0);  // minute 0
+  for (int m = 1; m <= 10; ++m) top.record("api", "steady", "", Kind::rejected, kT0 + m * kMinute);
   const std::int64_t now = kT0 + 10 * kMinute + 30000;  // 30 s into minute 10
   // 5m reaches back to 5:30, inside minute 5: minutes 5 to 10.
   auto five = top.top(now, std::chrono::milliseconds(5 * kMinute), 10);
@@ -110,9 +129,9 @@ TEST(TopThrottled, WindowsCountWholeMinutesAndMergeThem) {
 
 TEST(TopThrottled, AMinuteMoreThanAnHourOldIsForgotten) {
   TopThrottled top;
-  top.record("api", "then", Kind::rejected, kT0);
+  top.record("api", "then", "", Kind::rejected, kT0);
   // The same ring position, one lap later: the old minute is cleared, not merged.
-  top.record("api", "now", Kind::rejected,
+  top.record("api", "now", "", Kind::rejected,
              kT0 + static_cast<std::int64_t>(TopThrottled::kMinutes) * kMinute);
   const auto reported = top.top(kT0 + static_cast<std::int64_t>(TopThrottled::kMinutes) * kMinute,
                                 std::chrono::milliseconds(TopThrottled::kMaxWindowMs), 10);
@@ -124,7 +143,7 @@ TEST(TopThrottled, AMillionDistinctKeysStayWithinTheBound) {
   TopThrottled top;
   for (std::size_t i = 0; i < 1000000; ++i) {
     // Spread over two hours: every minute's summary fills, then the ring wraps.
-    top.record("api", key_of(i), Kind::rejected,
+    top.record("api", key_of(i), "", Kind::rejected,
                kT0 + static_cast<std::int64_t>(i) * 120 * kMinute / 1000000);
   }
   EXPECT_LE(top.size(), TopThrottled::kSlots * TopThrottled::kMinutes);
@@ -133,11 +152,12 @@ TEST(TopThrottled, AMillionDistinctKeysStayWithinTheBound) {
 
 TEST(TopThrottled, JsonHasTheContractFields) {
   TopThrottled top;
-  top.record("api", "header:X-Api-Key=sha256:0123", Kind::rejected, kT0 + 123);
+  top.record("api", "header:X-Api-Key=sha256:0123", "", Kind::rejected, kT0 + 123);
   const std::string json = to_json(top.top(kT0 + 200, std::chrono::milliseconds(kMinute), 5));
   EXPECT_EQ(json,
             "[{\"route\":\"api\",\"key\":\"header:X-Api-Key=sha256:0123\",\"rejected\":1,"
-            "\"delayed\":0,\"dry_run\":0,\"last_ts\":\"2027-01-15T08:00:00.123Z\"}]");
+            "\"delayed\":0,\"dry_run\":0,\"denied\":0,\"override\":null,\"last_ts\":\"2027-01-"
+            "15T08:00:00.123Z\"}]");
 }
 
 }  // namespace

@@ -28,18 +28,25 @@ class TopThrottled {
   static constexpr std::size_t kMinutes = 61;       // an hour, plus the current minute
   static constexpr std::int64_t kMaxWindowMs = 3'600'000;
 
-  enum class Kind { rejected, delayed, dry_run };
+  enum class Kind { rejected, delayed, dry_run, denied };
 
-  void record(std::string_view route, std::string_view key, Kind kind, std::int64_t now_ms);
+  // `override_label`: the override (tier) that decided, empty for none; a key's tier is the one
+  // it was last throttled under.
+  void record(std::string_view route, std::string_view key, std::string_view override_label,
+              Kind kind, std::int64_t now_ms);
 
   struct Entry {
     std::string route;
     std::string key;
+    std::string override_label;
     std::uint64_t rejected = 0;
     std::uint64_t delayed = 0;
     std::uint64_t dry_run = 0;  // would have been throttled (dry_run routes)
+    std::uint64_t denied = 0;   // refused by a deny override
     std::int64_t last_ms = 0;
-    [[nodiscard]] std::uint64_t total() const noexcept { return rejected + delayed + dry_run; }
+    [[nodiscard]] std::uint64_t total() const noexcept {
+      return rejected + delayed + dry_run + denied;
+    }
   };
   // The `limit` most throttled over the minutes overlapping [now - window, now], most first.
   [[nodiscard]] std::vector<Entry> top(std::int64_t now_ms, std::chrono::milliseconds window,
@@ -63,7 +70,8 @@ class TopThrottled {
     std::unordered_map<std::string, std::size_t> index;  // route + '\0' + key -> heap position
 
     void clear(std::int64_t new_minute);
-    void add(std::string_view route, std::string_view key, Kind kind, std::int64_t now_ms);
+    void add(std::string_view route, std::string_view key, std::string_view override_label,
+             Kind kind, std::int64_t now_ms);
     void sift_down(std::size_t i);
     void swap_at(std::size_t a, std::size_t b);
   };
