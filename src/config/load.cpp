@@ -441,15 +441,26 @@ void Loader::load_buckets(const Node& node, Config& config) {
     const std::string path = join_path("buckets", name);
     const Node& def = item.second;
     if (!map_or_error(def, path)) continue;
-    check_keys(def, path, {"key", "max_rate", "time_period", "shared"});
-    NamedBucket bucket{name, {{{limit::KeyKind::client_ip, {}}}}, {}, false};
+    check_keys(def, path, {"key", "max_rate", "time_period", "shared", "overrides"});
+    NamedBucket bucket{name, {{{limit::KeyKind::client_ip, {}}}}, {}, false, nullptr};
     bucket.shared = shared_flag(def, path, config, false);
     if (const auto& key = def["key"]) {
       if (auto spec = key_spec(key, join_path(path, "key"))) bucket.key = *spec;
     }
     auto rate = rate_of(def, path, std::nullopt);
-    if (rate) bucket.rate = *rate;
-    if (rate) config.buckets.push_back(std::move(bucket));
+    if (!rate) continue;
+    bucket.rate = *rate;
+    if (const auto& overrides = def["overrides"]) {
+      auto base = limit::LimitPolicy::make(name, "bucket:" + name, bucket.key, bucket.rate, 1);
+      base.shared = bucket.shared;
+      load_overrides(overrides, join_path(path, "overrides"), def, base);
+      if (base.overrides) {
+        auto loaded = std::make_shared<limit::Overrides>(*base.overrides);
+        loaded->on_named_bucket = true;
+        bucket.overrides = std::move(loaded);
+      }
+    }
+    config.buckets.push_back(std::move(bucket));
   }
 }
 

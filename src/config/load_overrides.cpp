@@ -211,6 +211,7 @@ void Loader::load_overrides(const Node& node, const std::string& path, const Nod
     o.limit = limit::LimitPolicy::make(base.policy_name + "~" + o.label, base.owner + owner_suffix,
                                        base.key, *rate, *weight);
     o.limit.shared = base.shared;
+    o.sets_weight = static_cast<bool>(item["weight"]);
     o.limit.set_quota(quota_of(item, ipath, base.quota, *weight));
     overrides->list.push_back(std::move(o));
   }

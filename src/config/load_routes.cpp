@@ -7,6 +7,7 @@
 
 #include "config/loader.hpp"
 #include "config/text_parsers.hpp"
+#include "sluice/limit/overrides.hpp"
 #include "sluice/limit/reservation.hpp"
 
 namespace sluice::config {
@@ -277,8 +278,7 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
   }
   if (const auto& overrides = node["overrides"]; overrides && (bucket || limits || !route_rate)) {
     error(overrides, join_path(path, "overrides"),
-          bucket   ? "overrides on a named bucket are not supported yet: put them on a route's own "
-                     "limit"
+          bucket   ? "put overrides on the bucket itself, under buckets:"
           : limits ? "with limits:, overrides go on the item they change"
                    : "stand on a limit: the route needs max_rate/time_period");
   }
@@ -374,6 +374,14 @@ std::optional<LimitPolicy> Loader::named_bucket_limit(const Node& node, const st
   check_weight(node, path, weight, it->rate);
   auto l = LimitPolicy::make("", "bucket:" + it->name, it->key, it->rate, weight);
   l.shared = it->shared;
+  l.overrides = it->overrides;
+  if (it->overrides) {
+    for (const limit::Override& o : it->overrides->list) {
+      if (o.effect == limit::Override::Effect::limit && !o.sets_weight) {
+        check_weight(node, path, weight, o.limit.rate);
+      }
+    }
+  }
   return l;
 }
 

@@ -187,6 +187,11 @@ ResolvedPolicy::Kind resolve_overrides(const RoutePolicy& route, const RequestFa
     if (o->effect == Override::Effect::unlimited) continue;
     out.applied[out.policy.limits.size()] = o;
     out.policy.limits.push_back(o->limit);
+    LimitPolicy& applied = out.policy.limits.back();
+    if (!o->sets_weight) applied.weight = route.limits[k].weight;
+    if (route.limits[k].overrides->on_named_bucket) {
+      applied.policy_name = route.limits[k].policy_name + '~' + o->label;
+    }
   }
   out.kind = out.policy.limits.empty() ? ResolvedPolicy::Kind::unlimited
                                        : ResolvedPolicy::Kind::overridden;

@@ -131,6 +131,35 @@ TEST(Overrides, ASharedLimitsOverrideIsSharedToo) {
             "1");
 }
 
+TEST(Overrides, ANamedBucketsOverrideIsOneBucketAcrossItsRoutes) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, R"(
+buckets:
+  api:
+    key: header:X-Api-Key
+    max_rate: 2
+    time_period: 1h
+    overrides: [{ name: partner, keys: [partner-42], max_rate: 5 }]
+routes:
+  - { name: orders, match: { path_prefix: /orders }, bucket: api }
+  - { name: search, match: { path_prefix: /search }, bucket: api }
+)"));
+  Client client(proxy.port());
+  const Response first = client.request("GET", "/orders", key("partner-42"));
+  EXPECT_EQ(first.header("ratelimit-policy"), "\"orders~partner\";q=5;w=3600");
+  int n = 1;
+  for (int i = 0; i < 3; ++i)
+    n += client.request("GET", "/search", key("partner-42")).status == 200;
+  for (int i = 0; i < 3; ++i)
+    n += client.request("GET", "/orders", key("partner-42")).status == 200;
+  EXPECT_EQ(n, 5);
+  const Response limited = client.request("GET", "/search", key("partner-42"));
+  EXPECT_EQ(limited.status, 429u);
+  EXPECT_EQ(limited.header("ratelimit-policy"), "\"search~partner\";q=5;w=3600");
+  EXPECT_EQ(client.request("GET", "/search", key("free-1")).header("ratelimit-policy"),
+            "\"search\";q=2;w=3600");
+}
+
 TEST(Overrides, TheAdminExplainShowsLiveLevelsAndChargesNothing) {
   TestUpstream upstream;
   ProxyHarness proxy(with_admin(upstream, kTiers));

@@ -8,6 +8,7 @@
 #include "sluice/core/digest.hpp"
 #include "sluice/limit/overrides.hpp"
 #include "support/config_checks.hpp"
+#include "support/fake_request.hpp"
 
 namespace sluice::config {
 namespace {
@@ -159,8 +160,32 @@ TEST(ConfigOverrides, OverridesStandOnALimit) {
   EXPECT_EQ(error_of("buckets:\n  b: { key: client_ip, max_rate: 1, time_period: 1s }\n"
                      "routes:\n  - { name: u, bucket: b, overrides: [{ keys: [a], deny: true }] "
                      "}\n"),
-            "sluice.yaml:7:38: routes[0].overrides: overrides on a named bucket are not supported "
-            "yet: put them on a route's own limit");
+            "sluice.yaml:7:38: routes[0].overrides: put overrides on the bucket itself, under "
+            "buckets:");
+}
+
+TEST(ConfigOverrides, ANamedBucketsOverridesServeEveryRouteUnderItsName) {
+  auto c =
+      ok("buckets:\n  partner-api:\n    key: header:X-Api-Key\n    max_rate: 10\n"
+         "    time_period: 1s\n    overrides: [{ name: partner, keys: [p-1], max_rate: 100 }]\n"
+         "routes:\n  - { name: orders, match: { path_prefix: /orders }, bucket: partner-api,"
+         " weight: 2 }\n  - { name: search, bucket: partner-api }\n");
+  ASSERT_TRUE(c);
+  const limit::LimitPolicy& orders = c->routes[0].policy.limits[0];
+  ASSERT_TRUE(orders.overrides);
+  testing::FakeRequest partner;
+  partner.headers = {{"X-Api-Key", "p-1"}};
+  limit::ResolvedPolicy resolved;
+  ASSERT_EQ(limit::resolve_overrides(c->routes[0].policy, partner, resolved),
+            limit::ResolvedPolicy::Kind::overridden);
+  EXPECT_EQ(resolved.policy.limits[0].policy_name, "orders~partner");
+  EXPECT_EQ(resolved.policy.limits[0].weight, 2) << "the route's weight, the override's rate";
+  EXPECT_EQ(resolved.policy.limits[0].rate.max_rate, 100);
+  limit::ResolvedPolicy other;
+  limit::resolve_overrides(c->routes[1].policy, partner, other);
+  EXPECT_EQ(other.policy.limits[0].policy_name, "search~partner");
+  EXPECT_EQ(other.policy.limits[0].bucket_namespace(), resolved.policy.limits[0].bucket_namespace())
+      << "one bucket per key for every route using the named bucket";
 }
 
 TEST(ConfigOverrides, MaxDelayNeedsDelay) {

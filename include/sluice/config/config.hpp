@@ -165,6 +165,8 @@ struct NamedBucket {
   limit::KeySpec key;
   limit::Rate rate;
   bool shared = false;
+  // Overrides for some of its key values, for every route that uses it; null: none.
+  std::shared_ptr<const limit::Overrides> overrides;
 };
 
 // What a request meets while Redis is unusable (README, "Shared limits across instances").

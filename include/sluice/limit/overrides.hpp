@@ -81,6 +81,8 @@ struct Override {
   // Effect::limit: the limit that replaces the one it stands on, with its own bucket namespace
   // and policy name ("<policy>~<label>").
   LimitPolicy limit;
+  bool sets_weight =
+      false;  // else the weight is the limit's it stands on (a route's, for a bucket)
   // Route-wide settings it changes for its keys.
   std::optional<Action> action;
   std::optional<Nanos> max_delay;
@@ -93,6 +95,8 @@ struct Overrides {
   std::vector<Override> list;
   OverrideMatcher matcher;
   std::vector<std::string> files;  // the keys_files read: watch_config watches them too
+  // On a named bucket: every route using it names the policies after itself ("<route>~<label>").
+  bool on_named_bucket = false;
 };
 
 // The limits one request meets once overrides are applied.
