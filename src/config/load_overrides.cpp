@@ -9,6 +9,7 @@
 #include <set>
 
 #include "config/loader.hpp"
+#include "config/text_parsers.hpp"
 #include "sluice/limit/overrides.hpp"
 
 namespace sluice::config {
@@ -82,11 +83,7 @@ void Loader::load_overrides(const Node& node, const std::string& path, const Nod
     std::string owner_suffix = "~" + o.label;
     if (const auto& name = item["name"]) {
       if (auto text = scalar(name, join_path(ipath, "name"))) {
-        const bool printable =
-            !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
-              return c > ' ' && c < 127 && c != '"' && c != '\\' && c != '~';
-            });
-        if (!printable) {
+        if (!is_plain_name(*text, "~")) {
           error(name, join_path(ipath, "name"),
                 "must be non-empty printable text without spaces, quotes, backslashes or ~");
         } else if (!names.insert(*text).second) {

@@ -129,10 +129,7 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
   const std::size_t errors_before = errors().size();
   if (auto name = required(node, path, "name")) {
     if (auto text = scalar(name, join_path(path, "name"))) {
-      const bool printable = std::all_of(text->begin(), text->end(), [](char c) {
-        return c > ' ' && c < 127 && c != '"' && c != '\\';
-      });
-      if (text->empty() || !printable) {
+      if (!is_plain_name(*text)) {
         error(name, join_path(path, "name"),
               "must be non-empty printable text without spaces, quotes or backslashes");
       }

@@ -10,6 +10,13 @@
 
 namespace sluice::config {
 
+bool is_plain_name(std::string_view text, std::string_view reserved) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
+    return c > ' ' && c < 127 && c != '"' && c != '\\' &&
+           reserved.find(c) == std::string_view::npos;
+  });
+}
+
 std::optional<double> parse_number(std::string_view text) {
   double value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

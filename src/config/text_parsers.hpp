@@ -11,6 +11,10 @@
 
 namespace sluice::config {
 
+// A name that logs, headers and metric labels carry as is: non-empty printable ASCII without
+// spaces, quotes or backslashes, nor any character of `reserved` (an override's `~`).
+bool is_plain_name(std::string_view text, std::string_view reserved = {});
+
 std::optional<double> parse_number(std::string_view text);
 // Seconds ("10", "0.5") or a number with a unit: "250ms", "10s", "1m", "1h".
 std::optional<Nanos> parse_duration(std::string_view text);

@@ -32,7 +32,7 @@ asio::awaitable<SharedLimiter::Answer> SharedLimiter::run_decide_across_slots(
   };
   std::vector<SlotBooking> bookings;
   for (std::size_t j = 0; j < keys.size(); ++j) {
-    const Slot slot = key_slot(keys[j]);
+    const Slot slot = ticket.slots[j];
     auto it = std::find_if(bookings.begin(), bookings.end(),
                            [&](const SlotBooking& b) { return b.slot == slot; });
     if (it == bookings.end()) {
@@ -57,7 +57,7 @@ asio::awaitable<SharedLimiter::Answer> SharedLimiter::run_decide_across_slots(
         merged.backlog[j] = 0;  // no longer charged by this request: a lower bound
         known_.forget(keys[j]);
       }
-      co_await give_back(b.keys, std::move(*b.held));
+      co_await give_back(b.keys, std::vector<Slot>(b.keys.size(), b.slot), std::move(*b.held));
       if (!*alive) co_return false;
       b.held.reset();
     }
@@ -71,7 +71,7 @@ asio::awaitable<SharedLimiter::Answer> SharedLimiter::run_decide_across_slots(
       if (b.held && b.release >= target) continue;
       if (b.held) {  // booked before a later slot raised the release: booked again
         for (const std::size_t j : b.members) known_.forget(keys[j]);
-        co_await give_back(b.keys, std::move(*b.held));
+        co_await give_back(b.keys, std::vector<Slot>(b.keys.size(), b.slot), std::move(*b.held));
         if (!*alive) co_return answer;
         b.held.reset();
       }

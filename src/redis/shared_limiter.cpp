@@ -81,6 +81,7 @@ void SharedLimiter::prepare(const limit::RoutePolicy& route, const limit::Reques
           limit.shared_namespace() + (secret ? "sha256:" + sha256_hex(p.keys[k]) : p.keys[k]);
       ticket.redis_keys.push_back(cluster_ ? cluster_key(config_.prefix, body)
                                            : config_.prefix + body);
+      if (cluster_) ticket.slots.push_back(key_slot(ticket.redis_keys.back()));
       p.shared_claims.push_back(p.claims[k]);
     } else {
       ticket.local[k] = true;
@@ -216,9 +217,9 @@ asio::awaitable<SharedLimiter::Answer> SharedLimiter::run_decide(const Prepared&
                                                                  const SharedTicket& ticket,
                                                                  Nanos not_before) {
   const auto& keys = ticket.redis_keys;
-  const Slot slot = cluster_ ? key_slot(keys.front()) : 0;
-  if (cluster_ && std::any_of(keys.begin(), keys.end(),
-                              [&](const std::string& key) { return key_slot(key) != slot; })) {
+  const Slot slot = cluster_ ? ticket.slots.front() : 0;
+  if (cluster_ && std::any_of(ticket.slots.begin(), ticket.slots.end(),
+                              [&](Slot other) { return other != slot; })) {
     co_return co_await run_decide_across_slots(p, ticket, not_before);
   }
   // With local limits too, a conflict on them gives the shared slots back (decide()).
@@ -321,11 +322,12 @@ void SharedLimiter::refund_shared(const SharedTicket& ticket) {
   if (!ticket.verdict.admitted || ticket.verdict.found.empty() || !usable_) return;
   // What this process remembers of these buckets may now be too high.
   for (const std::string& key : ticket.redis_keys) known_.forget(key);
-  asio::co_spawn(executor_, give_back(ticket.redis_keys, ticket.verdict), asio::detached);
+  asio::co_spawn(executor_, give_back(ticket.redis_keys, ticket.slots, ticket.verdict),
+                 asio::detached);
 }
 
 asio::awaitable<void> SharedLimiter::give_back(std::vector<std::string> keys,
-                                               SharedVerdict verdict) {
+                                               std::vector<Slot> slots, SharedVerdict verdict) {
   if (!cluster_) {
     co_await refund(std::move(keys), refund_args(verdict));
     co_return;
@@ -335,11 +337,11 @@ asio::awaitable<void> SharedLimiter::give_back(std::vector<std::string> keys,
   std::vector<bool> sent(keys.size());
   for (std::size_t first = 0; first < keys.size(); ++first) {
     if (sent[first]) continue;
-    const Slot slot = key_slot(keys[first]);
+    const Slot slot = slots[first];
     std::vector<std::string> slot_keys;
     std::vector<std::string> args;
     for (std::size_t j = first; j < keys.size(); ++j) {
-      if (sent[j] || key_slot(keys[j]) != slot) continue;
+      if (sent[j] || slots[j] != slot) continue;
       sent[j] = true;
       slot_keys.push_back(keys[j]);
       args.push_back(verdict.found[j]);
@@ -351,9 +353,8 @@ asio::awaitable<void> SharedLimiter::give_back(std::vector<std::string> keys,
 }
 
 bool SharedLimiter::cluster_usable(const SharedTicket& ticket) const {
-  return !cluster_ ||
-         std::all_of(ticket.redis_keys.begin(), ticket.redis_keys.end(),
-                     [&](const std::string& key) { return cluster_->usable(key_slot(key)); });
+  return !cluster_ || std::all_of(ticket.slots.begin(), ticket.slots.end(),
+                                  [&](Slot slot) { return cluster_->usable(slot); });
 }
 
 asio::awaitable<void> SharedLimiter::refund(std::vector<std::string> keys,

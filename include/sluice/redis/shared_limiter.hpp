@@ -35,7 +35,8 @@ struct SharedTicket {
   bool unavailable = false;  // on_error: reject: answer 503 with Retry-After: 1
   std::array<bool, limit::kMaxLimitsPerRoute> local{};  // limits decided in this process
   std::vector<std::string> redis_keys;                  // the shared limits', in route order
-  SharedVerdict verdict;                                // admitted by Redis: for the refund
+  std::vector<Slot> slots;  // in a cluster, each key's slot (computed once per request)
+  SharedVerdict verdict;    // admitted by Redis: for the refund
   // The shared quota units the request holds, for a refund.
   struct HeldQuota {
     std::string key;
@@ -106,8 +107,10 @@ class SharedLimiter {
   // request's release, what was taken given back when a later slot refuses.
   asio::awaitable<Answer> run_decide_across_slots(const Prepared& p, const SharedTicket& ticket,
                                                   Nanos not_before);
-  // Gives back what `verdict` charged to `keys` (where nothing was charged behind it).
-  asio::awaitable<void> give_back(std::vector<std::string> keys, SharedVerdict verdict);
+  // Gives back what `verdict` charged to `keys` (where nothing was charged behind it); `slots`:
+  // theirs, in a cluster.
+  asio::awaitable<void> give_back(std::vector<std::string> keys, std::vector<Slot> slots,
+                                  SharedVerdict verdict);
   // In a cluster, whether the masters of every shared bucket are reachable (else on_error
   // decides the request); true without a cluster.
   [[nodiscard]] bool cluster_usable(const SharedTicket& ticket) const;
