@@ -31,7 +31,7 @@ TEST(ThrottledTop, MostThrottledFirstWithTheirCounts) {
   const std::string top = admin_get(proxy, "/throttled/top?window=5m&limit=20");
   const std::regex entry(
       R"re(\{"route":"search","key":"[^"]*(10\.0\.0\.[0-9])","rejected":([0-9]+),"delayed":0,)re"
-      R"re("dry_run":0,"last_ts":"20[0-9-]+T[0-9:.]+Z"\})re");
+      R"re("dry_run":0,"denied":0,"override":null,"last_ts":"20[0-9-]+T[0-9:.]+Z"\})re");
   std::vector<std::pair<std::string, int>> found;
   for (std::sregex_iterator it(top.begin(), top.end(), entry), end; it != end; ++it) {
     found.emplace_back((*it)[1], std::stoi((*it)[2]));

@@ -46,7 +46,9 @@ TEST_F(StateFile, AClientOverItsLimitIsStillLimitedAfterARestart) {
   }
   ProxyHarness second(config_with_state(upstream, path_, 2));
   EXPECT_TRUE(second.wait_for_log("\"event\":\"state_loaded\""));
-  EXPECT_NE(second.log_text().find("\"buckets\":1,\"drained_while_stopped\":0"), std::string::npos)
+  EXPECT_NE(
+      second.log_text().find("\"buckets\":1,\"quota_counters\":0,\"drained_while_stopped\":0"),
+      std::string::npos)
       << second.log_text();
   Client client(second.port());
   const Response limited = client.request("GET", "/");
