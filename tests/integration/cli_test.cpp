@@ -39,6 +39,20 @@ TEST(Cli, CheckAcceptsTheShippedExampleConfig) {
 }
 
 // The offline explain is made for CI: "does this request get the partner limit?" as a test.
+TEST(Cli, CheckWarnsOfALocalQuotaWithoutAStateFile) {
+  const std::string path = sluice::testing::temp_file(
+      "quota.yaml",
+      "version: 1\nlisten: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nroutes:\n"
+      "  - name: api\n    max_rate: 5\n"
+      "    time_period: 1s\n    quota: { limit: 1000, per: day }\n");
+  const CliRun r = run("--check -c " + path);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output,
+            "warning: routes[api]: a local quota without state_file starts again from zero at "
+            "every restart: set state_file, or shared: true\n" +
+                path + ": ok\n");
+}
+
 TEST(Cli, ExplainNamesTheRouteTheOverrideAndThePolicyARequestGets) {
   const std::string tiers = std::string(SLUICE_SOURCE_DIR) + "/config/tiers.yaml";
   CliRun r = run("--explain -c " + tiers + " -H 'X-Api-Key: partner-42' 'GET /api/orders'");
