@@ -53,11 +53,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     ticket.quotas = std::move(held);
   } else {
     local_.refund_quotas(d);
-    for (std::size_t k = 0; k < route.limits.size(); ++k) {
-      if (route.limits[k].quota && route.limits[k].shared) {
-        d.quota_used[k] -= limit::quota_cost(route.limits[k].weight);
-      }
-    }
+    for (const SharedTicket::HeldQuota& q : held) d.quota_used[q.limit] -= q.cost;
     give_back_quotas(std::move(held));
   }
   co_return d;
@@ -93,23 +89,27 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
     const std::int64_t cost = limit::quota_cost(limit.weight);
     const std::string body = quota_body(limit, keys[k], window);
     std::string key = cluster_ ? cluster_key(config_.prefix, body) : config_.prefix + body;
-    const bool reachable = cluster_ ? cluster_->usable(key_slot(key)) : usable_;
-    if (!reachable) {
-      // As for the rate limits: on_error decides while Redis cannot. `local` counts here.
-      if (config_.on_error == config::OnRedisError::allow) continue;
+    // As for the rate limits, on_error decides while Redis cannot: `local` counts here.
+    const auto without_redis = [&]() -> bool {  // false: refused
+      if (config_.on_error == config::OnRedisError::allow) return true;
       if (config_.on_error == config::OnRedisError::reject) {
         unavailable = !route.dry_run;
         refuse(k, kNanosPerSecond);
-        co_return false;
+        return false;
       }
       d.quota_ids[k] = local_.quota_id_of(limit, keys[k]);
       const auto c = local_.quotas().charge(d.quota_ids[k], window, cost, limit.quota->capacity());
       d.quota_used[k] = c.used;
       if (!c.admitted) {
         refuse(k, window.end - unix_ns);
-        co_return false;
+        return false;
       }
       d.quota_costs[k] = cost;
+      return true;
+    };
+    const bool reachable = cluster_ ? cluster_->usable(key_slot(key)) : usable_;
+    if (!reachable) {
+      if (!without_redis()) co_return false;
       continue;
     }
     // Kept a minute past the period's end: an instance whose clock is behind still counts in it.
@@ -121,19 +121,15 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
                           r.reply.elements[0].type == Reply::Type::integer &&
                           r.reply.elements[1].type == Reply::Type::integer;
     if (!answered) {
-      if (config_.on_error == config::OnRedisError::reject) {
-        unavailable = !route.dry_run;
-        refuse(k, kNanosPerSecond);
-        co_return false;
-      }
-      continue;  // allow, or local: the rate limits' own fallback decides
+      if (!without_redis()) co_return false;
+      continue;
     }
     d.quota_used[k] = r.reply.elements[1].integer;
     if (r.reply.elements[0].integer == 0) {
       refuse(k, window.end - unix_ns);
       co_return false;
     }
-    held.push_back({std::move(key), cost});
+    held.push_back({std::move(key), cost, k});
   }
   co_return true;
 }

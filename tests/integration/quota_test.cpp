@@ -181,6 +181,38 @@ TEST(Quota, ASharedQuotaIsOneCounterInRedisForEveryInstance) {
   EXPECT_LE(ttl, seconds_to_midnight() + 61);
 }
 
+TEST(Quota, ASharedQuotaGivesBackWhatTheRateRefused) {
+  RedisServer redis;
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, "redis: { address: \"" + redis.address() + R"(" }
+routes:
+  - name: api
+    key: header:X-Api-Key
+    max_rate: 1
+    time_period: 1h
+    shared: true
+    quota: { limit: 10, per: month }
+)"));
+  ASSERT_TRUE(proxy.wait_for_log("\"event\":\"redis_up\""));
+  Client client(proxy.port());
+  EXPECT_EQ(admitted(client, "k", 4), 1);
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  const year_month_day today{floor<days>(now)};
+  const sys_days first{today.year() / today.month() / 1};
+  const std::string counter =
+      "sluice:route:api#0:header:X-Api-Key:quota/month:" +
+      std::to_string(duration_cast<seconds>(first.time_since_epoch()).count()) +
+      ":sha256:" + sha256_hex("header:X-Api-Key=k");
+  // The give-backs are sent after the answers: wait for them, within a bound.
+  std::string used;
+  for (const auto deadline = steady_clock::now() + seconds(5); steady_clock::now() < deadline;) {
+    used = redis.cli({"GET", counter});
+    if (used == "1000") break;
+  }
+  EXPECT_EQ(used, "1000") << "three refused requests gave their units back";
+}
+
 TEST(Quota, ExplainShowsTheQuotaAsAnItemOfItsOwn) {
   TestUpstream upstream;
   ProxyHarness proxy(with_admin(upstream, kQuotaRoute));

@@ -137,6 +137,22 @@ TEST(Cluster, ARequestRefusedByALaterSlotGivesBackWhatEarlierSlotsTook) {
   EXPECT_EQ(fallbacks(a, "m") + fallbacks(b, "m"), 0u);
 }
 
+TEST(Cluster, QuotasLiveOnTheMasterOfTheirKeysSlotSharedByEveryInstance) {
+  RedisCluster cluster;
+  const std::string cfg =
+      config(cluster, route("q",
+                            "key: \"header:X-Client\", max_rate: 100, time_period: 1h, "
+                            "shared: true, quota: { limit: 2, per: week }"));
+  const auto instances = two_instances(cfg);
+  ProxyHarness& a = *instances[0];
+  ProxyHarness& b = *instances[1];
+  for (int c = 0; c < 6; ++c) {
+    const Headers headers{{"X-Client", "client-" + std::to_string(c)}};
+    EXPECT_EQ(admitted(a, "/q", 2, headers) + admitted(b, "/q", 2, headers), 2) << c;
+  }
+  EXPECT_EQ(fallbacks(a, "q") + fallbacks(b, "q"), 0u);
+}
+
 TEST(Cluster, ASlotReshardedWhileTrafficFlowsKeepsCountingExactly) {
   RedisCluster cluster;
   // A route whose global bucket sits among the first slots of its master, so that resharding a

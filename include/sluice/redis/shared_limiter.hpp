@@ -41,6 +41,7 @@ struct SharedTicket {
   struct HeldQuota {
     std::string key;
     std::int64_t cost = 0;
+    std::size_t limit = 0;  // the route's limit whose quota it is
   };
   std::vector<HeldQuota> quotas;
 };
