@@ -159,7 +159,11 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
                               std::move(detail));
   }
   if (ex.route != nullptr && ex.route->respond && ex.route->respond->usage) {
-    ex.usage = usage_json(config, *ex.route, facts, services.limiter, services.clock.instant());
+    Usage usage(config, *ex.route, facts, services.limiter, services.clock.instant());
+    if (!usage.shared_reads().empty() && worker.shared() != nullptr) {
+      usage.fill(co_await worker.shared()->peek(usage.shared_reads()));
+    }
+    ex.usage = usage.to_json();
   }
   co_return Verdict::forward();
 }

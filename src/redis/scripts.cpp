@@ -145,6 +145,13 @@ if used < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') end
 return 1
 )lua";
 
+// Reads without writing: KEYS[1] a bucket (ARGV[1] "bucket": its backlog in ns after Redis's
+// now, 0 when empty) or a quota counter ("quota": its usage in thousandths).
+constexpr const char* kPeek = R"lua(
+if ARGV[1] == 'quota' then return tonumber(redis.call('GET', KEYS[1]) or '0') end
+return math.floor(load(KEYS[1]) - now)
+)lua";
+
 Script make_plain_script(const char* body) {
   Script s{body, {}};
   s.sha = sha1_hex(s.body);
@@ -180,6 +187,11 @@ const Script& quota_charge_script() {
 
 const Script& quota_refund_script() {
   static const Script script = make_plain_script(kQuotaRefund);
+  return script;
+}
+
+const Script& peek_script() {
+  static const Script script = make_script(kClock, kPeek);
   return script;
 }
 

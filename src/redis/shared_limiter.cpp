@@ -71,22 +71,41 @@ void SharedLimiter::prepare(const limit::RoutePolicy& route, const limit::Reques
     p.claims[k] = limit.claim();
     if (limit.shared) {
       p.shared_of[ticket.redis_keys.size()] = k;
-      // Header and query values are often credentials (API keys): Redis holds their digest,
-      // whoever may list its keys. Addresses and `global` stay readable.
-      const bool secret =
-          std::any_of(limit.key.parts.begin(), limit.key.parts.end(), [](const auto& part) {
-            return part.kind == limit::KeyKind::header || part.kind == limit::KeyKind::query;
-          });
-      std::string body =
-          limit.shared_namespace() + (secret ? "sha256:" + sha256_hex(p.keys[k]) : p.keys[k]);
-      ticket.redis_keys.push_back(cluster_ ? cluster_key(config_.prefix, body)
-                                           : config_.prefix + body);
+      ticket.redis_keys.push_back(bucket_key(limit, p.keys[k]));
       if (cluster_) ticket.slots.push_back(key_slot(ticket.redis_keys.back()));
       p.shared_claims.push_back(p.claims[k]);
     } else {
       ticket.local[k] = true;
     }
   }
+}
+
+namespace {
+
+// Header and query values are often credentials (API keys): Redis holds their digest, whoever
+// may list its keys. Addresses and `global` stay readable.
+std::string stored_key(const limit::LimitPolicy& limit, const std::string& key) {
+  const bool secret =
+      std::any_of(limit.key.parts.begin(), limit.key.parts.end(), [](const auto& part) {
+        return part.kind == limit::KeyKind::header || part.kind == limit::KeyKind::query;
+      });
+  return secret ? "sha256:" + sha256_hex(key) : key;
+}
+
+}  // namespace
+
+std::string SharedLimiter::bucket_key(const limit::LimitPolicy& limit,
+                                      const std::string& key) const {
+  std::string body = limit.shared_namespace() + stored_key(limit, key);
+  return cluster_ ? cluster_key(config_.prefix, body) : config_.prefix + body;
+}
+
+// The counter of one period: the period's start takes part, so a new period is a new key.
+std::string SharedLimiter::quota_key(const limit::LimitPolicy& limit, const std::string& key,
+                                     const limit::QuotaWindow& window) const {
+  std::string body = limit.shared_quota_namespace() +
+                     std::to_string(window.start / kNanosPerSecond) + ':' + stored_key(limit, key);
+  return cluster_ ? cluster_key(config_.prefix, body) : config_.prefix + body;
 }
 
 asio::awaitable<limit::Decision> SharedLimiter::decide_rates(const limit::RoutePolicy& route,

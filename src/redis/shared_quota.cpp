@@ -18,17 +18,6 @@ bool admits(limit::Outcome outcome) noexcept {
          outcome == limit::Outcome::dry_run_delayed;
 }
 
-// The counter of one period: the period's start takes part, so a new period is a new key.
-std::string quota_body(const limit::LimitPolicy& limit, const std::string& key,
-                       const limit::QuotaWindow& window) {
-  const bool secret =
-      std::any_of(limit.key.parts.begin(), limit.key.parts.end(), [](const auto& part) {
-        return part.kind == limit::KeyKind::header || part.kind == limit::KeyKind::query;
-      });
-  return limit.shared_quota_namespace() + std::to_string(window.start / kNanosPerSecond) + ':' +
-         (secret ? "sha256:" + sha256_hex(key) : key);
-}
-
 }  // namespace
 
 asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy& route,
@@ -87,8 +76,7 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
     const limit::QuotaWindow window = limit::quota_window(limit.quota->per, unix_ns);
     d.quota_windows[k] = window;
     const std::int64_t cost = limit::quota_cost(limit.weight);
-    const std::string body = quota_body(limit, keys[k], window);
-    std::string key = cluster_ ? cluster_key(config_.prefix, body) : config_.prefix + body;
+    std::string key = quota_key(limit, keys[k], window);
     // As for the rate limits, on_error decides while Redis cannot: `local` counts here.
     const auto without_redis = [&]() -> bool {  // false: refused
       if (config_.on_error == config::OnRedisError::allow) return true;
@@ -155,6 +143,26 @@ asio::awaitable<Result> SharedLimiter::call_script(const Script& script, std::st
       .fetch_add(1, std::memory_order_relaxed);
   if (failed) open_circuit(r.ok() ? "error reply: " + r.reply.text : r.problem);
   co_return r;
+}
+
+asio::awaitable<std::vector<std::optional<std::int64_t>>> SharedLimiter::peek(
+    std::vector<Peek> reads) {
+  const auto alive = alive_;
+  const std::int64_t unix_ns = clock_.unix_ns();
+  std::vector<std::optional<std::int64_t>> found(reads.size());
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    const limit::LimitPolicy& limit = *reads[i].limit;
+    std::string key = reads[i].quota ? quota_key(limit, reads[i].key,
+                                                 limit::quota_window(limit.quota->per, unix_ns))
+                                     : bucket_key(limit, reads[i].key);
+    const bool reachable = cluster_ ? cluster_->usable(key_slot(key)) : usable_;
+    if (!reachable) continue;
+    std::vector<std::string> args{reads[i].quota ? "quota" : "bucket"};
+    const Result r = co_await call_script(peek_script(), std::move(key), std::move(args));
+    if (!*alive) co_return found;
+    if (r.ok() && r.reply.type == Reply::Type::integer) found[i] = r.reply.integer;
+  }
+  co_return found;
 }
 
 void SharedLimiter::give_back_quotas(std::vector<SharedTicket::HeldQuota> held) {

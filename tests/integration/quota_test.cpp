@@ -176,6 +176,16 @@ TEST(Quota, ASharedQuotaIsOneCounterInRedisForEveryInstance) {
       std::to_string(duration_cast<seconds>(today.time_since_epoch()).count()) +
       ":sha256:" + sha256_hex("header:X-Api-Key=k");
   EXPECT_EQ(redis.cli({"GET", counter}), "3000");
+  // Either instance's usage route reads the shared bucket and counter from Redis.
+  const Response usage = ca.request("GET", "/api/usage", key("k"));
+  EXPECT_NE(usage.body.find("\"policy\":\"api-quota\",\"limit\":\"3/day\",\"period_s\":86400,"
+                            "\"remaining\":0,\"reset_s\":"),
+            std::string::npos)
+      << usage.body;
+  EXPECT_NE(usage.body.find("\"policy\":\"api\",\"limit\":\"100/1s\",\"period_s\":1,"
+                            "\"remaining\":9"),
+            std::string::npos)
+      << usage.body;
   const std::int64_t ttl = std::stoll(redis.cli({"TTL", counter}));
   EXPECT_GT(ttl, 0);
   EXPECT_LE(ttl, seconds_to_midnight() + 61);

@@ -29,6 +29,8 @@ const Script& refund_script();
 // A calendar quota: charges a counter if it stays within its capacity; gives a charge back.
 const Script& quota_charge_script();
 const Script& quota_refund_script();
+// Reads one bucket's backlog or one quota's usage, charging nothing (a usage route's answer).
+const Script& peek_script();
 // The same scripts on a fixed clock instead of TIME, so tests can drive them through a real
 // Redis at exact boundaries (TIME's resolution is a microsecond).
 Script decide_script_at(std::int64_t seconds, std::int64_t micros);

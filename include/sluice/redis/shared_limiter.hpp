@@ -76,12 +76,26 @@ class SharedLimiter {
   // quota units.
   void cancel(limit::Decision& decision, SharedTicket& ticket);
 
+  // What a usage route reads, charging nothing: each of `limit`'s shared bucket for `key` (its
+  // backlog, ns) or its quota counter this period (thousandths); nullopt when Redis cannot say.
+  struct Peek {
+    const limit::LimitPolicy* limit = nullptr;
+    std::string key;  // rendered
+    bool quota = false;
+  };
+  asio::awaitable<std::vector<std::optional<std::int64_t>>> peek(std::vector<Peek> reads);
+
   [[nodiscard]] bool usable() const noexcept { return usable_; }
   // The process's on_error (a reload keeps the redis: block the process started with).
   [[nodiscard]] config::OnRedisError on_error() const noexcept { return config_.on_error; }
 
  private:
   struct Prepared;
+  // The Redis key of `limit`'s bucket for the rendered `key`; of its quota counter in `window`.
+  [[nodiscard]] std::string bucket_key(const limit::LimitPolicy& limit,
+                                       const std::string& key) const;
+  [[nodiscard]] std::string quota_key(const limit::LimitPolicy& limit, const std::string& key,
+                                      const limit::QuotaWindow& window) const;
   asio::awaitable<limit::Decision> decide_rates(const limit::RoutePolicy& route,
                                                 const limit::RequestFacts& request,
                                                 SharedTicket& ticket);
