@@ -93,6 +93,21 @@ TEST(QuotaTable, StaysWithinMaxKeysDroppingEndedPeriodsFirst) {
   EXPECT_EQ(table.forced_evictions(), forced) << "ended periods are dropped, not live counters";
 }
 
+TEST(QuotaTable, EveryCounterKeptStaysReachableThroughEvictions) {
+  QuotaTable table(64 * 4);  // four counters per shard: most of these are evicted
+  const QuotaWindow w = quota_window(QuotaPeriod::day, kMonday);
+  // Ids that crowd few shards and collide in their home slots: long probe chains to repair.
+  for (BucketId id = 1; id <= 5000; ++id) table.charge((id % 3) << 58 | id * 16, w, id, 1 << 30);
+  std::size_t reachable = 0;
+  for (BucketId id = 1; id <= 5000; ++id) {
+    const std::int64_t used = table.used((id % 3) << 58 | id * 16, w);
+    EXPECT_TRUE(used == 0 || used == static_cast<std::int64_t>(id)) << id;
+    reachable += used != 0;
+  }
+  EXPECT_EQ(reachable, table.size());
+  EXPECT_LE(table.size(), 3U * 4U);
+}
+
 TEST(QuotaCost, CountsWeightsInThousandths) {
   EXPECT_EQ(quota_cost(1), 1000);
   EXPECT_EQ(quota_cost(0.25), 250);

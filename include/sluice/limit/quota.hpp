@@ -61,9 +61,9 @@ struct QuotaCharge {
 };
 
 // Every quota counter of the process: a concurrent map from counter identity to (period end,
-// usage), in shards behind a mutex each. Bounded by `max_keys` like the bucket table: a full
-// shard first drops counters of ended periods, then, if it must, the least used of a sample
-// (a client loses a little of its count rather than the process its memory).
+// usage), in shards behind a mutex each, each a flat open-addressing array. Bounded by `max_keys`
+// like the bucket table: a full shard first drops counters of ended periods, then, if it must, the
+// least used of a sample (a client loses a little of its count rather than the process its memory).
 class QuotaTable {
  public:
   explicit QuotaTable(std::size_t max_keys);
@@ -93,7 +93,8 @@ class QuotaTable {
   struct Shard;
   Shard& shard_of(BucketId id) const noexcept;
 
-  std::size_t per_shard_;
+  std::size_t per_shard_;  // counters a shard may hold
+  std::size_t capacity_;   // slots a shard may grow to: twice that, a power of two
   std::unique_ptr<Shard[]> shards_;
 };
 
