@@ -87,6 +87,8 @@ struct QuotaTable::Shard {
   static constexpr std::size_t kInitialSlots = 16;
   static constexpr std::size_t kEvictionWindow = 16;
 
+  std::size_t limit = 1;     // counters it may hold
+  std::size_t capacity = 0;  // slots it may grow to
   mutable std::mutex mutex;
   std::vector<Slot> slots;
   std::size_t size = 0;
@@ -131,9 +133,10 @@ struct QuotaTable::Shard {
     --size;
   }
 
-  // Room for one more counter when the shard holds `limit`: an ended period near `id`'s home
-  // goes first, else the least used there (counted as forced).
-  void make_room(std::size_t limit, std::size_t capacity, BucketId id, std::int64_t now) {
+  // Room for one more counter when the shard holds `limit`: a counter whose period ended by
+  // `window.at`, near `id`'s home, goes first, else the least used there (counted as forced).
+  void make_room(BucketId id, const QuotaWindow& window) {
+    const std::int64_t now = window.at;
     if (size < limit) {
       if (2 * (size + 1) > slots.size() && slots.size() < capacity) grow();
       return;
@@ -156,10 +159,13 @@ struct QuotaTable::Shard {
   }
 };
 
-QuotaTable::QuotaTable(std::size_t max_keys)
-    : per_shard_(std::max<std::size_t>(1, max_keys / kShards)),
-      capacity_(std::max(Shard::kInitialSlots, std::bit_ceil(2 * per_shard_))),
-      shards_(std::make_unique<Shard[]>(kShards)) {}
+QuotaTable::QuotaTable(std::size_t max_keys) : shards_(std::make_unique<Shard[]>(kShards)) {
+  const std::size_t per_shard = std::max<std::size_t>(1, max_keys / kShards);
+  for (std::size_t s = 0; s < kShards; ++s) {
+    shards_[s].limit = per_shard;
+    shards_[s].capacity = std::max(Shard::kInitialSlots, std::bit_ceil(2 * per_shard));
+  }
+}
 
 QuotaTable::~QuotaTable() = default;
 
@@ -179,7 +185,7 @@ QuotaCharge QuotaTable::charge(BucketId id, QuotaWindow window, std::int64_t cos
     return {true, found->used};
   }
   if (cost > capacity) return {false, 0};
-  shard.make_room(per_shard_, capacity_, id, window.at);
+  shard.make_room(id, window);
   shard.place({id, window.end, cost});
   ++shard.size;
   return {true, cost};
@@ -219,7 +225,7 @@ void QuotaTable::restore(BucketId id, std::int64_t end, std::int64_t used) noexc
     if (found->end < end) *found = {id, end, used};
     return;
   }
-  shard.make_room(per_shard_, capacity_, id, end - 1);
+  shard.make_room(id, QuotaWindow{.start = 0, .end = end, .at = end - 1});
   shard.place({id, end, used});
   ++shard.size;
 }

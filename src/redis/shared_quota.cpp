@@ -23,7 +23,9 @@ bool admits(limit::Outcome outcome) noexcept {
 asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy& route,
                                                        const limit::RequestFacts& request,
                                                        SharedTicket& ticket) {
-  if (!route.any_quota()) co_return co_await decide_rates(route, request, ticket);
+  if (!route.any_quota()) {
+    co_return co_await decide_rates(route, request, ticket);
+  }
   limit::Decision by_quota;
   std::vector<SharedTicket::HeldQuota> held;
   bool unavailable = false;

@@ -93,8 +93,6 @@ class QuotaTable {
   struct Shard;
   Shard& shard_of(BucketId id) const noexcept;
 
-  std::size_t per_shard_;  // counters a shard may hold
-  std::size_t capacity_;   // slots a shard may grow to: twice that, a power of two
   std::unique_ptr<Shard[]> shards_;
 };
 
