@@ -58,15 +58,20 @@ void append_verdict(std::string& out, const Verdict& v) {
   }
 }
 
-// One limit as the request meets it, `key` its rendered key; returns the wait it needs (0 for a
-// shared limit under `live`: Redis holds its level).
-Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size_t k,
-                   const limit::Override* applied, const std::string& key,
-                   const std::string& logged_key, const LiveBuckets* live) {
-  const limit::LimitPolicy& limit = policy.limits[k];
+// What every item of `limits` starts with; false when its level lives in Redis (the item is then
+// closed with null levels).
+struct Head {
+  std::string_view policy;
+  const limit::Override* applied;
+  std::string_view logged_key;
+  std::string limit;
+  bool shared;
+};
+bool append_head(std::string& out, const Head& head, const LiveBuckets* live) {
+  const auto& [policy, applied, logged_key, limit_text, shared] = head;
   out += '{';
   field(out, "policy");
-  append_json_string(out, limit.policy_name);
+  append_json_string(out, policy);
   field(out, "override");
   if (applied != nullptr) {
     append_json_string(out, applied->label);
@@ -76,11 +81,24 @@ Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size
   field(out, "key");
   append_json_string(out, logged_key);
   field(out, "limit");
-  append_json_string(out, limit.describe());
+  append_json_string(out, limit_text);
   field(out, "shared");
-  out += limit.shared ? "true" : "false";
-  if (live != nullptr && limit.shared) {
+  out += shared ? "true" : "false";
+  if (live != nullptr && shared) {
     out += ",\"level\":null,\"remaining\":null,\"decision\":null}";
+    return false;
+  }
+  return true;
+}
+
+// One limit as the request meets it, `key` its rendered key; returns the wait it needs (0 for a
+// shared limit under `live`: Redis holds its level).
+Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size_t k,
+                   const limit::Override* applied, const std::string& key,
+                   const std::string& logged_key, const LiveBuckets* live) {
+  const limit::LimitPolicy& limit = policy.limits[k];
+  if (!append_head(out, {limit.policy_name, applied, logged_key, limit.describe(), limit.shared},
+                   live)) {
     return 0;
   }
   Nanos tat = limit::kFreshTat;
@@ -105,23 +123,10 @@ Nanos append_quota(std::string& out, const limit::RoutePolicy& policy, std::size
   const limit::LimitPolicy& limit = policy.limits[k];
   const std::int64_t unix_ns = live != nullptr ? live->unix_ns : unix_now_ns();
   const limit::QuotaWindow window = limit::quota_window(limit.quota->per, unix_ns);
-  out += ",{";
-  field(out, "policy");
-  append_json_string(out, limit.quota_policy_name());
-  field(out, "override");
-  if (applied != nullptr) {
-    append_json_string(out, applied->label);
-  } else {
-    out += "null";
-  }
-  field(out, "key");
-  append_json_string(out, logged_key);
-  field(out, "limit");
-  append_json_string(out, limit.quota->describe());
-  field(out, "shared");
-  out += limit.shared ? "true" : "false";
-  if (live != nullptr && limit.shared) {
-    out += ",\"level\":null,\"remaining\":null,\"decision\":null}";
+  out += ',';
+  const std::string policy_name = limit.quota_policy_name();
+  if (!append_head(out, {policy_name, applied, logged_key, limit.quota->describe(), limit.shared},
+                   live)) {
     return 0;
   }
   const std::int64_t used =

@@ -161,11 +161,7 @@ asio::awaitable<Result> Cluster::call(Node& node, bool asking, const Build& buil
     r = co_await send(true);
   }
   if (!*alive) co_return r;
-  const bool failed = !r.ok() || r.reply.is_error();
-  (r.status == Result::Status::timeout ? health_.commands_timeout
-   : failed                            ? health_.commands_error
-                                       : health_.commands_ok)
-      .fetch_add(1, std::memory_order_relaxed);
+  count_command(health_, r);
   if (one_decide) {
     health_.latency.observe(static_cast<double>(clock_.now() - started) / kNanosPerSecond);
     health_.batch_size.observe(1);

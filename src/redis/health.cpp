@@ -53,4 +53,13 @@ void Health::master_replaced(const std::string& from, const std::string& to) {
   log_.message(observe::Level::warn, "redis_failover", {{"from", from}, {"to", to}});
 }
 
+bool count_command(Health& health, const Result& r) noexcept {
+  const bool failed = !r.ok() || r.reply.is_error();
+  (r.status == Result::Status::timeout ? health.commands_timeout
+   : failed                            ? health.commands_error
+                                       : health.commands_ok)
+      .fetch_add(1, std::memory_order_relaxed);
+  return failed;
+}
+
 }  // namespace sluice::redis

@@ -378,18 +378,7 @@ bool SharedLimiter::cluster_usable(const SharedTicket& ticket) const {
 
 asio::awaitable<void> SharedLimiter::refund(std::vector<std::string> keys,
                                             std::vector<std::string> args) {
-  const auto alive = alive_;
-  Result r = co_await connection_.call(script_command(refund_script(), false, keys, args));
-  if (*alive && r.ok() && is_noscript(r.reply)) {
-    r = co_await connection_.call(script_command(refund_script(), true, keys, args));
-  }
-  if (!*alive) co_return;
-  const bool failed = !r.ok() || r.reply.is_error();
-  (r.status == Result::Status::timeout ? health_.commands_timeout
-   : failed                            ? health_.commands_error
-                                       : health_.commands_ok)
-      .fetch_add(1, std::memory_order_relaxed);
-  if (failed) open_circuit(r.ok() ? "error reply: " + r.reply.text : r.problem);
+  co_await call_script(refund_script(), std::move(keys), std::move(args));
 }
 
 const std::string* SharedLimiter::in_flight(const Prepared& p, const SharedTicket& ticket) const {

@@ -105,7 +105,8 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
     // Kept a minute past the period's end: an instance whose clock is behind still counts in it.
     std::vector<std::string> args{std::to_string(cost), std::to_string(limit.quota->capacity()),
                                   std::to_string(window.end / kNanosPerSecond + 60)};
-    const Result r = co_await call_script(quota_charge_script(), key, std::move(args));
+    const Result r = co_await call_script(quota_charge_script(), std::vector<std::string>(1, key),
+                                          std::move(args));
     const bool answered = r.ok() && r.reply.type == Reply::Type::array &&
                           r.reply.elements.size() == 2 &&
                           r.reply.elements[0].type == Reply::Type::integer &&
@@ -124,10 +125,10 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
   co_return true;
 }
 
-asio::awaitable<Result> SharedLimiter::call_script(const Script& script, std::string key,
+asio::awaitable<Result> SharedLimiter::call_script(const Script& script,
+                                                   std::vector<std::string> keys,
                                                    std::vector<std::string> args) {
   const auto alive = alive_;
-  std::vector<std::string> keys{std::move(key)};
   Result r;
   if (cluster_) {
     r = co_await cluster_->script(key_slot(keys.front()), script, keys, std::move(args));
@@ -138,12 +139,7 @@ asio::awaitable<Result> SharedLimiter::call_script(const Script& script, std::st
     r = co_await connection_.call(script_command(script, true, keys, args));
   }
   if (!*alive) co_return r;
-  const bool failed = !r.ok() || r.reply.is_error();
-  (r.status == Result::Status::timeout ? health_.commands_timeout
-   : failed                            ? health_.commands_error
-                                       : health_.commands_ok)
-      .fetch_add(1, std::memory_order_relaxed);
-  if (failed) open_circuit(r.ok() ? "error reply: " + r.reply.text : r.problem);
+  if (count_command(health_, r)) open_circuit(r.ok() ? "error reply: " + r.reply.text : r.problem);
   co_return r;
 }
 
@@ -160,7 +156,8 @@ asio::awaitable<std::vector<std::optional<std::int64_t>>> SharedLimiter::peek(
     const bool reachable = cluster_ ? cluster_->usable(key_slot(key)) : usable_;
     if (!reachable) continue;
     std::vector<std::string> args{reads[i].quota ? "quota" : "bucket"};
-    const Result r = co_await call_script(peek_script(), std::move(key), std::move(args));
+    const Result r =
+        co_await call_script(peek_script(), std::vector<std::string>(1, key), std::move(args));
     if (!*alive) co_return found;
     if (r.ok() && r.reply.type == Reply::Type::integer) found[i] = r.reply.integer;
   }
@@ -175,7 +172,8 @@ void SharedLimiter::give_back_quotas(std::vector<SharedTicket::HeldQuota> held) 
         for (const SharedTicket::HeldQuota& q : held) {
           if (!*alive) co_return;
           std::vector<std::string> args{std::to_string(q.cost)};
-          co_await call_script(quota_refund_script(), q.key, std::move(args));
+          co_await call_script(quota_refund_script(), std::vector<std::string>(1, q.key),
+                               std::move(args));
         }
       },
       asio::detached);

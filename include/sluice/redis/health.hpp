@@ -10,6 +10,7 @@
 
 #include "sluice/observe/event_log.hpp"
 #include "sluice/observe/metrics.hpp"
+#include "sluice/redis/connection.hpp"
 
 namespace sluice::redis {
 
@@ -46,5 +47,9 @@ class Health {
   std::string master_;
   std::set<std::pair<std::string, std::string>> replaced_;
 };
+
+// Counts one command's outcome in `health` (ok; error: a failed connection or an error reply;
+// timeout) and says whether it failed.
+bool count_command(Health& health, const Result& r) noexcept;
 
 }  // namespace sluice::redis

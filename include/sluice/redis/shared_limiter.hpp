@@ -106,8 +106,9 @@ class SharedLimiter {
                                       std::vector<SharedTicket::HeldQuota>& held,
                                       bool& unavailable);
   void give_back_quotas(std::vector<SharedTicket::HeldQuota> held);
-  // A script call on the key's master (NOSCRIPT handled), counted in the health counters.
-  asio::awaitable<Result> call_script(const Script& script, std::string key,
+  // A script call (on the keys' master in a cluster; the keys share a slot), NOSCRIPT handled,
+  // counted in the health counters; a failure opens the circuit.
+  asio::awaitable<Result> call_script(const Script& script, std::vector<std::string> keys,
                                       std::vector<std::string> args);
   void prepare(const limit::RoutePolicy& route, const limit::RequestFacts& request, Nanos now,
                Prepared& p, SharedTicket& ticket);
