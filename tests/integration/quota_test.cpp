@@ -15,12 +15,16 @@
 namespace sluice::testing {
 namespace {
 
-constexpr const char* kQuotaRoute = R"(
+// The caller's own budget, before the routes it reports on.
+const std::string kUsageRoute = R"(
 routes:
   - name: my-usage
     match: { path: /api/usage }
     key: header:X-Api-Key
     respond: { usage: true }
+)";
+
+const std::string kQuotaRoute = kUsageRoute + R"(
   - name: api
     match: { path_prefix: /api/ }
     key: header:X-Api-Key
@@ -79,12 +83,7 @@ TEST(Quota, OverTheQuotaIsRejectedUntilMidnightUtcWithASecondPolicy) {
 
 TEST(Quota, ARequestTheRateRefusesIsNotCountedAgainstTheQuota) {
   TestUpstream upstream;
-  ProxyHarness proxy(with_upstream(upstream, R"(
-routes:
-  - name: my-usage
-    match: { path: /api/usage }
-    key: header:X-Api-Key
-    respond: { usage: true }
+  ProxyHarness proxy(with_upstream(upstream, kUsageRoute + R"(
   - name: api
     match: { path_prefix: /api/ }
     key: header:X-Api-Key
