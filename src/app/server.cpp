@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -205,8 +207,24 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
     admin_ = std::make_unique<proxy::AdminServer>(
         std::move(io), std::move(acceptor),
         proxy::AdminSources{[this] { return this->config(); }, metrics_, *log_, services_.draining,
-                            stats_history_, &services_.limiter, &services_.clock});
+                            stats_history_, &services_.limiter, &services_.clock,
+                            workers_.front()->shared() != nullptr
+                                ? std::function(peek_on_first_worker())
+                                : nullptr});
   }
+}
+
+// The first worker's shared limiter reads for the admin thread: on its own thread, as it must.
+std::function<proxy::asio::awaitable<proxy::AdminSources::SharedReads>(
+    std::vector<redis::SharedLimiter::Peek>)>
+Server::peek_on_first_worker() {
+  proxy::Worker* worker = workers_.front().get();
+  return [worker](std::vector<redis::SharedLimiter::Peek> reads)
+             -> proxy::asio::awaitable<proxy::AdminSources::SharedReads> {
+    co_return co_await proxy::asio::co_spawn(worker->io().get_executor(),
+                                             worker->shared()->peek(std::move(reads)),
+                                             proxy::asio::use_awaitable);
+  };
 }
 
 Server::~Server() {

@@ -61,7 +61,8 @@ std::optional<std::string> redis_address(const config::Config& config) {
 }
 
 // /explain?method=GET&path=/api/x&header=X-Api-Key:abc&client=203.0.113.7 (header repeats).
-LocalResponse explain_response(std::string_view query, const AdminSources& sources) {
+LocalResponse explain_response(std::string_view query, const AdminSources& sources,
+                               SharedPass shared) {
   ExplainRequest request;
   request.target.clear();
   while (!query.empty()) {
@@ -95,7 +96,18 @@ LocalResponse explain_response(std::string_view query, const AdminSources& sourc
   std::string error;
   std::string answer;
   if (sources.limiter != nullptr && sources.clock != nullptr) {
-    const LiveBuckets live{*sources.limiter, sources.clock->now(), sources.clock->unix_ns()};
+    LiveBuckets live{*sources.limiter, sources.clock->now(), sources.clock->unix_ns(), {}};
+    std::size_t next = 0;
+    if (shared.wanted != nullptr) {
+      live.shared = [&](const limit::LimitPolicy& limit, const std::string& key, bool quota) {
+        shared.wanted->push_back({limit, key, quota});
+        return std::optional<std::int64_t>();
+      };
+    } else if (shared.read != nullptr) {
+      live.shared = [&](const limit::LimitPolicy&, const std::string&, bool) {
+        return next < shared.read->size() ? (*shared.read)[next++] : std::nullopt;
+      };
+    }
     answer = explain(*sources.config(), request, error, &live);
   } else {
     answer = explain(*sources.config(), request, error);
@@ -116,7 +128,8 @@ bool admin_host_allowed(std::string_view host_header, const config::Config& conf
 }
 
 LocalResponse admin_response(std::string_view method, std::string_view target,
-                             std::string_view host_header, const AdminSources& sources) {
+                             std::string_view host_header, const AdminSources& sources,
+                             SharedPass shared) {
   if (!admin_host_allowed(host_header, *sources.config())) {
     return make_error(421,
                       "the admin listener answers IP addresses, localhost and the names in "
@@ -175,7 +188,7 @@ LocalResponse admin_response(std::string_view method, std::string_view target,
   if (path == "/config") {
     return make_text(200, config::to_json(*sources.config()) + "\n", "application/json", kHttp11);
   }
-  if (path == "/explain") return explain_response(query, sources);
+  if (path == "/explain") return explain_response(query, sources, shared);
   return make_error(404,
                     "admin endpoints: / /healthz /readyz /metrics /stats /throttled "
                     "/throttled/top /config /explain",
@@ -241,8 +254,15 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (ec) break;
     const auto& req = parser.get();
+    std::vector<redis::SharedLimiter::Peek> wanted;
     auto res = admin_response(view(req.method_string()), view(req.target()),
-                              view(req[http::field::host]), sources_);
+                              view(req[http::field::host]), sources_, {&wanted, nullptr});
+    if (!wanted.empty() && sources_.peek_shared) {
+      // Shared limits' levels are in Redis: read on a worker's thread, then answer again.
+      const AdminSources::SharedReads read = co_await sources_.peek_shared(std::move(wanted));
+      res = admin_response(view(req.method_string()), view(req.target()),
+                           view(req[http::field::host]), sources_, {nullptr, &read});
+    }
     res.keep_alive(req.keep_alive());
     if (req.method() == http::verb::head) {
       http::response_serializer<http::string_body> sr(res);

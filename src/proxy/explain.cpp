@@ -67,7 +67,9 @@ struct Head {
   std::string limit;
   bool shared;
 };
-bool append_head(std::string& out, const Head& head, const LiveBuckets* live) {
+// `shared_read`: what Redis holds for a shared limit under `live` (nullopt: unknown).
+bool append_head(std::string& out, const Head& head, const LiveBuckets* live,
+                 const std::optional<std::int64_t>& shared_read) {
   const auto& [policy, applied, logged_key, limit_text, shared] = head;
   out += '{';
   field(out, "policy");
@@ -84,11 +86,17 @@ bool append_head(std::string& out, const Head& head, const LiveBuckets* live) {
   append_json_string(out, limit_text);
   field(out, "shared");
   out += shared ? "true" : "false";
-  if (live != nullptr && shared) {
+  if (live != nullptr && shared && !shared_read) {
     out += ",\"level\":null,\"remaining\":null,\"decision\":null}";
     return false;
   }
   return true;
+}
+
+std::optional<std::int64_t> read_shared(const LiveBuckets* live, const limit::LimitPolicy& limit,
+                                        const std::string& key, bool quota) {
+  if (live == nullptr || !limit.shared || !live->shared) return std::nullopt;
+  return live->shared(limit, key, quota);
 }
 
 // One limit as the request meets it, `key` its rendered key; returns the wait it needs (0 for a
@@ -97,13 +105,18 @@ Nanos append_limit(std::string& out, const limit::RoutePolicy& policy, std::size
                    const limit::Override* applied, const std::string& key,
                    const std::string& logged_key, const LiveBuckets* live) {
   const limit::LimitPolicy& limit = policy.limits[k];
+  const auto shared_backlog = read_shared(live, limit, key, false);
   if (!append_head(out, {limit.policy_name, applied, logged_key, limit.describe(), limit.shared},
-                   live)) {
+                   live, shared_backlog)) {
     return 0;
   }
   Nanos tat = limit::kFreshTat;
   const Nanos now = live != nullptr ? live->now : 0;
-  if (live != nullptr) tat = live->limiter.table().load(live->limiter.id_of(limit, key));
+  if (shared_backlog) {
+    tat = now + *shared_backlog;
+  } else if (live != nullptr) {
+    tat = live->limiter.table().load(live->limiter.id_of(limit, key));
+  }
   const limit::BucketView v = limit::view(tat, now, limit.rate);
   field(out, "level");
   out += number(std::round(v.level * 1000) / 1000);
@@ -125,13 +138,17 @@ Nanos append_quota(std::string& out, const limit::RoutePolicy& policy, std::size
   const limit::QuotaWindow window = limit::quota_window(limit.quota->per, unix_ns);
   out += ',';
   const std::string policy_name = limit.quota_policy_name();
+  const auto shared_used = read_shared(live, limit, key, true);
   if (!append_head(out, {policy_name, applied, logged_key, limit.quota->describe(), limit.shared},
-                   live)) {
+                   live, shared_used)) {
     return 0;
   }
-  const std::int64_t used =
-      live != nullptr ? live->limiter.quotas().used(live->limiter.quota_id_of(limit, key), window)
-                      : 0;
+  std::int64_t used = 0;
+  if (shared_used) {
+    used = *shared_used;
+  } else if (live != nullptr) {
+    used = live->limiter.quotas().used(live->limiter.quota_id_of(limit, key), window);
+  }
   field(out, "level");
   out += number(static_cast<double>(used) / limit::kQuotaScale);
   field(out, "remaining");

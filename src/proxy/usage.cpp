@@ -46,7 +46,7 @@ Usage::Usage(const config::Config& config, const config::Route& usage_route,
                 .reset_s = {},
                 .source = &l};
       if (l.shared) {
-        reads_.push_back({&l, key, false});
+        reads_.push_back({l, key, false});
         read_items_.push_back(items_.size());
       } else {
         const limit::BucketView v =
@@ -67,7 +67,7 @@ Usage::Usage(const config::Config& config, const config::Route& usage_route,
                  .quota = true};
       quota.reset_s = ceil_seconds(window.end - now.unix_ns);
       if (l.shared) {
-        reads_.push_back({&l, key, true});
+        reads_.push_back({l, key, true});
         read_items_.push_back(items_.size());
       } else {
         const std::int64_t used = limiter.quotas().used(limiter.quota_id_of(l, key), window);

@@ -149,7 +149,7 @@ asio::awaitable<std::vector<std::optional<std::int64_t>>> SharedLimiter::peek(
   const std::int64_t unix_ns = clock_.unix_ns();
   std::vector<std::optional<std::int64_t>> found(reads.size());
   for (std::size_t i = 0; i < reads.size(); ++i) {
-    const limit::LimitPolicy& limit = *reads[i].limit;
+    const limit::LimitPolicy& limit = reads[i].limit;
     std::string key = reads[i].quota ? quota_key(limit, reads[i].key,
                                                  limit::quota_window(limit.quota->per, unix_ns))
                                      : bucket_key(limit, reads[i].key);

@@ -222,6 +222,29 @@ routes:
   EXPECT_EQ(used, "1000") << "three refused requests gave their units back";
 }
 
+TEST(Quota, TheAdminExplainReadsSharedBucketsAndQuotasFromRedis) {
+  RedisServer redis;
+  TestUpstream upstream;
+  ProxyHarness proxy(with_admin(upstream, "redis: { address: \"" + redis.address() + "\" }\n" +
+                                              kQuotaRoute + "    shared: true\n"));
+  ASSERT_TRUE(proxy.wait_for_log("\"event\":\"redis_up\""));
+  Client client(proxy.port());
+  EXPECT_EQ(admitted(client, "k", 2), 2);
+  const std::string target = "/explain?path=/api/x&header=X-Api-Key:k";
+  const std::string answer = admin_get(proxy, target);
+  EXPECT_NE(answer.find("\"limit\":\"3/day\",\"shared\":true,\"level\":2,\"remaining\":1,"),
+            std::string::npos)
+      << answer;
+  EXPECT_NE(answer.find("\"limit\":\"100/1s\",\"shared\":true,\"level\":"), std::string::npos)
+      << answer;
+  EXPECT_EQ(answer.find("\"level\":null"), std::string::npos) << answer;
+  // Asking charged nothing (the bucket drains meanwhile; the quota does not).
+  EXPECT_NE(admin_get(proxy, target).find("\"level\":2,\"remaining\":1,"), std::string::npos);
+  EXPECT_EQ(admitted(client, "k", 2), 1);
+  EXPECT_NE(admin_get(proxy, target).find("\"decision\":\"rejected\",\"retry_after_s\":"),
+            std::string::npos);
+}
+
 TEST(Quota, ExplainShowsTheQuotaAsAnItemOfItsOwn) {
   TestUpstream upstream;
   ProxyHarness proxy(with_admin(upstream, kQuotaRoute));

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -82,6 +83,10 @@ class Server {
   void refresh_gauges(observe::Metrics& metrics);
   // Creates at 0 the counter series a config can produce.
   void declare_series(const config::Config& config);
+  // What the admin /explain reads shared limits with (the first worker's SharedLimiter::peek).
+  std::function<proxy::asio::awaitable<proxy::AdminSources::SharedReads>(
+      std::vector<redis::SharedLimiter::Peek>)>
+  peek_on_first_worker();
   // upstream_tls.insecure: said at every start and reload, at warn.
   void warn_if_insecure(const config::Config& config);
 

@@ -16,6 +16,7 @@
 #include "sluice/observe/stats.hpp"
 #include "sluice/proxy/beast.hpp"
 #include "sluice/proxy/local_response.hpp"
+#include "sluice/redis/shared_limiter.hpp"
 
 namespace sluice::proxy {
 
@@ -28,6 +29,17 @@ struct AdminSources {
   // The local buckets and their clock, for /explain (read, never charged); null: none.
   const limit::Limiter* limiter = nullptr;
   const Clock* clock = nullptr;
+  // Reads shared buckets and quotas from Redis on a worker's thread, for /explain; null without
+  // shared limits.
+  using SharedReads = std::vector<std::optional<std::int64_t>>;
+  std::function<asio::awaitable<SharedReads>(std::vector<redis::SharedLimiter::Peek>)> peek_shared;
+};
+
+// /explain on shared limits takes two passes: the first lists what to read from Redis, the
+// second answers with what was read, in the same order.
+struct SharedPass {
+  std::vector<redis::SharedLimiter::Peek>* wanted = nullptr;  // first pass: filled
+  const AdminSources::SharedReads* read = nullptr;            // second pass
 };
 
 // Whether the admin listener answers a request with this Host header: IP literals, localhost
@@ -37,7 +49,8 @@ bool admin_host_allowed(std::string_view host_header, const config::Config& conf
 
 // The answer to one admin request.
 LocalResponse admin_response(std::string_view method, std::string_view target,
-                             std::string_view host_header, const AdminSources& sources);
+                             std::string_view host_header, const AdminSources& sources,
+                             SharedPass shared = {});
 
 class AdminServer {
  public:

@@ -4,6 +4,8 @@
 // every limit the override that applies and the decision sluice would take. Nothing is charged.
 // The request is read by the same code as a served one (read_request, resolve_overrides).
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +27,11 @@ struct LiveBuckets {
   const limit::Limiter& limiter;
   Nanos now = 0;
   std::int64_t unix_ns = 0;  // the wall clock, for quota periods
+  // A shared limit's bucket backlog (ns) or quota usage (thousandths) as Redis holds it, or
+  // nullopt (not read, or Redis could not say: its level is then null). Null: none read.
+  std::function<std::optional<std::int64_t>(const limit::LimitPolicy& limit, const std::string& key,
+                                            bool quota)>
+      shared;
 };
 
 // The answer as JSON (one line); a limit with a quota is followed by an item for the quota

@@ -79,8 +79,8 @@ class SharedLimiter {
   // What a usage route reads, charging nothing: each of `limit`'s shared bucket for `key` (its
   // backlog, ns) or its quota counter this period (thousandths); nullopt when Redis cannot say.
   struct Peek {
-    const limit::LimitPolicy* limit = nullptr;
-    std::string key;  // rendered
+    limit::LimitPolicy limit;  // a copy: an override's limit lives only as long as its request
+    std::string key;           // rendered
     bool quota = false;
   };
   asio::awaitable<std::vector<std::optional<std::int64_t>>> peek(std::vector<Peek> reads);
