@@ -11,7 +11,7 @@ RUN make test && strip build/sluice
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 libhiredis0.14 ca-certificates \
+      libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 libhiredis0.14 libjemalloc2 ca-certificates \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && useradd --system --no-create-home --shell /usr/sbin/nologin sluice
 COPY --from=build /src/build/sluice /usr/local/bin/sluice

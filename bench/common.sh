@@ -3,7 +3,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-sluice="$root/build-bench/sluice"
+# SLUICE=path/to/another/build replaces the Release build (a RelWithDebInfo one names its
+# functions in a profile).
+sluice=${SLUICE:-$root/build-bench/sluice}
 [ -x "$sluice" ] || { echo "build first: make bench (builds build-bench/sluice)" >&2; exit 1; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || "$root/scripts/install-deps" --bench
 

@@ -11,7 +11,9 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 
+#include "sluice/core/ascii.hpp"
 #include "sluice/proxy/http2_stream.hpp"
+#include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/worker.hpp"
 
 namespace sluice::proxy {
@@ -32,27 +34,30 @@ std::string_view as_view(const std::uint8_t* data, std::size_t length) {
 }  // namespace
 
 namespace {
+
 // Header fields that belong to one HTTP/1.1 connection and have no place in HTTP/2.
-bool connection_specific(std::string_view lower_name) {
-  return lower_name == "connection" || lower_name == "keep-alive" ||
-         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
-         lower_name == "upgrade";
+bool connection_specific(http::field name) noexcept {
+  return name == http::field::connection || name == http::field::keep_alive ||
+         name == http::field::proxy_connection || name == http::field::transfer_encoding ||
+         name == http::field::upgrade;
 }
 
-// An HTTP/1.1 response head as HTTP/2 headers: names lower-cased, connection fields dropped.
-// `storage` keeps the lower-cased names alive until nghttp2 has copied them.
-std::vector<nghttp2_nv> headers_of(const http::response_header<>& head, std::string& status,
-                                   std::vector<std::string>& storage) {
-  std::vector<nghttp2_nv> nv;
-  status = std::to_string(head.result_int());
+// A response head as HTTP/2 headers: names lower-cased into `names` (one string, reserved up
+// front so that the views into it stay put until nghttp2 has copied them), connection fields
+// dropped.
+boost::container::small_vector<nghttp2_nv, 24> headers_of(const ResponseHead& head,
+                                                          std::string& status, std::string& names) {
+  boost::container::small_vector<nghttp2_nv, 24> nv;
+  status = std::to_string(head.status);
   nv.push_back(name_value(":status", status));
-  storage.reserve(std::distance(head.begin(), head.end()));
-  for (const auto& field : head) {
-    std::string name(view(field.name_string()));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (connection_specific(name)) continue;
-    storage.push_back(std::move(name));
-    nv.push_back(name_value(storage.back(), view(field.value())));
+  std::size_t total = 0;
+  for (const HeadField& field : head.fields) total += field.name_text.size();
+  names.reserve(total);
+  for (const HeadField& field : head.fields) {
+    if (connection_specific(field.name)) continue;
+    const std::size_t at = names.size();
+    for (const char c : field.name_text) names += ascii_lower(c);
+    nv.push_back(name_value(std::string_view(names).substr(at), field.value));
   }
   return nv;
 }
@@ -403,11 +408,10 @@ void Http2Connection::on_stream_close(std::int32_t stream_id) {
   }
 }
 
-void Http2Connection::submit_response(Http2Stream& s, const http::response_header<>& head,
-                                      bool with_body) {
+void Http2Connection::submit_response(Http2Stream& s, const ResponseHead& head, bool with_body) {
   std::string status;
-  std::vector<std::string> storage;
-  const auto nv = headers_of(head, status, storage);
+  std::string names;
+  const auto nv = headers_of(head, status, names);
   nghttp2_data_provider provider{};
   provider.source.ptr = &s;
   provider.read_callback = Http2Callbacks::read_body;

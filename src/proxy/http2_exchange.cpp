@@ -11,14 +11,13 @@
 #include "sluice/proxy/http2_stream.hpp"
 #include "sluice/proxy/http2_upstream.hpp"
 #include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
 #include "sluice/proxy/wire.hpp"
 #include "sluice/proxy/worker.hpp"
 
 namespace sluice::proxy {
 namespace {
-
-using ResponseParser = http::response_parser<http::buffer_body>;
 
 // How much of a response body a stream holds before it stops reading the upstream: the client's
 // window decides how fast it drains.
@@ -175,7 +174,7 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   const bool retryable = !has_body;
   const Nanos upstream_started = services.clock.now();
   std::unique_ptr<UpstreamConnection> upstream;
-  std::optional<ResponseParser> response;
+  std::optional<UpstreamResponseParser> response;
   for (int attempt = 0;; ++attempt) {
     std::shared_ptr<ssl::context> tls;
     if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
@@ -209,18 +208,12 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
       ec = s.timed_out ? error_code(beast::error::timeout) : error_code(asio::error::broken_pipe);
     }
     if (!ec) {
-      response.emplace();
-      response->header_limit(static_cast<std::uint32_t>(config.http.max_header_bytes));
-      response->body_limit(boost::none);
-      response->skip(s.method == "HEAD");
+      response.emplace(config.http.max_header_bytes, s.method == "HEAD");
       arm(s, config.timeouts.upstream_response);
       std::tie(ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
                                                          *response, use_tuple);
-      while (!ec && response->get().result_int() / 100 == 1) {
-        response.emplace();
-        response->header_limit(static_cast<std::uint32_t>(config.http.max_header_bytes));
-        response->body_limit(boost::none);
-        response->skip(s.method == "HEAD");
+      while (!ec && response->status() / 100 == 1) {
+        response.emplace(config.http.max_header_bytes, s.method == "HEAD");
         std::tie(ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
                                                            *response, use_tuple);
       }
@@ -239,21 +232,18 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
     co_return;
   }
 
-  auto& res = response->get();
-  ex.status = res.result_int();
+  ex.status = response->status();
   ex.counters->count_response(ex.status);
   const bool upstream_keep_alive = response->keep_alive();
-  strip_hop_by_hop(res);
-  append_via(res, res.version());
-  add_ratelimit_headers(res, ex);
-  res.set("X-Request-Id", ex.request_id);
-  res.erase(http::field::content_length);  // HTTP/2 frames the body; a length could lie
+  ResponseHead head;
+  response->head(head);
+  head.forward_rules(response->version(), ex);
+  head.remove(http::field::content_length);  // HTTP/2 frames the body; a length could lie
   const bool with_body = !response->is_done();
-  const auto head_fields = static_cast<std::size_t>(std::distance(res.begin(), res.end()));
-  submit_response(s, res, with_body);
+  submit_response(s, head, with_body);
   bool complete = !with_body;
   if (with_body) {
-    co_await relay_response(s, ex, *upstream, *response, head_fields, complete);
+    co_await relay_response(s, ex, *upstream, *response, complete);
   }
   s.upstream_socket = nullptr;
   ex.upstream_ns = services.clock.now() - upstream_started;
@@ -364,12 +354,12 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
       upstream->resume(up);
     }
     if (up.head_received && !head_sent) {
-      http::response_header<> res;
-      res.result(up.status);
-      for (const auto& [name, value] : up.headers) res.insert(name, value);
-      append_via(res, kHttp2);
-      add_ratelimit_headers(res, ex);
-      res.set("X-Request-Id", ex.request_id);
+      ResponseHead res;
+      res.status = up.status;
+      for (const auto& [name, value] : up.headers) {
+        res.add(http::string_to_field(name), name, value);
+      }
+      res.forward_rules(kHttp2, ex);
       ex.status = up.status;
       ex.counters->count_response(ex.status);
       head_sent = true;
@@ -463,8 +453,8 @@ asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
 // The upstream's body into the stream, as fast as the client's window takes it.
 asio::awaitable<void> Http2Connection::relay_response(Http2Stream& s, Exchange& ex,
                                                       UpstreamConnection& upstream,
-                                                      ResponseParser& response,
-                                                      std::size_t head_fields, bool& complete) {
+                                                      UpstreamResponseParser& response,
+                                                      bool& complete) {
   const auto& timeouts = worker_.runtime()->config->timeouts;
   auto piece_lease = worker_.pieces().borrow();
   const std::span<char> piece = piece_lease.get();
@@ -479,13 +469,12 @@ asio::awaitable<void> Http2Connection::relay_response(Http2Stream& s, Exchange& 
       }
     }
     if (s.closed) co_return;
-    response.get().body().data = piece.data();
-    response.get().body().size = piece.size();
+    response.body() = {.data = piece.data(), .size = piece.size()};
     arm(s, timeouts.upstream_response);
     auto [ec, n] =
         co_await http::async_read_some(upstream.stream, upstream.buffer, response, use_tuple);
     if (ec == http::error::need_buffer) ec = {};
-    const std::size_t got = piece.size() - response.get().body().size;
+    const std::size_t got = piece.size() - response.body().size;
     if (got > 0) {
       s.body_out.append(piece.data(), got);
       ex.bytes += got;
@@ -504,14 +493,12 @@ asio::awaitable<void> Http2Connection::relay_response(Http2Stream& s, Exchange& 
       co_return;
     }
   }
-  // Beast adds a chunked body's trailer fields after the head's: they end the stream.
-  std::size_t index = 0;
-  for (const auto& field : response.get()) {
-    if (index++ < head_fields) continue;
-    std::string name(view(field.name_string()));
+  // A chunked body's trailer fields end the stream.
+  response.for_each_trailer([&s](const HeadField& field) {
+    std::string name(field.name_text);
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    s.trailers_out.emplace_back(std::move(name), std::string(view(field.value())));
-  }
+    s.trailers_out.emplace_back(std::move(name), std::string(field.value));
+  });
   s.out_done = true;
   complete = true;
   nghttp2_session_resume_data(session_, s.id);
@@ -532,7 +519,7 @@ void Http2Connection::answer(Http2Stream& s, Exchange& ex, LocalResponse respons
       s.body_out = std::move(response.body());
       s.out_done = true;
       ex.bytes = s.body_out.size();
-      submit_response(s, response.base(), !s.body_out.empty());
+      submit_response(s, ResponseHead(response.base()), !s.body_out.empty());
     } else if (s.grpc) {
       // What a gRPC client can read: HTTP 200, and the outcome in a trailers-only response.
       ex.grpc_status = grpc_status_for(ex, reason);
@@ -550,13 +537,13 @@ void Http2Connection::answer(Http2Stream& s, Exchange& ex, LocalResponse respons
       for (const auto* name : {"RateLimit-Policy", "RateLimit", "Retry-After", "X-Request-Id"}) {
         if (const auto value = response[name]; !value.empty()) head.set(name, value);
       }
-      submit_response(s, head, false);
+      submit_response(s, ResponseHead(head), false);
     } else {
       response.erase(http::field::content_length);
       s.body_out = std::move(response.body());
       s.out_done = true;
       ex.bytes = s.body_out.size();
-      submit_response(s, response.base(), !s.body_out.empty());
+      submit_response(s, ResponseHead(response.base()), !s.body_out.empty());
     }
   }
   finish(s, ex);

@@ -5,6 +5,7 @@
 #include "sluice/proxy/exchange.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/session.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
 #include "sluice/proxy/wire.hpp"
@@ -25,15 +26,6 @@ bool idempotent(http::verb method) {
     default:
       return false;
   }
-}
-
-// Response parsers are not reusable: each response (an interim 1xx included) gets a fresh one.
-void fresh_response_parser(std::optional<ResponseParser>& parser, std::size_t max_header_bytes,
-                           bool head_request) {
-  parser.emplace();
-  parser->header_limit(static_cast<std::uint32_t>(max_header_bytes));
-  parser->body_limit(boost::none);
-  parser->skip(head_request);
 }
 
 bool expects_continue(const http::fields& fields) {
@@ -99,14 +91,14 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   }
 
   const auto piece = worker_.pieces().borrow();
-  std::optional<ResponseParser> parsed;
+  std::optional<UpstreamResponseParser> parsed;
   const Nanos upstream_started = services.clock.now();
   auto upstream = co_await send_upstream(parser, ex, piece.get(), parsed);
   if (!upstream) co_return false;  // answered (502/504/413) or the client is gone
   const UpstreamInUse in_use(*this, upstream->socket);
-  ResponseParser& response = *parsed;
+  UpstreamResponseParser& response = *parsed;
 
-  if (response.get().result() == http::status::switching_protocols) {
+  if (response.status() == 101) {
     if (!upgrade.empty()) {
       co_return co_await open_tunnel(ex, std::move(upstream), response);
     }
@@ -118,37 +110,38 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     co_return false;
   }
   // The response header is in: from here on a failure can only close the client connection.
-  auto& res = response.get();
-  ex.status = res.result_int();
+  ex.status = response.status();
   ex.counters->count_response(ex.status);
   const bool upstream_keep_alive = response.keep_alive();
   const bool request_complete = parser.is_done();
-  strip_hop_by_hop(res);
-  append_via(res, res.version());
-  add_ratelimit_headers(res, ex);
-  res.set("X-Request-Id", ex.request_id);
-  bool keep_alive = client_keep_alive && request_complete && !services.draining.load();
+  ResponseHead head;
+  response.head(head);
+  head.forward_rules(response.version(), ex);
+  Http1Framing framing{
+      .version = ex.version,
+      .keep_alive = client_keep_alive && request_complete && !services.draining.load(),
+      .body = Http1Framing::Body::as_sent,
+      .upgrade = {}};
   const bool has_body = !response.is_done();
-  Framing framing = has_body && response.chunked() ? Framing::chunked : Framing::none;
+  Framing relay_framing = has_body && response.chunked() ? Framing::chunked : Framing::none;
   if (has_body && !response.content_length() && (ex.version == kHttp10 || !response.chunked())) {
     // Delimited by the upstream closing: re-framed as chunked for HTTP/1.1 clients. An HTTP/1.0
     // client cannot read chunks: it gets the bare body and learns its end by the close.
     if (ex.version == kHttp11) {
-      res.chunked(true);
-      framing = Framing::chunked;
+      framing.body = Http1Framing::Body::chunked;
+      relay_framing = Framing::chunked;
     } else {
-      res.erase(http::field::transfer_encoding);
-      framing = Framing::none;
-      keep_alive = false;
+      framing.body = Http1Framing::Body::close_delimited;
+      relay_framing = Framing::none;
+      framing.keep_alive = false;
     }
   }
-  res.version(ex.version);
-  res.keep_alive(keep_alive);
-  write_head(res, head_);
+  const bool keep_alive = framing.keep_alive;
+  write_head(head, framing, head_);
 
   RelayResult relayed = co_await relay(upstream->stream, upstream->buffer, response, stream_,
                                        {.head = head_,
-                                        .framing = framing,
+                                        .framing = relay_framing,
                                         .piece = piece.get(),
                                         .read_timeout = config.timeouts.upstream_response,
                                         .write_timeout = config.timeouts.client_idle},
@@ -178,7 +171,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
 // connection: the upstream may have closed it just as we picked it. Errors are answered here.
 asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
     RequestParser& parser, Exchange& ex, std::span<char> piece,
-    std::optional<ResponseParser>& response) {
+    std::optional<UpstreamResponseParser>& response) {
   const config::Config& config = *ex.runtime->config;
   const config::UpstreamTarget& target = *ex.upstream;
   const bool retryable = parser.is_done() && idempotent(parser.get().method());
@@ -228,15 +221,14 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
       co_return nullptr;
     }
     const bool head_request = parser.get().method() == http::verb::head;
-    fresh_response_parser(response, config.http.max_header_bytes, head_request);
+    response.emplace(config.http.max_header_bytes, head_request);
     if (sent.failure == RelayFailure::none) {
       arm(config.timeouts.upstream_response);
       auto [read_ec, n] = co_await http::async_read_header(upstream->stream, upstream->buffer,
                                                            *response, use_tuple);
       // Interim 1xx responses other than 101 (the answer to an Upgrade) are skipped.
-      while (!read_ec && response->get().result_int() / 100 == 1 &&
-             response->get().result_int() != 101) {
-        fresh_response_parser(response, config.http.max_header_bytes, head_request);
+      while (!read_ec && response->status() / 100 == 1 && response->status() != 101) {
+        response.emplace(config.http.max_header_bytes, head_request);
         std::tie(read_ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
                                                                 *response, use_tuple);
       }

@@ -7,6 +7,7 @@
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/http2_upstream.hpp"
 #include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/session.hpp"
 #include "sluice/proxy/wire.hpp"
 #include "sluice/proxy/worker.hpp"
@@ -145,17 +146,14 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
     co_return false;
   }
 
-  http::response<http::empty_body> res;
-  res.result(up.status);
-  res.version(ex.version);
+  ResponseHead head;
+  head.status = up.status;
   bool has_length = false;
   for (const auto& [name, value] : up.headers) {
     if (name == "content-length") has_length = true;
-    res.insert(name, value);
+    head.add(http::string_to_field(name), name, value);
   }
-  append_via(res, kHttp2);
-  add_ratelimit_headers(res, ex);
-  res.set("X-Request-Id", ex.request_id);
+  head.forward_rules(kHttp2, ex);
   ex.status = up.status;
   ex.counters->count_response(ex.status);
   const bool head_request = request.method() == http::verb::head;
@@ -166,9 +164,12 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
   const bool chunked = !bodiless && ex.version == kHttp11 && !has_length;
   bool keep_alive =
       client_keep_alive && !services.draining.load() && (bodiless || has_length || chunked);
-  if (chunked) res.set(http::field::transfer_encoding, "chunked");
-  res.keep_alive(keep_alive);
-  write_head(res.base(), head_);
+  write_head(head,
+             {.version = ex.version,
+              .keep_alive = keep_alive,
+              .body = chunked ? Http1Framing::Body::chunked : Http1Framing::Body::as_sent,
+              .upgrade = {}},
+             head_);
   arm(config.timeouts.client_idle);
   auto [head_ec, head_n] = co_await asio::async_write(stream_, asio::buffer(head_), use_tuple);
   if (head_ec) {

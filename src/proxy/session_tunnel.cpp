@@ -6,7 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include "sluice/proxy/exchange.hpp"
-#include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/session.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
 #include "sluice/proxy/wire.hpp"
@@ -18,21 +18,21 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
                                            std::unique_ptr<UpstreamConnection> upstream,
-                                           ResponseParser& response) {
+                                           UpstreamResponseParser& response) {
   const config::Config& config = *ex.runtime->config;
   const UpstreamInUse in_use(*this, upstream->socket);
-  auto& res = response.get();
-  ex.status = res.result_int();
+  ex.status = response.status();
   ex.counters->count_response(ex.status);
-  const std::string protocol(res[http::field::upgrade]);
-  strip_hop_by_hop(res);
-  res.set(http::field::upgrade, protocol);
-  res.set(http::field::connection, "Upgrade");
-  append_via(res, res.version());
-  add_ratelimit_headers(res, ex);
-  res.set("X-Request-Id", ex.request_id);
-  res.version(kHttp11);
-  write_head(res, head_);
+  ResponseHead head;
+  response.head(head);
+  const std::string_view protocol = response.first(http::field::upgrade);
+  head.forward_rules(response.version(), ex);
+  write_head(head,
+             {.version = kHttp11,
+              .keep_alive = true,
+              .body = Http1Framing::Body::as_sent,
+              .upgrade = protocol},
+             head_);
   finish(ex);
 
   // What either side sent right behind its head already belongs to the new protocol.

@@ -14,6 +14,9 @@ namespace sluice::proxy {
 // Proxy-Authenticate and every field named in Connection. Framing (Content-Length,
 // Transfer-Encoding) is left to the relay and is not touched here.
 void strip_hop_by_hop(http::fields& fields);
+// Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization and
+// Proxy-Authenticate: the fields that never pass a proxy as they came.
+bool is_hop_by_hop(http::field name) noexcept;
 
 // How the client reached sluice, as the forwarding headers tell the upstream.
 struct Forwarded {
@@ -25,10 +28,11 @@ struct Forwarded {
 // Several X-Forwarded-For lines (a proxy that appends a line of its own) go on as one list.
 void add_forwarding(http::fields& fields, const Forwarded& client);
 
+// How Via names this hop: "1.1 sluice" (the version of the message sluice received).
+std::string_view via_hop(unsigned version) noexcept;
+
 // Every line of a list-valued field, joined with ", " as RFC 9110 §5.3 combines them.
 std::string combined_field(const http::fields& fields, std::string_view name);
-
-void append_via(http::fields& fields, unsigned version);
 
 // The protocols of a request's Upgrade header that sluice forwards, as the header to send:
 // those named in `allowed` (`upgrades:`, lower-case names such as "websocket"), compared as

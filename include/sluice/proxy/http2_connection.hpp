@@ -17,6 +17,7 @@
 #include "sluice/proxy/beast.hpp"
 #include "sluice/proxy/read_buffer.hpp"
 #include "sluice/proxy/stream.hpp"
+#include "sluice/proxy/upstream_response.hpp"
 
 struct nghttp2_session;
 
@@ -80,12 +81,11 @@ class Http2Connection {
   asio::awaitable<bool> send_request_body(Http2Stream& s, UpstreamConnection& upstream,
                                           bool chunked);
   asio::awaitable<void> relay_response(Http2Stream& s, Exchange& ex, UpstreamConnection& upstream,
-                                       http::response_parser<http::buffer_body>& response,
-                                       std::size_t head_fields, bool& complete);
+                                       UpstreamResponseParser& response, bool& complete);
   // Sluice's own answer to a stream: as an HTTP/2 response, or a gRPC call's trailers-only one.
   void answer(Http2Stream& s, Exchange& ex, LocalResponse response, AnswerReason reason,
               std::string_view detail);
-  void submit_response(Http2Stream& s, const http::response_header<>& head, bool with_body);
+  void submit_response(Http2Stream& s, const ResponseHead& head, bool with_body);
   void finish(Http2Stream& s, Exchange& ex);
   void arm(Http2Stream& s, Nanos timeout);
 

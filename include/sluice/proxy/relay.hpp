@@ -56,17 +56,23 @@ struct RelayOptions {
   Nanos write_timeout = 0;
 };
 
+// Where a Beast parser with a buffer_body puts body bytes (an upstream's response has a parser
+// of its own: upstream_response.hpp).
+template <bool isRequest>
+auto& body_of(http::parser<isRequest, http::buffer_body>& parser) noexcept {
+  return parser.get().body();
+}
+
 // `arm(timeout)` is called before every read and every write: the caller's deadline.
-template <class ReadStream, class ReadBuffer, class WriteStream, bool isRequest, class Arm>
-asio::awaitable<RelayResult> relay(ReadStream& in, ReadBuffer& in_buffer,
-                                   http::parser<isRequest, http::buffer_body>& parser,
+template <class ReadStream, class ReadBuffer, class WriteStream, class Parser, class Arm>
+asio::awaitable<RelayResult> relay(ReadStream& in, ReadBuffer& in_buffer, Parser& parser,
                                    WriteStream& out, RelayOptions options, Arm arm) {
   const auto [head, framing, piece, read_timeout, write_timeout] = options;
   static constexpr std::string_view kCrlf = "\r\n";
   static constexpr std::string_view kCrlfLastChunk = "\r\n0\r\n\r\n";
   static constexpr std::string_view kLastChunk = "0\r\n\r\n";
   RelayResult result;
-  auto& body = parser.get().body();
+  auto& body = body_of(parser);
   for (bool head_sent = false;;) {
     std::size_t n = 0;
     if (!parser.is_done()) {

@@ -18,6 +18,7 @@
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/stream.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
+#include "sluice/proxy/upstream_response.hpp"
 
 namespace sluice::proxy {
 
@@ -26,7 +27,6 @@ struct Exchange;
 class Http2Connection;
 
 using RequestParser = http::request_parser<http::buffer_body>;
-using ResponseParser = http::response_parser<http::buffer_body>;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -97,12 +97,12 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> forward_h2(RequestParser& parser, Exchange& ex);
   asio::awaitable<std::unique_ptr<UpstreamConnection>> send_upstream(
       RequestParser& parser, Exchange& ex, std::span<char> piece,
-      std::optional<ResponseParser>& response);
+      std::optional<UpstreamResponseParser>& response);
   asio::awaitable<void> refuse_unreachable(Exchange& ex, const UpstreamPool::Failure& failed);
   // After a 101: the client and the upstream connection joined until either closes or
   // tunnel_idle passes with no bytes either way (session_tunnel.cpp).
   asio::awaitable<bool> open_tunnel(Exchange& ex, std::unique_ptr<UpstreamConnection> upstream,
-                                    ResponseParser& response);
+                                    UpstreamResponseParser& response);
   // One direction of a tunnel, named at the call site: a swapped pair would be a silent bug.
   struct Pipe {
     Stream& from;

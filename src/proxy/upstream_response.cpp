@@ -1,0 +1,97 @@
+#include "sluice/proxy/upstream_response.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sluice::proxy {
+
+UpstreamResponseParser::UpstreamResponseParser(std::size_t max_header_bytes, bool head_request) {
+  header_limit(static_cast<std::uint32_t>(max_header_bytes));
+  body_limit(boost::none);
+  skip(head_request);
+  // Most heads fit: one allocation per response instead of one per field.
+  text_.reserve(512);
+}
+
+HeadField UpstreamResponseParser::field(std::size_t i) const noexcept {
+  const StoredField& f = fields_[i];
+  return {f.name, std::string_view(text_).substr(f.name_at, f.name_size),
+          std::string_view(text_).substr(f.value_at, f.value_size)};
+}
+
+void UpstreamResponseParser::head(ResponseHead& out) const {
+  out.status = status_;
+  out.reason = std::string_view(text_).substr(reason_at_, reason_size_);
+  out.fields.clear();
+  for (std::size_t i = 0; i < head_fields_; ++i) out.fields.push_back(field(i));
+}
+
+std::string_view UpstreamResponseParser::first(http::field name) const noexcept {
+  for (std::size_t i = 0; i < head_fields_; ++i) {
+    if (fields_[i].name == name) return field(i).value;
+  }
+  return {};
+}
+
+void UpstreamResponseParser::on_request_impl(http::verb, beast::string_view, beast::string_view,
+                                             int, error_code& ec) {
+  ec = http::error::bad_method;  // never called: this parses responses
+}
+
+void UpstreamResponseParser::on_response_impl(int code, beast::string_view reason, int version,
+                                              error_code& /*ec*/) {
+  status_ = static_cast<unsigned>(code);
+  version_ = static_cast<unsigned>(version);
+  reason_at_ = static_cast<std::uint32_t>(text_.size());
+  reason_size_ = static_cast<std::uint32_t>(reason.size());
+  text_.append(reason.data(), reason.size());
+}
+
+// Sizes fit in 32 bits: the head is bounded by max_header_bytes, and so are trailers by Beast.
+void UpstreamResponseParser::on_field_impl(http::field name, beast::string_view name_text,
+                                           beast::string_view value, error_code& /*ec*/) {
+  StoredField f{name, static_cast<std::uint32_t>(text_.size()),
+                static_cast<std::uint32_t>(name_text.size()), 0,
+                static_cast<std::uint32_t>(value.size())};
+  text_.append(name_text.data(), name_text.size());
+  f.value_at = static_cast<std::uint32_t>(text_.size());
+  text_.append(value.data(), value.size());
+  fields_.push_back(f);
+}
+
+void UpstreamResponseParser::on_header_impl(error_code& /*ec*/) {
+  head_fields_ = fields_.size();
+}
+
+void UpstreamResponseParser::on_body_init_impl(const boost::optional<std::uint64_t>& /*length*/,
+                                               error_code& /*ec*/) {}
+
+std::size_t UpstreamResponseParser::take_body(beast::string_view data, error_code& ec) {
+  if (body_.data == nullptr) {
+    ec = http::error::need_buffer;
+    return 0;
+  }
+  const std::size_t n = std::min(data.size(), body_.size);
+  std::memcpy(body_.data, data.data(), n);
+  body_.data = static_cast<char*>(body_.data) + n;
+  body_.size -= n;
+  if (n < data.size()) ec = http::error::need_buffer;
+  return n;
+}
+
+std::size_t UpstreamResponseParser::on_body_impl(beast::string_view data, error_code& ec) {
+  return take_body(data, ec);
+}
+
+void UpstreamResponseParser::on_chunk_header_impl(std::uint64_t /*size*/,
+                                                  beast::string_view /*extensions*/,
+                                                  error_code& /*ec*/) {}
+
+std::size_t UpstreamResponseParser::on_chunk_body_impl(std::uint64_t /*remain*/,
+                                                       beast::string_view data, error_code& ec) {
+  return take_body(data, ec);
+}
+
+void UpstreamResponseParser::on_finish_impl(error_code& /*ec*/) {}
+
+}  // namespace sluice::proxy
