@@ -8,6 +8,7 @@
 #include "sluice/proxy/exchange.hpp"
 #include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/upstream_response.hpp"
+#include "sluice/proxy/wire.hpp"
 
 namespace sluice::proxy {
 namespace {
@@ -181,6 +182,25 @@ TEST(WriteResponseHead, ASwitchNamesItsProtocol) {
                      .body = Http1Framing::Body::as_sent,
                      .upgrade = "websocket"}),
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+}
+
+TEST(WriteHead, ARequestAndALocalAnswerAsBeastHoldsThem) {
+  http::request_header<> request;
+  request.method(http::verb::get);
+  request.target("/a?b=1");
+  request.version(kHttp11);
+  request.insert("Host", "example.com");
+  request.insert("X-Long", std::string(300, 'x'));
+  std::string out = "left over from the last request";
+  write_head(request, out);
+  EXPECT_EQ(out, "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nX-Long: " + std::string(300, 'x') +
+                     "\r\n\r\n");
+  http::response_header<> response;
+  response.result(429);
+  response.version(kHttp10);
+  response.insert("Retry-After", "1");
+  write_head(response, out);
+  EXPECT_EQ(out, "HTTP/1.0 429 Too Many Requests\r\nRetry-After: 1\r\n\r\n");
 }
 
 }  // namespace

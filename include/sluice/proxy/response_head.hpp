@@ -2,7 +2,7 @@
 // A response head on its way to a client, whatever brought it (an HTTP/1.1 upstream, an HTTP/2
 // one, sluice itself) and whatever carries it on: a status and its fields as views. The rules of
 // a forwarding proxy are applied to it in one place (forward_rules); each protocol then writes it
-// in its own form (write_head for HTTP/1.x, the HTTP/2 connection's header list).
+// in its own form (wire.hpp's write_head for HTTP/1.x, the HTTP/2 connection's header list).
 
 #include <boost/container/small_vector.hpp>
 #include <string>
@@ -51,21 +51,5 @@ class ResponseHead {
  private:
   std::string via_;  // the Via value forward_rules makes, which `fields` views
 };
-
-// How an HTTP/1.x head frames what follows it on the client's connection.
-struct Http1Framing {
-  unsigned version = kHttp11;
-  bool keep_alive = true;  // else HTTP/1.1 says Connection: close; HTTP/1.0 keep-alive when true
-  enum class Body {
-    as_sent,         // framed as the head's own fields say
-    chunked,         // sluice chunks a body the upstream delimited by closing
-    close_delimited  // an HTTP/1.0 client: Transfer-Encoding dropped, the close ends the body
-  };
-  Body body = Body::as_sent;
-  std::string_view upgrade;  // a 101's protocol: Connection: Upgrade and this Upgrade sent
-};
-
-// "HTTP/1.1 200 OK\r\n" + fields + "\r\n", replacing `out`.
-void write_head(const ResponseHead& head, const Http1Framing& framing, std::string& out);
 
 }  // namespace sluice::proxy
