@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/beast/http/rfc7230.hpp>
-#include <boost/container/small_vector.hpp>
 #include <vector>
 
 #include "sluice/core/ascii.hpp"
@@ -25,34 +24,6 @@ bool is_hop_by_hop(http::field name) noexcept {
   }
 }
 
-// One pass over the fields, comparing their parsed names, instead of a tree lookup per
-// hop-by-hop name: those lookups, twice per forwarded request, cost 6 % of its user-space
-// instructions (docs/BENCHMARKS.md).
-void strip_hop_by_hop(http::fields& fields) {
-  // The names the Connection lines list, as views into those lines: they are erased last.
-  boost::container::small_vector<std::string_view, 8> named;
-  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
-       ++range.first) {
-    for (const auto token : http::token_list(range.first->value())) named.push_back(view(token));
-  }
-  const auto is_named = [&named](const http::fields::value_type& field) {
-    // Framing fields cannot be dropped by a client's say-so: the relay needs them.
-    if (field.name() == http::field::content_length ||
-        field.name() == http::field::transfer_encoding) {
-      return false;
-    }
-    const std::string_view name = view(field.name_string());
-    return std::any_of(named.begin(), named.end(),
-                       [name](std::string_view token) { return beast::iequals(token, name); });
-  };
-  for (auto it = fields.begin(); it != fields.end();) {
-    const bool drop = it->name() != http::field::connection &&
-                      (is_hop_by_hop(it->name()) || (!named.empty() && is_named(*it)));
-    it = drop ? fields.erase(it) : std::next(it);
-  }
-  fields.erase(http::field::connection);
-}
-
 std::string combined_field(const http::fields& fields, std::string_view name) {
   if (fields.count(name) == 1) return std::string(view(fields[name]));
   std::string out;
@@ -65,21 +36,6 @@ std::string combined_field(const http::fields& fields, std::string_view name) {
 
 std::string_view via_hop(unsigned version) noexcept {
   return version == kHttp10 ? "1.0 sluice" : version == kHttp2 ? "2 sluice" : "1.1 sluice";
-}
-
-void add_forwarding(http::fields& fields, const Forwarded& client) {
-  std::string xff = combined_field(fields, "X-Forwarded-For");
-  if (!client.peer.empty()) {  // empty for a connection not over IP (an adopted socketpair)
-    if (!xff.empty()) xff += ", ";
-    xff += client.peer;
-  }
-  if (!xff.empty()) fields.set("X-Forwarded-For", xff);
-  fields.set("X-Forwarded-Proto", client.tls ? "https" : "http");
-  // Via gains this hop: one line for all that came before.
-  std::string via = combined_field(fields, "Via");
-  if (!via.empty()) via += ", ";
-  via += via_hop(client.version);
-  fields.set(http::field::via, via);
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include "sluice/proxy/http2_stream.hpp"
 #include "sluice/proxy/http2_upstream.hpp"
 #include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/request_head.hpp"
 #include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
 #include "sluice/proxy/wire.hpp"
@@ -155,21 +156,18 @@ asio::awaitable<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
 asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   Services& services = worker_.services();
   const config::Config& config = *ex.runtime->config;
-  http::request_header<>& request = s.head;
-  strip_hop_by_hop(request);
-  add_forwarding(request,
-                 {.peer = client_.peer_text, .version = kHttp2, .tls = stream_.tls() != nullptr});
-  request.set("X-Request-Id", ex.request_id);
-  const auto host_header =
-      ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
-  if (host_header == config::HostHeader::upstream) {
-    request.set(http::field::host, ex.upstream->authority());
-  }
+  const std::string host = ex.upstream_host();
+  const UpstreamRequestHead outgoing(s.head, {.peer = client_.peer_text,
+                                              .version = kHttp2,
+                                              .tls = stream_.tls() != nullptr,
+                                              .request_id = ex.request_id,
+                                              .authority = host});
   // HTTP/2 frames the body itself: upstream, a length the client declared stands, and a body
   // of unknown length goes chunked.
   const bool has_body = !(s.request_complete && s.body_in.empty());
-  const bool chunked = has_body && request.count(http::field::content_length) == 0;
-  if (chunked) request.set(http::field::transfer_encoding, "chunked");
+  const bool chunked = has_body && s.head.count(http::field::content_length) == 0;
+  std::string head_bytes;
+  write_head(outgoing, {.chunked = chunked, .upgrade = {}}, head_bytes);
 
   const bool retryable = !has_body;
   const Nanos upstream_started = services.clock.now();
@@ -193,8 +191,6 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
       co_return;
     }
     s.upstream_socket = &upstream->socket;
-    std::string head_bytes;
-    write_head(request, head_bytes);
     arm(s, config.timeouts.upstream_response);
     auto [ec, n] =
         co_await asio::async_write(upstream->stream, asio::buffer(head_bytes), use_tuple);
@@ -274,29 +270,13 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
     co_return;
   }
 
-  http::request_header<>& request = s.head;
-  const bool trailers_asked = beast::iequals(request[http::field::te], "trailers");
-  strip_hop_by_hop(request);
-  add_forwarding(request,
-                 {.peer = client_.peer_text, .version = kHttp2, .tls = stream_.tls() != nullptr});
-  request.set("X-Request-Id", ex.request_id);
-  const auto host_header =
-      ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
-  std::string authority = host_header == config::HostHeader::upstream
-                              ? ex.upstream->authority()
-                              : std::string(view(request[http::field::host]));
-  std::vector<std::pair<std::string, std::string>> headers{
-      {":method", s.method},
-      {":scheme", ex.upstream->tls ? "https" : "http"},
-      {":authority", authority},
-      {":path", ex.target}};
-  for (const auto& field : request) {
-    std::string name(view(field.name_string()));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (name == "host") continue;
-    headers.emplace_back(std::move(name), std::string(view(field.value())));
-  }
-  if (trailers_asked) headers.emplace_back("te", "trailers");  // gRPC servers require it
+  const std::string host = ex.upstream_host();
+  const UpstreamRequestHead outgoing(s.head, {.peer = client_.peer_text,
+                                              .version = kHttp2,
+                                              .tls = stream_.tls() != nullptr,
+                                              .request_id = ex.request_id,
+                                              .authority = host});
+  const auto headers = http2_request_headers(outgoing, ex.upstream->tls.has_value());
 
   UpstreamStream up(s.wake);
   up.request_body = std::move(s.body_in);

@@ -30,22 +30,31 @@ std::string_view ResponseHead::first(http::field name) const noexcept {
   return {};
 }
 
-void ResponseHead::forward_rules(unsigned version, const Exchange& ex) {
-  // The names the Connection lines list, as views into those lines (which stay valid: the
-  // fields are views into the upstream's parser).
+void drop_hop_by_hop(HeadFields& fields) {
+  // The names the Connection lines list, as views into those lines (which stay where they are:
+  // the fields are views into a parser or a Beast header).
   boost::container::small_vector<std::string_view, 8> named;
   for (const HeadField& f : fields) {
     if (f.name != http::field::connection) continue;
     for (const auto token : http::token_list(f.value)) named.push_back(view(token));
   }
   const auto is_named = [&named](const HeadField& f) {
-    // Framing fields cannot be dropped by an upstream's say-so: the relay needs them.
-    if (f.name == http::field::content_length || f.name == http::field::transfer_encoding) {
+    if (named.empty() || f.name == http::field::content_length ||
+        f.name == http::field::transfer_encoding) {
       return false;
     }
     return std::any_of(named.begin(), named.end(),
                        [&f](std::string_view token) { return beast::iequals(token, f.name_text); });
   };
+  fields.erase(std::remove_if(fields.begin(), fields.end(),
+                              [&is_named](const HeadField& f) {
+                                return is_hop_by_hop(f.name) || is_named(f);
+                              }),
+               fields.end());
+}
+
+void ResponseHead::forward_rules(unsigned version, const Exchange& ex) {
+  drop_hop_by_hop(fields);
   // One Via line for all the upstream's, this hop last.
   via_.clear();
   const bool own_ratelimit = !ex.ratelimit.empty();
@@ -61,7 +70,7 @@ void ResponseHead::forward_rules(unsigned version, const Exchange& ex) {
       via_ += it->value;
       continue;
     }
-    if (is_hop_by_hop(it->name) || replaced(*it) || (!named.empty() && is_named(*it))) continue;
+    if (replaced(*it)) continue;
     *kept++ = *it;
   }
   fields.erase(kept, fields.end());

@@ -5,6 +5,7 @@
 #include "sluice/proxy/exchange.hpp"
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/request_head.hpp"
 #include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/session.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
@@ -66,29 +67,20 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     if (ec) co_return false;
   }
   const std::string upgrade = upgrade_protocol(request, config.upgrades);
-  request.erase(http::field::expect);
+  const std::string host = ex.upstream_host();
+  UpstreamRequestHead outgoing(request, {.peer = peer_text_,
+                                         .version = ex.version,
+                                         .tls = stream_.tls() != nullptr,
+                                         .request_id = ex.request_id,
+                                         .authority = host});
   if (const auto length = parser.content_length();
       length && request.count(http::field::content_length) > 0) {
     // One value, however it was sent ("5, 5", two equal lines, "05"): Beast refused unequal
     // ones, and upstreams differ on the rest.
-    request.set(http::field::content_length, std::to_string(*length));
+    outgoing.set_content_length(*length);
   }
-  strip_hop_by_hop(request);
-  add_forwarding(request,
-                 {.peer = peer_text_, .version = ex.version, .tls = stream_.tls() != nullptr});
-  request.set("X-Request-Id", ex.request_id);
-  const auto host_header =
-      ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
-  if (host_header == config::HostHeader::upstream) {
-    request.set(http::field::host, ex.upstream->authority());
-  }
-  request.version(kHttp11);
-  request.keep_alive(true);
-  if (!upgrade.empty()) {
-    // The one hop-by-hop request sluice passes on: the limit counted the handshake.
-    request.set(http::field::upgrade, upgrade);
-    request.set(http::field::connection, "Upgrade");
-  }
+  // The one hop-by-hop request field sluice passes on is Upgrade: the limit counted the handshake.
+  write_head(outgoing, {.chunked = false, .upgrade = upgrade}, head_);
 
   const auto piece = worker_.pieces().borrow();
   std::optional<UpstreamResponseParser> parsed;
@@ -193,7 +185,6 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> Session::send_upstream(
       co_return nullptr;
     }
     const UpstreamInUse in_use(*this, upstream->socket);
-    write_head(parser.get(), head_);
     const Framing framing = parser.chunked() ? Framing::chunked : Framing::none;
     RelayResult sent = co_await relay(stream_, buffer_, parser, upstream->stream,
                                       {.head = head_,

@@ -7,6 +7,7 @@
 #include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/http2_upstream.hpp"
 #include "sluice/proxy/relay.hpp"
+#include "sluice/proxy/request_head.hpp"
 #include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/session.hpp"
 #include "sluice/proxy/wire.hpp"
@@ -17,12 +18,6 @@ namespace {
 
 // What a stream holds of either body before the side that feeds it waits.
 constexpr std::size_t kMaxBuffered = 4 * kRelayPiece;
-
-std::string lower(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 }  // namespace
 
@@ -50,28 +45,14 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
     co_return false;
   }
 
-  request.erase(http::field::expect);
-  request.erase(http::field::transfer_encoding);  // HTTP/2 frames the body itself
-  const bool trailers_asked = beast::iequals(request[http::field::te], "trailers");
-  strip_hop_by_hop(request);
-  add_forwarding(request,
-                 {.peer = peer_text_, .version = ex.version, .tls = stream_.tls() != nullptr});
-  request.set("X-Request-Id", ex.request_id);
-  const auto host_header =
-      ex.route != nullptr ? ex.route->host_header : ex.upstream->default_host_header();
-  std::vector<std::pair<std::string, std::string>> headers{
-      {":method", std::string(view(request.method_string()))},
-      {":scheme", ex.upstream->tls ? "https" : "http"},
-      {":authority", host_header == config::HostHeader::upstream
-                         ? ex.upstream->authority()
-                         : std::string(view(request[http::field::host]))},
-      {":path", ex.target}};
-  for (const auto& field : request) {
-    std::string name = lower(view(field.name_string()));
-    if (name == "host") continue;
-    headers.emplace_back(std::move(name), std::string(view(field.value())));
-  }
-  if (trailers_asked) headers.emplace_back("te", "trailers");  // gRPC servers require it
+  const std::string host = ex.upstream_host();
+  UpstreamRequestHead outgoing(request, {.peer = peer_text_,
+                                         .version = ex.version,
+                                         .tls = stream_.tls() != nullptr,
+                                         .request_id = ex.request_id,
+                                         .authority = host});
+  outgoing.remove(http::field::transfer_encoding);  // HTTP/2 frames the body itself
+  const auto headers = http2_request_headers(outgoing, ex.upstream->tls.has_value());
 
   asio::steady_timer wake(socket_.get_executor(), asio::steady_timer::time_point::max());
   UpstreamStream up(wake);

@@ -141,4 +141,25 @@ void write_head(const ResponseHead& head, const Http1Framing& framing, std::stri
   w.put(std::string_view("\r\n"));
 }
 
+void write_head(const UpstreamRequestHead& head, const Http1RequestFraming& framing,
+                std::string& out) {
+  // Transfer-Encoding, Upgrade and Connection, when sluice adds them.
+  static constexpr std::size_t kFramingFields = 64;
+  std::size_t most = head.method.size() + head.target.size() + 10 + kLineEnds + kFramingFields +
+                     framing.upgrade.size();
+  for (const HeadField& f : head.fields) most += HeadWriter::size_of(f.name_text, f.value);
+  HeadWriter w(out, most);
+  w.put(head.method);
+  w.put(std::string_view(" "));
+  w.put(head.target);
+  w.put(std::string_view(" HTTP/1.1\r\n"));
+  for (const HeadField& f : head.fields) w.field(f.name_text, f.value);
+  if (framing.chunked) w.field("Transfer-Encoding", "chunked");
+  if (!framing.upgrade.empty()) {
+    w.field("Upgrade", framing.upgrade);
+    w.field("Connection", "Upgrade");
+  }
+  w.put(std::string_view("\r\n"));
+}
+
 }  // namespace sluice::proxy

@@ -7,8 +7,9 @@
 
 #include "sluice/config/load.hpp"
 #include "sluice/limit/key.hpp"
-#include "sluice/proxy/headers.hpp"
 #include "sluice/proxy/request_checks.hpp"
+#include "sluice/proxy/request_head.hpp"
+#include "sluice/proxy/wire.hpp"
 
 namespace {
 
@@ -85,8 +86,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     (void)sluice::limit::masked_target(route->policy, read->target.forwarded);
   }
-  sluice::proxy::strip_hop_by_hop(req);
+  // The head as the upstream gets it, over HTTP/1.1 and over HTTP/2.
   const std::string client_text = client.to_string();
-  sluice::proxy::add_forwarding(req, {.peer = client_text, .version = req.version(), .tls = false});
+  const sluice::proxy::UpstreamRequestHead outgoing(req, {.peer = client_text,
+                                                          .version = req.version(),
+                                                          .tls = false,
+                                                          .request_id = "id",
+                                                          .authority = {}});
+  std::string bytes_out;
+  sluice::proxy::write_head(outgoing, {}, bytes_out);
+  if (bytes_out.find("\r\n\r\n") != bytes_out.size() - 4) __builtin_trap();  // one head, ended
+  (void)sluice::proxy::http2_request_headers(outgoing, false);
   return 0;
 }

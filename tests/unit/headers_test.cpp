@@ -1,32 +1,43 @@
-// The hop-by-hop rule of a forwarding proxy (RFC 9110 §7.6.1), on Beast's fields.
+// The header rules of a forwarding proxy (RFC 9110 §7.6.1) as the request and response heads
+// apply them: hop-by-hop fields stay on their hop, the forwarding fields are sluice's.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "sluice/proxy/headers.hpp"
+#include "sluice/proxy/request_head.hpp"
+#include "sluice/proxy/response_head.hpp"
+#include "sluice/proxy/wire.hpp"
 
 namespace sluice::proxy {
 namespace {
 
-std::vector<std::string> names_of(const http::fields& fields) {
+// The fields of a Beast header as views, as the heads take them.
+HeadFields fields_of(const http::fields& fields) {
+  HeadFields out;
+  for (const auto& f : fields) out.push_back({f.name(), view(f.name_string()), view(f.value())});
+  return out;
+}
+
+std::vector<std::string> names_of(const HeadFields& fields) {
   std::vector<std::string> names;
-  for (const auto& field : fields) names.emplace_back(field.name_string());
+  for (const HeadField& f : fields) names.emplace_back(f.name_text);
   return names;
 }
 
-TEST(StripHopByHop, RemovesTheFixedHopByHopFields) {
+TEST(DropHopByHop, RemovesTheFixedHopByHopFields) {
   http::fields fields;
   for (const char* name : {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
                            "Upgrade", "Proxy-Authorization", "Proxy-Authenticate"}) {
     fields.insert(name, "x");
   }
   fields.insert("Accept", "*/*");
-  strip_hop_by_hop(fields);
-  EXPECT_EQ(names_of(fields), std::vector<std::string>{"Accept"});
+  HeadFields head = fields_of(fields);
+  drop_hop_by_hop(head);
+  EXPECT_EQ(names_of(head), std::vector<std::string>{"Accept"});
 }
 
-TEST(StripHopByHop, RemovesWhatConnectionNamesWhereverItStandsAndHoweverItIsSpelled) {
+TEST(DropHopByHop, RemovesWhatConnectionNamesWhereverItStandsAndHoweverItIsSpelled) {
   http::fields fields;
   fields.insert("X-Before", "1");  // named by a Connection line that comes later
   fields.insert("Accept", "*/*");
@@ -35,41 +46,99 @@ TEST(StripHopByHop, RemovesWhatConnectionNamesWhereverItStandsAndHoweverItIsSpel
   fields.insert("Connection", "X-After");      // a second line adds to the list
   fields.insert("Cache-Control", "no-cache");  // a known field named by a token: dropped too
   fields.insert("Connection", "cache-control");
-  strip_hop_by_hop(fields);
-  EXPECT_EQ(names_of(fields), std::vector<std::string>{"Accept"});
+  HeadFields head = fields_of(fields);
+  drop_hop_by_hop(head);
+  EXPECT_EQ(names_of(head), std::vector<std::string>{"Accept"});
 }
 
-TEST(StripHopByHop, KeepsFramingFieldsEvenWhenConnectionNamesThem) {
+TEST(DropHopByHop, KeepsFramingFieldsEvenWhenConnectionNamesThem) {
   http::fields fields;
   fields.insert("Content-Length", "5");
   fields.insert("Transfer-Encoding", "chunked");
   fields.insert("Connection", "Content-Length, transfer-encoding");
-  strip_hop_by_hop(fields);
-  EXPECT_EQ(names_of(fields), (std::vector<std::string>{"Content-Length", "Transfer-Encoding"}));
+  HeadFields head = fields_of(fields);
+  drop_hop_by_hop(head);
+  EXPECT_EQ(names_of(head), (std::vector<std::string>{"Content-Length", "Transfer-Encoding"}));
 }
 
-TEST(StripHopByHop, LeavesEndToEndFieldsInTheirOrder) {
+TEST(DropHopByHop, LeavesEndToEndFieldsInTheirOrder) {
   http::fields fields;
   fields.insert("Accept", "a");
   fields.insert("X-One", "1");
   fields.insert("Set-Cookie", "a=1");
   fields.insert("Set-Cookie", "b=2");
-  strip_hop_by_hop(fields);
-  EXPECT_EQ(names_of(fields),
+  HeadFields head = fields_of(fields);
+  drop_hop_by_hop(head);
+  EXPECT_EQ(names_of(head),
             (std::vector<std::string>{"Accept", "X-One", "Set-Cookie", "Set-Cookie"}));
 }
 
-TEST(AddForwarding, CombinesEveryViaAndForwardedForLineWithThisHopLast) {
-  http::fields fields;
-  fields.insert("Via", "1.0 a");
-  fields.insert("X-Forwarded-For", "10.0.0.1");
-  fields.insert("Via", "1.1 b");
-  fields.insert("X-Forwarded-For", "10.0.0.2");
-  add_forwarding(fields, {.peer = "127.0.0.1", .version = kHttp10, .tls = true});
-  EXPECT_EQ(combined_field(fields, "Via"), "1.0 a, 1.1 b, 1.0 sluice");
-  EXPECT_EQ(fields.count(http::field::via), 1u);
-  EXPECT_EQ(combined_field(fields, "X-Forwarded-For"), "10.0.0.1, 10.0.0.2, 127.0.0.1");
-  EXPECT_EQ(fields["X-Forwarded-Proto"], "https");
+http::request_header<> request_with(std::initializer_list<std::pair<const char*, const char*>> f) {
+  http::request_header<> request;
+  request.method(http::verb::post);
+  request.target("/orders?x=1");
+  request.version(kHttp11);
+  for (const auto& [name, value] : f) request.insert(name, value);
+  return request;
+}
+
+std::string http1_head(const UpstreamRequestHead& head, Http1RequestFraming framing = {}) {
+  std::string out;
+  write_head(head, framing, out);
+  return out;
+}
+
+TEST(UpstreamRequestHead, CombinesEveryViaAndForwardedForLineWithThisHopLast) {
+  const auto request = request_with({{"Host", "example.com"},
+                                     {"Via", "1.0 a"},
+                                     {"X-Forwarded-For", "10.0.0.1"},
+                                     {"Via", "1.1 b"},
+                                     {"X-Forwarded-For", "10.0.0.2, 10.0.0.3"},
+                                     {"X-Forwarded-Proto", "gopher"},
+                                     {"X-Request-Id", "forged"}});
+  const UpstreamRequestHead head(
+      request,
+      {.peer = "127.0.0.1", .version = kHttp10, .tls = true, .request_id = "r1", .authority = {}});
+  EXPECT_EQ(
+      http1_head(head),
+      "POST /orders?x=1 HTTP/1.1\r\nHost: example.com\r\n"
+      "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 127.0.0.1\r\n"
+      "X-Forwarded-Proto: https\r\nVia: 1.0 a, 1.1 b, 1.0 sluice\r\nX-Request-Id: r1\r\n\r\n");
+}
+
+TEST(UpstreamRequestHead, DropsHopByHopAndExpectAndGivesTheUpstreamItsHostWhenAsked) {
+  const auto request = request_with({{"host", "client.example"},
+                                     {"Expect", "100-continue"},
+                                     {"Connection", "keep-alive, X-Secret"},
+                                     {"X-Secret", "s"},
+                                     {"Content-Length", "05"},
+                                     {"Accept", "*/*"}});
+  UpstreamRequestHead head(request, {.peer = {},
+                                     .version = kHttp11,
+                                     .tls = false,
+                                     .request_id = "r2",
+                                     .authority = "api.internal:8443"});
+  head.set_content_length(5);
+  EXPECT_EQ(http1_head(head, {.chunked = false, .upgrade = "websocket"}),
+            "POST /orders?x=1 HTTP/1.1\r\nhost: api.internal:8443\r\nAccept: */*\r\n"
+            "X-Forwarded-Proto: http\r\nVia: 1.1 sluice\r\nX-Request-Id: r2\r\n"
+            "Content-Length: 5\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+}
+
+TEST(UpstreamRequestHead, AsHttp2HeadersHostBecomesTheAuthorityAndTrailersAreAskedFor) {
+  const auto request = request_with(
+      {{"Host", "example.com"}, {"TE", "trailers"}, {"Content-Type", "application/grpc"}});
+  const UpstreamRequestHead head(
+      request,
+      {.peer = "::1", .version = kHttp2, .tls = false, .request_id = "r3", .authority = {}});
+  const auto headers = http2_request_headers(head, true);
+  std::vector<std::string> lines;
+  for (const auto& [name, value] : headers) lines.push_back(name + ": " + value);
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{":method: POST", ":scheme: https", ":authority: example.com",
+                                      ":path: /orders?x=1", "content-type: application/grpc",
+                                      "x-forwarded-for: ::1", "x-forwarded-proto: http",
+                                      "via: 2 sluice", "x-request-id: r3", "te: trailers"}));
 }
 
 }  // namespace

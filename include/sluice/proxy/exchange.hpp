@@ -47,6 +47,12 @@ struct Exchange {
   unsigned status = 0;
   std::uint64_t bytes = 0;
 
+  // The Host an upstream is sent when the route gives it the upstream's own (host_header:
+  // upstream); empty: the client's goes on.
+  [[nodiscard]] std::string upstream_host() const {
+    const auto rule = route != nullptr ? route->host_header : upstream->default_host_header();
+    return rule == config::HostHeader::upstream ? upstream->authority() : std::string();
+  }
   // The body of a `respond:` route's answer.
   [[nodiscard]] const std::string& respond_body() const noexcept {
     return route->respond->usage ? usage : route->respond->body;

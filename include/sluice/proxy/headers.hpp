@@ -1,6 +1,6 @@
 #pragma once
-// Header rules of a forwarding proxy (RFC 9110 §7.6): hop-by-hop fields stay on their hop, the
-// forwarded request says where it came from.
+// Header rules of a forwarding proxy (RFC 9110 §7.6) that the request and response heads
+// (request_head.hpp, response_head.hpp) share, and the reading of list-valued fields.
 
 #include <span>
 #include <string>
@@ -10,23 +10,9 @@
 
 namespace sluice::proxy {
 
-// Removes Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization,
-// Proxy-Authenticate and every field named in Connection. Framing (Content-Length,
-// Transfer-Encoding) is left to the relay and is not touched here.
-void strip_hop_by_hop(http::fields& fields);
 // Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization and
 // Proxy-Authenticate: the fields that never pass a proxy as they came.
 bool is_hop_by_hop(http::field name) noexcept;
-
-// How the client reached sluice, as the forwarding headers tell the upstream.
-struct Forwarded {
-  std::string_view peer;  // the connection's address; empty when not over IP
-  unsigned version = kHttp11;
-  bool tls = false;
-};
-// X-Forwarded-For gains the peer, X-Forwarded-Proto is set (http or https), Via gains this hop.
-// Several X-Forwarded-For lines (a proxy that appends a line of its own) go on as one list.
-void add_forwarding(http::fields& fields, const Forwarded& client);
 
 // How Via names this hop: "1.1 sluice" (the version of the message sluice received).
 std::string_view via_hop(unsigned version) noexcept;

@@ -20,10 +20,14 @@ struct HeadField {
   std::string_view value;
 };
 
+using HeadFields = boost::container::small_vector<HeadField, 24>;
+
+// Drops the fields that stay on their hop (is_hop_by_hop) and those the Connection lines name;
+// the framing fields stay whatever Connection says: the relay needs them.
+void drop_hop_by_hop(HeadFields& fields);
+
 class ResponseHead {
  public:
-  using Fields = boost::container::small_vector<HeadField, 24>;
-
   ResponseHead() = default;
   // The fields of a Beast header (an answer sluice made), as views into it.
   explicit ResponseHead(const http::response_header<>& head);
@@ -33,7 +37,7 @@ class ResponseHead {
 
   unsigned status = 0;
   std::string_view reason;  // HTTP/1.x only; empty: the status's usual text
-  Fields fields;
+  HeadFields fields;
 
   void add(http::field name, std::string_view name_text, std::string_view value) {
     fields.push_back({name, name_text, value});

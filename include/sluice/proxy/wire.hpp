@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/request_head.hpp"
 #include "sluice/proxy/response_head.hpp"
 
 namespace sluice::proxy {
@@ -31,5 +32,15 @@ struct Http1Framing {
 
 // "HTTP/1.1 200 OK\r\n" + fields + "\r\n", replacing `out`.
 void write_head(const ResponseHead& head, const Http1Framing& framing, std::string& out);
+
+// How a request head frames what follows it on the connection to an HTTP/1.1 upstream.
+struct Http1RequestFraming {
+  bool chunked = false;      // sluice chunks a body of unknown length (an HTTP/2 client's)
+  std::string_view upgrade;  // a handshake's protocol: Connection: Upgrade and this Upgrade sent
+};
+
+// "GET /a?b HTTP/1.1\r\n" + fields + "\r\n", replacing `out`.
+void write_head(const UpstreamRequestHead& head, const Http1RequestFraming& framing,
+                std::string& out);
 
 }  // namespace sluice::proxy
