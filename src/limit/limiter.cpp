@@ -105,30 +105,31 @@ bool Limiter::charge_quotas(const RoutePolicy& route, std::span<const std::strin
   for (std::size_t k = 0; k < keys.size(); ++k) {
     const LimitPolicy& limit = route.limits[k];
     if (!limit.quota || (local_only && limit.shared)) continue;
-    d.quota_ids[k] = quota_id_of(limit, keys[k]);
-    d.quota_windows[k] = quota_window(limit.quota->per, unix_ns);
+    QuotaState& q = d.quota(k);
+    q.id = quota_id_of(limit, keys[k]);
+    q.window = quota_window(limit.quota->per, unix_ns);
     const std::int64_t cost = quota_cost(limit.weight);
-    const QuotaCharge c =
-        quotas_.charge(d.quota_ids[k], d.quota_windows[k], cost, limit.quota->capacity());
-    d.quota_used[k] = c.used;
+    const QuotaCharge c = quotas_.charge(q.id, q.window, cost, limit.quota->capacity());
+    q.used = c.used;
     if (!c.admitted) {
       refund_quotas(d);  // all or nothing: what the quotas before this one took
       d.deciding = k;
       d.by_quota = true;
-      set_rejected(d, route, d.quota_windows[k].end - unix_ns);
+      set_rejected(d, route, q.window.end - unix_ns);
       return false;
     }
-    d.quota_costs[k] = cost;
+    q.cost = cost;
   }
   return true;
 }
 
 void Limiter::refund_quotas(Decision& d) {
-  for (std::size_t k = 0; k < kMaxLimitsPerRoute; ++k) {
-    if (d.quota_costs[k] == 0) continue;
-    quotas_.refund(d.quota_ids[k], d.quota_windows[k], d.quota_costs[k]);
-    d.quota_used[k] -= d.quota_costs[k];
-    d.quota_costs[k] = 0;
+  if (!d.quotas) return;
+  for (QuotaState& q : *d.quotas) {
+    if (q.cost == 0) continue;
+    quotas_.refund(q.id, q.window, q.cost);
+    q.used -= q.cost;
+    q.cost = 0;
   }
 }
 

@@ -139,10 +139,10 @@ std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decis
     const limit::LimitPolicy& l = policy.limits[k];
     append_item(out, l.policy_name, v.remaining, ceil_seconds(v.until_empty));
     if (l.quota) {
-      const limit::QuotaWindow& window = decision.quota_windows[k];
+      const limit::QuotaState& quota = decision.quota(k);
       append_item(out, l.quota_policy_name(),
-                  limit::quota_remaining(*l.quota, decision.quota_used[k]),
-                  ceil_seconds(window.end - window.at));
+                  limit::quota_remaining(*l.quota, quota.used),
+                  ceil_seconds(quota.window.end - quota.window.at));
     }
   }
   return out;

@@ -36,15 +36,12 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     co_return by_quota;
   }
   limit::Decision d = co_await decide_rates(route, request, ticket);
-  d.quota_ids = by_quota.quota_ids;
-  d.quota_windows = by_quota.quota_windows;
-  d.quota_used = by_quota.quota_used;
-  d.quota_costs = by_quota.quota_costs;
+  d.quotas = std::move(by_quota.quotas);
   if (admits(d.outcome)) {
     ticket.quotas = std::move(held);
   } else {
     local_.refund_quotas(d);
-    for (const SharedTicket::HeldQuota& q : held) d.quota_used[q.limit] -= q.cost;
+    for (const SharedTicket::HeldQuota& q : held) d.quota(q.limit).used -= q.cost;
     give_back_quotas(std::move(held));
   }
   co_return d;
@@ -76,7 +73,7 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
     const limit::LimitPolicy& limit = route.limits[k];
     if (!limit.quota || !limit.shared) continue;
     const limit::QuotaWindow window = limit::quota_window(limit.quota->per, unix_ns);
-    d.quota_windows[k] = window;
+    d.quota(k).window = window;
     const std::int64_t cost = limit::quota_cost(limit.weight);
     std::string key = quota_key(limit, keys[k], window);
     // As for the rate limits, on_error decides while Redis cannot: `local` counts here.
@@ -87,14 +84,15 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
         refuse(k, kNanosPerSecond);
         return false;
       }
-      d.quota_ids[k] = local_.quota_id_of(limit, keys[k]);
-      const auto c = local_.quotas().charge(d.quota_ids[k], window, cost, limit.quota->capacity());
-      d.quota_used[k] = c.used;
+      limit::QuotaState& q = d.quota(k);
+      q.id = local_.quota_id_of(limit, keys[k]);
+      const auto c = local_.quotas().charge(q.id, window, cost, limit.quota->capacity());
+      q.used = c.used;
       if (!c.admitted) {
         refuse(k, window.end - unix_ns);
         return false;
       }
-      d.quota_costs[k] = cost;
+      q.cost = cost;
       return true;
     };
     const bool reachable = cluster_ ? cluster_->usable(key_slot(key)) : usable_;
@@ -115,7 +113,7 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
       if (!without_redis()) co_return false;
       continue;
     }
-    d.quota_used[k] = r.reply.elements[1].integer;
+    d.quota(k).used = r.reply.elements[1].integer;
     if (r.reply.elements[0].integer == 0) {
       refuse(k, window.end - unix_ns);
       co_return false;

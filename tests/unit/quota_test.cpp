@@ -142,11 +142,11 @@ TEST_F(QuotaLimiterTest, OverTheQuotaIsRejectedUntilTheResetAtMidnightUtc) {
   EXPECT_EQ(over.outcome, Outcome::rejected);
   EXPECT_TRUE(over.by_quota);
   EXPECT_EQ(over.retry_after, 3600 * kSecond - 10 * kSecond);
-  EXPECT_EQ(over.quota_used[0], 3000);
+  EXPECT_EQ(over.quota(0).used, 3000);
   EXPECT_EQ(decide(p, kMonday + kDay - 1).outcome, Outcome::rejected);
   const Decision next_day = decide(p, kMonday + kDay);
   EXPECT_EQ(next_day.outcome, Outcome::allowed);
-  EXPECT_EQ(next_day.quota_used[0], 1000);
+  EXPECT_EQ(next_day.quota(0).used, 1000);
 }
 
 TEST_F(QuotaLimiterTest, ADelayingRouteRejectsOverTheQuotaNeverDelays) {
@@ -161,7 +161,7 @@ TEST_F(QuotaLimiterTest, ARequestTheRateRefusesTakesNothingFromTheQuota) {
   const Decision refused = decide(p, kMonday);
   EXPECT_EQ(refused.outcome, Outcome::rejected);
   EXPECT_FALSE(refused.by_quota);
-  EXPECT_EQ(refused.quota_used[0], 1000);
+  EXPECT_EQ(refused.quota(0).used, 1000);
   EXPECT_EQ(decide(p, kMonday + kSecond).outcome, Outcome::allowed);
   EXPECT_EQ(decide(p, kMonday + 2 * kSecond).outcome, Outcome::allowed);
   EXPECT_TRUE(decide(p, kMonday + 3 * kSecond).by_quota) << "3 admitted, 3 counted";
@@ -181,7 +181,7 @@ TEST_F(QuotaLimiterTest, CancellingADelayedRequestGivesItsQuotaBack) {
   Decision delayed = decide(p, kMonday);
   ASSERT_EQ(delayed.outcome, Outcome::delayed);
   limiter.cancel(delayed, 0);
-  EXPECT_EQ(quotas.used(delayed.quota_ids[0], delayed.quota_windows[0]), 1000);
+  EXPECT_EQ(quotas.used(delayed.quota(0).id, delayed.quota(0).window), 1000);
 }
 
 TEST_F(QuotaLimiterTest, EachOfSeveralQuotasCountsAllOrNothing) {
@@ -198,7 +198,7 @@ TEST_F(QuotaLimiterTest, EachOfSeveralQuotasCountsAllOrNothing) {
   EXPECT_TRUE(over.by_quota);
   EXPECT_EQ(over.deciding, 1U);
   EXPECT_EQ(over.retry_after, kDecember1 - kMonday);
-  EXPECT_EQ(quotas.used(over.quota_ids[0], over.quota_windows[0]), 2000)
+  EXPECT_EQ(quotas.used(over.quota(0).id, over.quota(0).window), 2000)
       << "the first quota's charge was given back";
 }
 

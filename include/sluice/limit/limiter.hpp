@@ -3,6 +3,7 @@
 // response headers and the throttle log need to explain it.
 
 #include <array>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +30,15 @@ enum class Outcome {
 
 std::string_view to_string(Outcome outcome) noexcept;
 
+// One limit's quota as a decision left it: the counter, its period, its usage after the decision,
+// and what this request holds of it (0: nothing), for a refund.
+struct QuotaState {
+  BucketId id{};
+  QuotaWindow window{};
+  std::int64_t used = 0;
+  std::int64_t cost = 0;
+};
+
 struct Decision {
   Outcome outcome = Outcome::unlimited;
   Nanos wait = 0;            // delayed (or dry_run_delayed): the hold before forwarding
@@ -38,13 +48,20 @@ struct Decision {
   MultiReservation reservation;
   std::array<BucketId, kMaxLimitsPerRoute> ids{};
   std::array<BucketView, kMaxLimitsPerRoute> views{};  // each limit after the decision
-  // Quotas, for the limits that have one: the counter, its period and its usage after the
-  // decision; `quota_costs` what the request holds of each (0: nothing), for a refund.
-  std::array<BucketId, kMaxLimitsPerRoute> quota_ids{};
-  std::array<QuotaWindow, kMaxLimitsPerRoute> quota_windows{};
-  std::array<std::int64_t, kMaxLimitsPerRoute> quota_used{};
-  std::array<std::int64_t, kMaxLimitsPerRoute> quota_costs{};
+  // The quotas of the limits that have one. Allocated only for a route with a quota: a decision
+  // is held with every delayed request, and inline they took its size from 488 to 880 bytes.
+  std::unique_ptr<std::array<QuotaState, kMaxLimitsPerRoute>> quotas;
   bool by_quota = false;  // rejected by the quota of limit `deciding`, not its rate
+
+  QuotaState& quota(std::size_t k) {
+    if (!quotas) quotas = std::make_unique<std::array<QuotaState, kMaxLimitsPerRoute>>();
+    return (*quotas)[k];
+  }
+  // A quota this decision never charged reads as zero.
+  [[nodiscard]] const QuotaState& quota(std::size_t k) const noexcept {
+    static const QuotaState kNone{};
+    return quotas ? (*quotas)[k] : kNone;
+  }
 
   [[nodiscard]] bool throttled() const noexcept {
     return outcome != Outcome::unlimited && outcome != Outcome::allowed;
