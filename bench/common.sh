@@ -70,6 +70,37 @@ start_nginx_peer() {
   nginx_pid=${pids[-1]}
 }
 
+# haproxy_conf PORT UPSTREAM_PORT [BIND_OPTIONS]: $work/haproxy.cfg for the second peer, HAProxy
+# with one thread and a stick-table rate that never triggers, in front of the upstream.
+haproxy_conf() {
+  cat > "$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend bench
+  bind 127.0.0.1:$1 ${3:-}
+  stick-table type ip size 100k expire 30s store http_req_rate(1s)
+  http-request track-sc0 src
+  http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }
+  default_backend api
+backend api
+  http-reuse always
+  server upstream 127.0.0.1:$2
+CONF
+}
+# start_haproxy_peer PORT UPSTREAM_PORT [BIND_OPTIONS]: that HAProxy, started; sets $haproxy_pid.
+start_haproxy_peer() {
+  haproxy_conf "$@"
+  haproxy -f "$work/haproxy.cfg" -db &
+  pids+=($!)
+  haproxy_pid=$!
+}
+
 # A plain upstream answering 200 "ok" on PORT.
 start_upstream() {
   nginx_conf upstream "server { listen 127.0.0.1:$1; location / { return 200 \"ok\\n\"; } }"

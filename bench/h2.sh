@@ -27,28 +27,7 @@ start_upstream "$upstream_port"
 # h2load does not reconnect within a timed run.
 start_nginx_peer "$nginx_port http2" "$upstream_port" "keepalive_requests 100000000;"
 
-cat > "$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend bench
-  bind 127.0.0.1:$haproxy_port proto h2
-  stick-table type ip size 100k expire 30s store http_req_rate(1s)
-  http-request track-sc0 src
-  http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }
-  default_backend api
-backend api
-  http-reuse always
-  server upstream 127.0.0.1:$upstream_port
-CONF
-haproxy -f "$work/haproxy.cfg" -db &
-pids+=($!)
-haproxy_pid=$!
+start_haproxy_peer "$haproxy_port" "$upstream_port" "proto h2"
 
 write_bench_config "$sluice_port" "$upstream_port"
 start_sluice "$work/sluice.yaml"

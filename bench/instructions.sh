@@ -96,23 +96,5 @@ count nginx "$nginx_port" nginx -p "$work/peer" -c "$work/peer/nginx.conf"
 haproxy_port=$(free_port)
 haproxy_bind=""
 [ "$PROTOCOL" = h2 ] && haproxy_bind="proto h2"
-cat > "$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend bench
-  bind 127.0.0.1:$haproxy_port $haproxy_bind
-  stick-table type ip size 100k expire 30s store http_req_rate(1s)
-  http-request track-sc0 src
-  http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }
-  default_backend api
-backend api
-  http-reuse always
-  server upstream 127.0.0.1:$upstream_port
-CONF
+haproxy_conf "$haproxy_port" "$upstream_port" "$haproxy_bind"
 count haproxy "$haproxy_port" haproxy -f "$work/haproxy.cfg" -db

@@ -45,28 +45,7 @@ fi
 start_upstream "$upstream_port"
 start_nginx_peer "$nginx_listen" "$upstream_port" "$nginx_tls"
 
-cat > "$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend bench
-  bind 127.0.0.1:$haproxy_port $haproxy_tls
-  stick-table type ip size 100k expire 30s store http_req_rate(1s)
-  http-request track-sc0 src
-  http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }
-  default_backend api
-backend api
-  http-reuse always
-  server upstream 127.0.0.1:$upstream_port
-CONF
-haproxy -f "$work/haproxy.cfg" -db &
-pids+=($!)
-haproxy_pid=$!
+start_haproxy_peer "$haproxy_port" "$upstream_port" "$haproxy_tls"
 
 tls_line=""
 [ "$TLS" = 1 ] && tls_line="tls: { cert: $work/cert.pem, key: $work/key.pem }"

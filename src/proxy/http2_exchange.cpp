@@ -156,12 +156,8 @@ asio::awaitable<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
 asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   Services& services = worker_.services();
   const config::Config& config = *ex.runtime->config;
-  const std::string host = ex.upstream_host();
-  const UpstreamRequestHead outgoing(s.head, {.peer = client_.peer_text,
-                                              .version = kHttp2,
-                                              .tls = stream_.tls() != nullptr,
-                                              .request_id = ex.request_id,
-                                              .authority = host});
+  const UpstreamRequestHead outgoing(s.head,
+                                     ex.forwarding(client_.peer_text, stream_.tls() != nullptr));
   // HTTP/2 frames the body itself: upstream, a length the client declared stands, and a body
   // of unknown length goes chunked.
   const bool has_body = !(s.request_complete && s.body_in.empty());
@@ -270,12 +266,8 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
     co_return;
   }
 
-  const std::string host = ex.upstream_host();
-  const UpstreamRequestHead outgoing(s.head, {.peer = client_.peer_text,
-                                              .version = kHttp2,
-                                              .tls = stream_.tls() != nullptr,
-                                              .request_id = ex.request_id,
-                                              .authority = host});
+  const UpstreamRequestHead outgoing(s.head,
+                                     ex.forwarding(client_.peer_text, stream_.tls() != nullptr));
   const auto headers = http2_request_headers(outgoing, ex.upstream->tls.has_value());
 
   UpstreamStream up(s.wake);

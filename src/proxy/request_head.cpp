@@ -30,7 +30,7 @@ void append_listed(std::string& list, std::string_view item) {
 
 UpstreamRequestHead::UpstreamRequestHead(const http::request_header<>& request,
                                          const Forwarding& how)
-    : method(view(request.method_string())), target(view(request.target())) {
+    : method(view(request.method_string())), target(view(request.target())), host_(how.authority) {
   trailers_asked = beast::iequals(request[http::field::te], "trailers");
   for (const auto& field : request) {
     fields.push_back({field.name(), view(field.name_string()), view(field.value())});
@@ -56,13 +56,13 @@ UpstreamRequestHead::UpstreamRequestHead(const http::request_header<>& request,
     }
     if (it->name == http::field::host) {
       host_seen = true;
-      if (!how.authority.empty()) it->value = how.authority;
+      if (!host_.empty()) it->value = host_;
     }
     *kept++ = *it;
   }
   fields.erase(kept, fields.end());
-  if (!host_seen && !how.authority.empty()) {
-    fields.push_back({http::field::host, "Host", how.authority});
+  if (!host_seen && !host_.empty()) {
+    fields.push_back({http::field::host, "Host", host_});
   }
   append_listed(forwarded_for_, how.peer);
   if (!forwarded_for_.empty()) {

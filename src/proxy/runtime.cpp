@@ -140,8 +140,7 @@ std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decis
     append_item(out, l.policy_name, v.remaining, ceil_seconds(v.until_empty));
     if (l.quota) {
       const limit::QuotaState& quota = decision.quota(k);
-      append_item(out, l.quota_policy_name(),
-                  limit::quota_remaining(*l.quota, quota.used),
+      append_item(out, l.quota_policy_name(), limit::quota_remaining(*l.quota, quota.used),
                   ceil_seconds(quota.window.end - quota.window.at));
     }
   }

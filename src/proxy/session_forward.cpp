@@ -67,12 +67,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     if (ec) co_return false;
   }
   const std::string upgrade = upgrade_protocol(request, config.upgrades);
-  const std::string host = ex.upstream_host();
-  UpstreamRequestHead outgoing(request, {.peer = peer_text_,
-                                         .version = ex.version,
-                                         .tls = stream_.tls() != nullptr,
-                                         .request_id = ex.request_id,
-                                         .authority = host});
+  UpstreamRequestHead outgoing(request, ex.forwarding(peer_text_, stream_.tls() != nullptr));
   if (const auto length = parser.content_length();
       length && request.count(http::field::content_length) > 0) {
     // One value, however it was sent ("5, 5", two equal lines, "05"): Beast refused unequal

@@ -45,12 +45,7 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
     co_return false;
   }
 
-  const std::string host = ex.upstream_host();
-  UpstreamRequestHead outgoing(request, {.peer = peer_text_,
-                                         .version = ex.version,
-                                         .tls = stream_.tls() != nullptr,
-                                         .request_id = ex.request_id,
-                                         .authority = host});
+  UpstreamRequestHead outgoing(request, ex.forwarding(peer_text_, stream_.tls() != nullptr));
   outgoing.remove(http::field::transfer_encoding);  // HTTP/2 frames the body itself
   const auto headers = http2_request_headers(outgoing, ex.upstream->tls.has_value());
 

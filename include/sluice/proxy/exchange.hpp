@@ -8,6 +8,7 @@
 #include "sluice/limit/limiter.hpp"
 #include "sluice/limit/overrides.hpp"
 #include "sluice/proxy/request_checks.hpp"
+#include "sluice/proxy/request_head.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/services.hpp"
 #include "sluice/redis/shared_limiter.hpp"
@@ -47,11 +48,16 @@ struct Exchange {
   unsigned status = 0;
   std::uint64_t bytes = 0;
 
-  // The Host an upstream is sent when the route gives it the upstream's own (host_header:
-  // upstream); empty: the client's goes on.
-  [[nodiscard]] std::string upstream_host() const {
+  // What the forwarding fields of the upstream's request say: the client reached sluice from
+  // `peer` (over TLS or not), and Host is the upstream's own when the route says so
+  // (host_header: upstream).
+  [[nodiscard]] Forwarding forwarding(std::string_view peer, bool tls) const {
     const auto rule = route != nullptr ? route->host_header : upstream->default_host_header();
-    return rule == config::HostHeader::upstream ? upstream->authority() : std::string();
+    return {.peer = peer,
+            .version = version,
+            .tls = tls,
+            .request_id = request_id,
+            .authority = rule == config::HostHeader::upstream ? upstream->authority() : ""};
   }
   // The body of a `respond:` route's answer.
   [[nodiscard]] const std::string& respond_body() const noexcept {

@@ -21,7 +21,7 @@ struct Forwarding {
   unsigned version = kHttp11;
   bool tls = false;
   std::string_view request_id;
-  std::string_view authority;  // the upstream's, when it replaces the client's Host; else empty
+  std::string authority;  // the upstream's, when it replaces the client's Host; else empty
 };
 
 class UpstreamRequestHead {
@@ -42,6 +42,7 @@ class UpstreamRequestHead {
   void remove(http::field name);
 
  private:
+  std::string host_;  // the upstream's authority, when it is sent as Host
   std::string forwarded_for_;
   std::string via_;
   std::string content_length_;
