@@ -170,14 +170,16 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   std::unique_ptr<UpstreamConnection> upstream;
   std::optional<UpstreamResponseParser> response;
   for (int attempt = 0;; ++attempt) {
-    std::shared_ptr<ssl::context> tls;
-    if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
     UpstreamPool::Failure failed;
-    upstream = co_await worker_.pool().acquire(*ex.upstream, tls, config.timeouts.upstream_connect,
-                                               attempt > 0 ? UpstreamPool::Reuse::never
-                                               : retryable ? UpstreamPool::Reuse::any
-                                                           : UpstreamPool::Reuse::checked,
-                                               failed);
+    upstream = worker_.pool().idle(*ex.upstream, attempt > 0 ? UpstreamPool::Reuse::never
+                                                 : retryable ? UpstreamPool::Reuse::any
+                                                             : UpstreamPool::Reuse::checked);
+    if (!upstream) {
+      std::shared_ptr<ssl::context> tls;
+      if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
+      upstream = co_await worker_.pool().acquire(
+          *ex.upstream, tls, config.timeouts.upstream_connect, UpstreamPool::Reuse::never, failed);
+    }
     if (!upstream) {
       const std::string detail = failed.tls ? "upstream TLS handshake failed: " + failed.detail
                                             : "upstream unreachable: " + failed.ec.message();

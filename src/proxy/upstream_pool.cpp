@@ -47,24 +47,29 @@ UpstreamConnection::~UpstreamConnection() {
   gauge_.fetch_sub(1, std::memory_order_relaxed);
 }
 
+std::unique_ptr<UpstreamConnection> UpstreamPool::idle(const config::UpstreamTarget& target,
+                                                       Reuse reuse) {
+  if (reuse == Reuse::never) return nullptr;
+  auto& idle = idle_[key_of(target)];
+  const Nanos now = clock_.now();
+  while (!idle.empty()) {
+    auto conn = std::move(idle.back());
+    idle.pop_back();
+    if (now - conn->idle_since >= kMaxIdle) continue;
+    if (reuse == Reuse::checked && !still_open(conn->socket)) continue;
+    conn->reused = true;
+    return conn;
+  }
+  return nullptr;
+}
+
 asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
     const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
     Nanos connect_timeout, Reuse reuse, Failure& failure, Alpn alpn) {
   failure = {};
   error_code& ec = failure.ec;
+  if (auto conn = idle(target, reuse)) co_return conn;
   std::string key = key_of(target);
-  if (reuse != Reuse::never) {
-    auto& idle = idle_[key];
-    const Nanos now = clock_.now();
-    while (!idle.empty()) {
-      auto conn = std::move(idle.back());
-      idle.pop_back();
-      if (now - conn->idle_since >= kMaxIdle) continue;
-      if (reuse == Reuse::checked && !still_open(conn->socket)) continue;
-      conn->reused = true;
-      co_return conn;
-    }
-  }
 
   tcp::socket socket(executor_);
   asio::steady_timer deadline(executor_, to_duration(connect_timeout));

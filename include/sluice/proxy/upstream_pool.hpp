@@ -59,6 +59,9 @@ class UpstreamPool {
     checked,  // an idle connection the upstream has not closed (one system call to ask)
     never     // a new connection
   };
+  // An idle connection (reused = true) as `reuse` allows, or null. Not a coroutine: most
+  // requests find one, and a coroutine frame per request for it cost ~500 instructions.
+  std::unique_ptr<UpstreamConnection> idle(const config::UpstreamTarget& target, Reuse reuse);
   // An idle connection (reused = true) as `reuse` allows, else a new one, its TLS handshake
   // (with `tls`, for https:// upstreams) included, within `connect_timeout`.
   asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(
