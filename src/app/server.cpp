@@ -372,6 +372,8 @@ bool Server::reload_from_file(const std::string& path) {
     count("failure");
     return false;
   }
+  // Counted before the workers take the new config: whoever sees its behaviour sees the count.
+  count("success");
   for (const KeptSetting& kept : reload(loaded.config, std::move(tls))) {
     log_->message(observe::Level::warn, "reload_kept_setting",
                   {{"field", kept.field},
@@ -379,7 +381,6 @@ bool Server::reload_from_file(const std::string& path) {
                    {"new", kept.requested},
                    {"reason", "changing it needs a restart; the running value stays"}});
   }
-  count("success");
   log_->message(observe::Level::info, "reloaded", {{"config", path}});
   return true;
 }

@@ -137,11 +137,13 @@ std::optional<Route> Loader::load_route(const Node& node, const std::string& pat
     }
   }
   load_match(node["match"], join_path(path, "match"), config.http.paths, route.match);
-  load_limits(node, path, config, route.policy);
+  if (const auto& respond = node["respond"]) {
+    route.respond = load_respond(respond, join_path(path, "respond"));
+  }
+  load_limits(node, path, config, route.respond && route.respond->usage, route.policy);
   route.policy.route = route.name;
   load_action(node, path, route);
   if (const auto& respond = node["respond"]) {
-    route.respond = load_respond(respond, join_path(path, "respond"));
     if (node["upstream"]) {
       error(respond, join_path(path, "respond"), "a route either responds or has an upstream");
     }
@@ -231,7 +233,7 @@ void Loader::load_match(const Node& node, const std::string& path,
 }
 
 void Loader::load_limits(const Node& node, const std::string& path, const Config& config,
-                         limit::RoutePolicy& policy) {
+                         bool usage_route, limit::RoutePolicy& policy) {
   const bool inline_rate = node["max_rate"] || node["time_period"];
   const auto& bucket = node["bucket"];
   const auto& limits = node["limits"];
@@ -292,9 +294,6 @@ void Loader::load_limits(const Node& node, const std::string& path, const Config
       error(node["weight"], join_path(path, "weight"),
             "needs max_rate/time_period, bucket or limits");
     }
-    const bool usage_route = node["respond"] && node["respond"].is_map() &&
-                             node["respond"]["usage"] && node["respond"]["usage"].is_scalar() &&
-                             node["respond"]["usage"].scalar() == "true";
     if (node["key"] && !route_rate && !usage_route) {
       error(node["key"], join_path(path, "key"), "needs max_rate/time_period or limits");
     }

@@ -50,8 +50,9 @@ class Loader : public Reader {
   std::optional<Route> load_route(const Node& node, const std::string& path, Config& config);
   void load_match(const Node& node, const std::string& path, const uri::PathOptions& path_options,
                   Match& match);
+  // `usage_route`: the route answers usage (respond.usage), so its `key:` names whose.
   void load_limits(const Node& node, const std::string& path, const Config& config,
-                   limit::RoutePolicy& policy);
+                   bool usage_route, limit::RoutePolicy& policy);
   // `overrides:` on the limit `base` (whose policy name and owner are set); `route`: the route's
   // map, for its action.
   void load_overrides(const Node& node, const std::string& path, const Node& route,

@@ -110,7 +110,7 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
   if (ex.policy != nullptr) {
     const limit::RoutePolicy& policy = *ex.policy;
     if (policy.any_quota() && ex.policy_header.empty()) {
-      ex.policy_header = ratelimit_policy_value(policy, services.clock.unix_ns());
+      ex.route_policy_header = &ex.counters->policy_header_at(services.clock.unix_ns());
     }
     if (policy.any_shared() && worker.shared() != nullptr) {
       ex.decision = co_await worker.shared()->decide(policy, facts, ex.shared);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "sluice/limit/key.hpp"
+#include "sluice/limit/quota.hpp"
 
 namespace sluice::proxy {
 namespace {
@@ -14,6 +15,20 @@ constexpr limit::Outcome kOutcomes[] = {
     limit::Outcome::rejected,  limit::Outcome::dry_run_delayed, limit::Outcome::dry_run_rejected,
     limit::Outcome::denied};
 
+bool monthly_quota(const limit::RoutePolicy& policy) noexcept {
+  return std::any_of(policy.limits.begin(), policy.limits.end(), [](const limit::LimitPolicy& l) {
+    return l.quota && l.quota->per == limit::QuotaPeriod::month;
+  });
+}
+
+constexpr std::int64_t kMonthsFrom = std::int64_t{1767225600} * kNanosPerSecond;  // 2026-01-01
+
+// 0 to 3 for a month of 28 to 31 days.
+std::size_t month_length_index(const limit::QuotaWindow& month) noexcept {
+  constexpr std::int64_t kDay = std::int64_t{24} * 3600 * kNanosPerSecond;
+  return static_cast<std::size_t>(month.length() / kDay - 28);
+}
+
 RouteRuntime make_route(const config::Route* route, std::string name, observe::Metrics& metrics) {
   using observe::Family;
   RouteRuntime rt;
@@ -21,6 +36,19 @@ RouteRuntime make_route(const config::Route* route, std::string name, observe::M
   rt.name = std::move(name);
   if (route != nullptr && !route->policy.limits.empty()) {
     rt.policy_header = ratelimit_policy_value(route->policy, unix_now_ns());
+    if (monthly_quota(route->policy)) {
+      // Months from a fixed start until each length has come by (a leap February within 26).
+      std::int64_t at = kMonthsFrom;
+      for (int found = 0; found < 4;) {
+        const limit::QuotaWindow month = limit::quota_window(limit::QuotaPeriod::month, at);
+        std::string& value = rt.policy_by_month_length[month_length_index(month)];
+        if (value.empty()) {
+          value = ratelimit_policy_value(route->policy, at);
+          ++found;
+        }
+        at = month.end;
+      }
+    }
   }
   for (limit::Outcome o : kOutcomes) {
     rt.decisions[static_cast<std::size_t>(o)] =
@@ -88,6 +116,12 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Conf
   }
   rt->config = std::move(config);
   return rt;
+}
+
+const std::string& RouteRuntime::policy_header_at(std::int64_t unix_ns) const {
+  if (policy_by_month_length[0].empty()) return policy_header;  // no monthly quota
+  return policy_by_month_length[month_length_index(
+      limit::quota_window(limit::QuotaPeriod::month, unix_ns))];
 }
 
 const RouteRuntime& Runtime::of(const config::Route* route) const noexcept {

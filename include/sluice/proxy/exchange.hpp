@@ -26,7 +26,8 @@ struct Exchange {
   // (in `resolved`); null when an override lifts them all or denies the key.
   const limit::RoutePolicy* policy = nullptr;
   limit::ResolvedPolicy resolved;
-  std::string policy_header;  // RateLimit-Policy when overrides apply; else the route's
+  std::string policy_header;  // RateLimit-Policy when overrides apply; else the route's:
+  const std::string* route_policy_header = nullptr;  // for the quota period in force, if any
   limit::Decision decision;
   redis::SharedTicket shared;        // routes with shared limits: how they were decided
   std::string_view store;            // and where, for the log (redis::store_name); empty: local
@@ -64,7 +65,8 @@ struct Exchange {
     return route->respond->usage ? usage : route->respond->body;
   }
   [[nodiscard]] const std::string& ratelimit_policy() const noexcept {
-    return policy_header.empty() ? counters->policy_header : policy_header;
+    if (!policy_header.empty()) return policy_header;
+    return route_policy_header != nullptr ? *route_policy_header : counters->policy_header;
   }
   // The limit that decided a throttled request (for a denied one, the limit the override stands
   // on), and the override applied to it, if any.

@@ -20,9 +20,12 @@ inline constexpr std::size_t kUpstreamErrorKinds = 5;
 std::string_view to_string(UpstreamError e) noexcept;
 
 struct RouteRuntime {
-  const config::Route* route = nullptr;          // null: requests no route matched
-  std::string name;                              // metric label
-  std::string policy_header;                     // RateLimit-Policy value; empty when unlimited
+  const config::Route* route = nullptr;  // null: requests no route matched
+  std::string name;                      // metric label
+  std::string policy_header;             // RateLimit-Policy value; empty when unlimited
+  // A monthly quota's window is its month's length: such a route keeps a value per length (28
+  // to 31 days), so that no request builds its own.
+  std::array<std::string, 4> policy_by_month_length;
   std::array<observe::Counter*, 7> decisions{};  // by limit::Outcome
   observe::Histogram* delay = nullptr;
   observe::Gauge* tunnels = nullptr;
@@ -37,6 +40,8 @@ struct RouteRuntime {
     errors[static_cast<std::size_t>(e)]->fetch_add(1, std::memory_order_relaxed);
   }
   void count_response(unsigned status) const noexcept;
+  // RateLimit-Policy for a request at `unix_ns`.
+  [[nodiscard]] const std::string& policy_header_at(std::int64_t unix_ns) const;
 };
 
 struct Runtime {
