@@ -168,6 +168,31 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
   co_return Verdict::forward();
 }
 
+Destination destination_of(const Exchange& ex, bool grpc) noexcept {
+  if (ex.route != nullptr && ex.route->respond) return Destination::respond;
+  if (ex.upstream == nullptr) return Destination::no_route;
+  const config::UpstreamProtocol protocol =
+      ex.route != nullptr ? ex.route->upstream_protocol : ex.runtime->config->upstream_protocol;
+  const bool over_h2 = protocol == config::UpstreamProtocol::http2 ||
+                       (protocol == config::UpstreamProtocol::automatic && grpc);
+  return over_h2 ? Destination::http2_upstream : Destination::http1_upstream;
+}
+
+Verdict local_answer(const Exchange& ex, Destination destination, bool head_method,
+                     unsigned version) {
+  if (destination == Destination::respond) {
+    const config::Respond& respond = *ex.route->respond;
+    auto res = make_text(respond.status, ex.respond_body(), respond.content_type, version);
+    if (respond.usage) res.set(http::field::cache_control, "no-store");  // one caller's own
+    add_ratelimit_headers(res, ex);
+    if (head_method) res.body().clear();
+    return Verdict::answer(std::move(res), AnswerReason::refused, {});
+  }
+  static constexpr std::string_view kNoRoute = "no route matches and no default upstream is set";
+  return Verdict::answer(make_error(404, kNoRoute, version), AnswerReason::not_found,
+                         std::string(kNoRoute));
+}
+
 Rejection rejection_of(const Exchange& ex) {
   return {ex.route->status,
           ex.route->name,
@@ -204,6 +229,7 @@ unsigned grpc_status_for(const Exchange& ex, AnswerReason reason) noexcept {
     case AnswerReason::upstream_failed:
       return kUnavailable;
     case AnswerReason::upstream_timeout:
+    case AnswerReason::client_timeout:
       return kDeadlineExceeded;
   }
   return kInternal;

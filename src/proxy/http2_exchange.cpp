@@ -13,6 +13,7 @@
 #include "sluice/proxy/relay.hpp"
 #include "sluice/proxy/request_head.hpp"
 #include "sluice/proxy/response_head.hpp"
+#include "sluice/proxy/upstream_exchange.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
 #include "sluice/proxy/wire.hpp"
 #include "sluice/proxy/worker.hpp"
@@ -69,19 +70,6 @@ std::string percent_encoded(std::string_view text) {
   return out;
 }
 
-struct UpstreamFailure {
-  AnswerReason reason;
-  unsigned status;
-  UpstreamError kind;
-};
-
-UpstreamFailure classify(const error_code& ec) {
-  if (ec == beast::error::timeout) {
-    return {AnswerReason::upstream_timeout, 504, UpstreamError::timeout};
-  }
-  return {AnswerReason::upstream_failed, 502, UpstreamError::reset};
-}
-
 }  // namespace
 
 asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream> stream) {
@@ -110,30 +98,19 @@ asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream>
   }
   if (ex.decision.outcome == limit::Outcome::delayed && !co_await hold(s, ex)) co_return;
 
-  if (ex.route != nullptr && ex.route->respond) {
-    const config::Respond& respond = *ex.route->respond;
-    auto res = make_text(respond.status, ex.respond_body(), respond.content_type, kHttp11);
-    if (respond.usage) res.set(http::field::cache_control, "no-store");  // one caller's own
-    add_ratelimit_headers(res, ex);
-    if (s.method == "HEAD") res.body().clear();
-    answer(s, ex, std::move(res), AnswerReason::refused, {});
-    co_return;
-  }
-  if (ex.upstream == nullptr) {
-    static constexpr std::string_view kNoRoute = "no route matches and no default upstream is set";
-    answer(s, ex, make_error(404, kNoRoute, kHttp11), AnswerReason::not_found, kNoRoute);
-    co_return;
-  }
-  const config::UpstreamProtocol protocol =
-      ex.route != nullptr ? ex.route->upstream_protocol : ex.runtime->config->upstream_protocol;
-  // gRPC runs only over HTTP/2: with `auto`, its calls go to the upstream over HTTP/2 (by
-  // prior knowledge, or ALPN h2 over https://).
-  const bool over_h2 = protocol == config::UpstreamProtocol::http2 ||
-                       (protocol == config::UpstreamProtocol::automatic && s.grpc);
-  if (over_h2) {
-    co_await forward_h2(s, ex);
-  } else {
-    co_await forward(s, ex);
+  switch (const Destination destination = destination_of(ex, s.grpc)) {
+    case Destination::respond:
+    case Destination::no_route: {
+      Verdict local = local_answer(ex, destination, s.method == "HEAD", kHttp11);
+      answer(s, ex, std::move(local.response), local.reason, local.detail);
+      co_return;
+    }
+    case Destination::http2_upstream:
+      co_await forward_h2(s, ex);
+      co_return;
+    case Destination::http1_upstream:
+      co_await forward(s, ex);
+      co_return;
   }
 }
 
@@ -153,9 +130,36 @@ asio::awaitable<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
   co_return false;
 }
 
+// A stream as an upstream exchange sees it: its deadline, and the request body as the client
+// sends it on the stream.
+class Http2Connection::StreamLink final : public ClientLink {
+ public:
+  StreamLink(Http2Connection& connection, Http2Stream& stream, bool has_body, bool chunked)
+      : connection_(connection), stream_(stream), has_body_(has_body), chunked_(chunked) {}
+
+  void arm(Nanos timeout) override { connection_.arm(stream_, timeout); }
+  void disarm() override { stream_.deadline = Http2Stream::kNoDeadline; }
+  [[nodiscard]] bool timed_out() const override { return stream_.timed_out; }
+  void watch(tcp::socket* upstream) override { stream_.upstream_socket = upstream; }
+
+  asio::awaitable<RelayResult> send_request(UpstreamConnection& upstream,
+                                            std::string_view head) override {
+    arm(connection_.worker_.runtime()->config->timeouts.upstream_response);
+    auto [ec, n] = co_await asio::async_write(upstream.stream, asio::buffer(head), use_tuple);
+    if (ec) co_return RelayResult{.failure = RelayFailure::write, .ec = ec, .bytes = 0};
+    if (!has_body_) co_return RelayResult{};
+    co_return co_await connection_.send_request_body(stream_, upstream, chunked_);
+  }
+
+ private:
+  Http2Connection& connection_;
+  Http2Stream& stream_;
+  bool has_body_;
+  bool chunked_;
+};
+
 asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   Services& services = worker_.services();
-  const config::Config& config = *ex.runtime->config;
   const UpstreamRequestHead outgoing(s.head,
                                      ex.forwarding(client_.peer_text, stream_.tls() != nullptr));
   // HTTP/2 frames the body itself: upstream, a length the client declared stands, and a body
@@ -165,67 +169,32 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   std::string head_bytes;
   write_head(outgoing, {.chunked = chunked, .upgrade = {}}, head_bytes);
 
-  const bool retryable = !has_body;
   const Nanos upstream_started = services.clock.now();
-  std::unique_ptr<UpstreamConnection> upstream;
   std::optional<UpstreamResponseParser> response;
-  for (int attempt = 0;; ++attempt) {
-    UpstreamPool::Failure failed;
-    upstream = worker_.pool().idle(*ex.upstream, attempt > 0 ? UpstreamPool::Reuse::never
-                                                 : retryable ? UpstreamPool::Reuse::any
-                                                             : UpstreamPool::Reuse::checked);
-    if (!upstream) {
-      std::shared_ptr<ssl::context> tls;
-      if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
-      upstream = co_await worker_.pool().acquire(
-          *ex.upstream, tls, config.timeouts.upstream_connect, UpstreamPool::Reuse::never, failed);
+  StreamLink link(*this, s, has_body, chunked);
+  Http1Opened opened = co_await open_http1(worker_, ex, link,
+                                           {.head = head_bytes,
+                                            .has_body = has_body,
+                                            .idempotent = idempotent(s.head.method()),
+                                            .head_method = s.method == "HEAD",
+                                            .upgrade = false},
+                                           response);
+  if (opened.outcome == Http1Opened::Outcome::client_failed) {
+    if (s.closed) {
+      ex.status = s.body_too_large ? kTooLarge : kClientClosedRequest;
+      finish(s, ex);
+    } else {
+      static constexpr std::string_view kBodyLate = "request body not received within client_idle";
+      answer(s, ex, make_error(408, kBodyLate, kHttp11), AnswerReason::client_timeout, kBodyLate);
     }
-    if (!upstream) {
-      const std::string detail = failed.tls ? "upstream TLS handshake failed: " + failed.detail
-                                            : "upstream unreachable: " + failed.ec.message();
-      report_upstream_error(services, ex, failed.tls ? UpstreamError::tls : UpstreamError::connect,
-                            failed.tls ? failed.detail : failed.ec.message(), 502);
-      answer(s, ex, make_error(502, detail, kHttp11), AnswerReason::upstream_unreachable, detail);
-      co_return;
-    }
-    s.upstream_socket = &upstream->socket;
-    arm(s, config.timeouts.upstream_response);
-    auto [ec, n] =
-        co_await asio::async_write(upstream->stream, asio::buffer(head_bytes), use_tuple);
-    if (!ec && has_body && !co_await send_request_body(s, *upstream, chunked)) {
-      s.upstream_socket = nullptr;
-      if (s.closed) {
-        ex.status = s.body_too_large ? kTooLarge : kClientClosedRequest;
-        finish(s, ex);
-        co_return;
-      }
-      ec = s.timed_out ? error_code(beast::error::timeout) : error_code(asio::error::broken_pipe);
-    }
-    if (!ec) {
-      response.emplace(config.http.max_header_bytes, s.method == "HEAD");
-      arm(s, config.timeouts.upstream_response);
-      std::tie(ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
-                                                         *response, use_tuple);
-      while (!ec && response->status() / 100 == 1) {
-        response.emplace(config.http.max_header_bytes, s.method == "HEAD");
-        std::tie(ec, n) = co_await http::async_read_header(upstream->stream, upstream->buffer,
-                                                           *response, use_tuple);
-      }
-    }
-    if (!ec) break;
-    if (s.timed_out) ec = beast::error::timeout;
-    s.upstream_socket = nullptr;
-    const bool stale = upstream->reused && (!response || !response->got_some());
-    if (stale && retryable && attempt == 0) continue;
-    const UpstreamFailure failure = classify(ec);
-    report_upstream_error(services, ex, failure.kind, ec.message(), failure.status);
-    const std::string detail = failure.status == 504
-                                   ? "upstream did not answer within upstream_response"
-                                   : "upstream connection failed: " + ec.message();
-    answer(s, ex, make_error(failure.status, detail, kHttp11), failure.reason, detail);
     co_return;
   }
-
+  if (opened.outcome == Http1Opened::Outcome::refused) {
+    refuse(s, ex, opened.refusal);
+    co_return;
+  }
+  std::unique_ptr<UpstreamConnection> upstream = std::move(opened.connection);
+  const WatchedUpstream watched(link, upstream->socket);
   ex.status = response->status();
   ex.counters->count_response(ex.status);
   const bool upstream_keep_alive = response->keep_alive();
@@ -239,7 +208,6 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   if (with_body) {
     co_await relay_response(s, ex, *upstream, *response, complete);
   }
-  s.upstream_socket = nullptr;
   ex.upstream_ns = services.clock.now() - upstream_started;
   if (complete) worker_.pool().remember_session(*upstream);
   if (complete && upstream_keep_alive && s.request_complete && upstream->buffer.size() == 0) {
@@ -253,20 +221,13 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
 asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) {
   Services& services = worker_.services();
   const config::Config& config = *ex.runtime->config;
-  UpstreamPool::Failure failed;
   const Nanos upstream_started = services.clock.now();
-  std::shared_ptr<ssl::context> tls;
-  if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
-  auto upstream = co_await worker_.http2_upstreams().acquire(
-      *ex.upstream, tls, config.timeouts.upstream_connect, failed);
-  if (!upstream) {
-    const std::string detail = failed.tls ? "upstream TLS handshake failed: " + failed.detail
-                                          : "upstream unreachable: " + failed.ec.message();
-    report_upstream_error(services, ex, failed.tls ? UpstreamError::tls : UpstreamError::connect,
-                          failed.tls ? failed.detail : failed.ec.message(), 502);
-    answer(s, ex, make_error(502, detail, kHttp11), AnswerReason::upstream_unreachable, detail);
+  Http2Opened opened = co_await open_http2(worker_, ex);
+  if (!opened.connection) {
+    refuse(s, ex, opened.refusal);
     co_return;
   }
+  const std::shared_ptr<Http2Upstream> upstream = std::move(opened.connection);
 
   const UpstreamRequestHead outgoing(s.head,
                                      ex.forwarding(client_.peer_text, stream_.tls() != nullptr));
@@ -279,9 +240,7 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
   up.request_complete = s.request_complete;
   if (up.request_complete) up.request_trailers = std::move(s.trailers_in);
   if (!upstream->submit(up, headers, !(up.request_complete && up.request_body.empty()))) {
-    static constexpr std::string_view kFull = "upstream connection refused a new stream";
-    report_upstream_error(services, ex, UpstreamError::reset, std::string(kFull), 502);
-    answer(s, ex, make_error(502, kFull, kHttp11), AnswerReason::upstream_failed, kFull);
+    refuse(s, ex, stream_refused(services, ex));
     co_return;
   }
   // However this coroutine ends, the upstream connection forgets the stream.
@@ -302,10 +261,7 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
     if (s.timed_out) {
       upstream->cancel(up);
       if (!head_sent) {
-        report_upstream_error(services, ex, UpstreamError::timeout, "no response in time", 504);
-        static constexpr std::string_view kSlow =
-            "upstream did not answer within upstream_response";
-        answer(s, ex, make_error(504, kSlow, kHttp11), AnswerReason::upstream_timeout, kSlow);
+        refuse(s, ex, too_slow(services, ex));
         co_return;
       }
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
@@ -329,10 +285,7 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
     }
     if (up.head_received && !head_sent) {
       ResponseHead res;
-      res.status = up.status;
-      for (const auto& [name, value] : up.headers) {
-        res.add(http::string_to_field(name), name, value);
-      }
+      up.response_head(res);
       res.forward_rules(kHttp2, ex);
       ex.status = up.status;
       ex.counters->count_response(ex.status);
@@ -362,13 +315,14 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
       break;
     }
     if (up.failed) {
-      const std::string why =
-          "upstream reset the stream (HTTP/2 error " + std::to_string(up.reset_code) + ")";
-      report_upstream_error(services, ex, UpstreamError::reset, why, head_sent ? ex.status : 502);
       if (!head_sent) {
-        answer(s, ex, make_error(502, why, kHttp11), AnswerReason::upstream_failed, why);
+        refuse(s, ex, stream_reset(services, ex, up.reset_code));
         co_return;
       }
+      report_upstream_error(
+          services, ex, UpstreamError::reset,
+          "upstream reset the stream (HTTP/2 error " + std::to_string(up.reset_code) + ")",
+          ex.status);
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
       flush();
       break;
@@ -382,14 +336,21 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
 
 // The request body as the client sends it, each piece given back to the client's window once the
 // upstream took it.
-asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
-                                                         UpstreamConnection& upstream,
-                                                         bool chunked) {
+asio::awaitable<RelayResult> Http2Connection::send_request_body(Http2Stream& s,
+                                                                UpstreamConnection& upstream,
+                                                                bool chunked) {
   const auto& timeouts = worker_.runtime()->config->timeouts;
+  RelayResult result;
   std::string piece;
   std::array<char, 20> size_line{};
   for (;;) {
-    if (s.closed || s.timed_out) co_return false;
+    if (s.closed || s.timed_out) {
+      // The client reset the stream, or sent no more of its body within client_idle.
+      result.failure = RelayFailure::read;
+      result.ec =
+          s.closed ? error_code(asio::error::connection_reset) : error_code(beast::error::timeout);
+      co_return result;
+    }
     if (!s.body_in.empty()) {
       piece.swap(s.body_in);
       s.body_in.clear();
@@ -401,7 +362,10 @@ asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
       arm(s, timeouts.upstream_response);
       auto [ec, n] = co_await asio::async_write(
           upstream.stream, std::span<const asio::const_buffer>(out.data(), count), use_tuple);
-      if (ec) co_return false;
+      if (ec) {
+        co_return RelayResult{.failure = RelayFailure::write, .ec = ec, .bytes = result.bytes};
+      }
+      result.bytes += piece.size();
       nghttp2_session_consume(session_, s.id, piece.size());
       flush();
       continue;
@@ -419,9 +383,9 @@ asio::awaitable<bool> Http2Connection::send_request_body(Http2Stream& s,
     last += "\r\n";
     arm(s, timeouts.upstream_response);
     auto [ec, n] = co_await asio::async_write(upstream.stream, asio::buffer(last), use_tuple);
-    if (ec) co_return false;
+    if (ec) result = {.failure = RelayFailure::write, .ec = ec, .bytes = result.bytes};
   }
-  co_return true;
+  co_return result;
 }
 
 // The upstream's body into the stream, as fast as the client's window takes it.
@@ -521,6 +485,11 @@ void Http2Connection::answer(Http2Stream& s, Exchange& ex, LocalResponse respons
     }
   }
   finish(s, ex);
+}
+
+void Http2Connection::refuse(Http2Stream& s, Exchange& ex, const UpstreamRefusal& refusal) {
+  answer(s, ex, make_error(refusal.status, refusal.detail, kHttp11), refusal.reason,
+         refusal.detail);
 }
 
 void Http2Connection::finish(Http2Stream& s, Exchange& ex) {

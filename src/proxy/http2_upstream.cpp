@@ -27,6 +27,11 @@ void wake(UpstreamStream& s) {
 
 }  // namespace
 
+void UpstreamStream::response_head(ResponseHead& head) const {
+  head.status = status;
+  for (const auto& [name, value] : headers) head.add(http::string_to_field(name), name, value);
+}
+
 struct Http2UpstreamCallbacks {
   static Http2Upstream& of(void* user_data) { return *static_cast<Http2Upstream*>(user_data); }
   static UpstreamStream* stream_of(nghttp2_session* session, std::int32_t id) {

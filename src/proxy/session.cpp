@@ -343,23 +343,16 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
 asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
   const auto& request = parser.get();
   const bool keep_alive = parser.is_done() && request.keep_alive();
-  if (ex.route != nullptr && ex.route->respond) {
-    const config::Respond& respond = *ex.route->respond;
-    auto res = make_text(respond.status, ex.respond_body(), respond.content_type, ex.version);
-    if (respond.usage) res.set(http::field::cache_control, "no-store");  // one caller's own
-    add_ratelimit_headers(res, ex);
-    if (request.method() == http::verb::head) res.body().clear();
-    co_return co_await write_local(std::move(res), keep_alive, &ex);
-  }
-  if (ex.upstream == nullptr) {
-    co_return co_await write_local(
-        make_error(404, "no route matches and no default upstream is set", ex.version), keep_alive,
-        &ex);
-  }
-  const config::UpstreamProtocol protocol =
-      ex.route != nullptr ? ex.route->upstream_protocol : ex.runtime->config->upstream_protocol;
-  if (protocol == config::UpstreamProtocol::http2) {
-    co_return co_await forward_h2(parser, ex);
+  switch (const Destination destination = destination_of(ex, false)) {
+    case Destination::respond:
+    case Destination::no_route:
+      co_return co_await write_local(
+          local_answer(ex, destination, request.method() == http::verb::head, ex.version).response,
+          keep_alive, &ex);
+    case Destination::http2_upstream:
+      co_return co_await forward_h2(parser, ex);
+    case Destination::http1_upstream:
+      break;
   }
   co_return co_await forward(parser, ex);
 }

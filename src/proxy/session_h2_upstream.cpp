@@ -10,6 +10,7 @@
 #include "sluice/proxy/request_head.hpp"
 #include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/session.hpp"
+#include "sluice/proxy/upstream_exchange.hpp"
 #include "sluice/proxy/wire.hpp"
 #include "sluice/proxy/worker.hpp"
 
@@ -27,23 +28,17 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
   auto& request = parser.get();
   const bool client_keep_alive = request.keep_alive();
   if (beast::iequals(request[http::field::expect], "100-continue") && !parser.is_done()) {
-    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    arm(config.timeouts.client_idle);
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
-    if (ec) co_return false;
+    if (!co_await write_continue()) co_return false;
   }
 
-  UpstreamPool::Failure failed;
   const Nanos upstream_started = services.clock.now();
   deadline_ = kNoDeadline;  // the pool keeps its own connect deadline
-  std::shared_ptr<ssl::context> tls;
-  if (ex.upstream->tls) tls = ex.runtime->tls->upstream(*ex.upstream->tls);
-  auto upstream = co_await worker_.http2_upstreams().acquire(
-      *ex.upstream, tls, config.timeouts.upstream_connect, failed);
-  if (!upstream) {
-    co_await refuse_unreachable(ex, failed);
+  Http2Opened opened = co_await open_http2(worker_, ex);
+  if (!opened.connection) {
+    co_await refuse(ex, opened.refusal);
     co_return false;
   }
+  const std::shared_ptr<Http2Upstream> upstream = std::move(opened.connection);
 
   UpstreamRequestHead outgoing(request, ex.forwarding(peer_text_, stream_.tls() != nullptr));
   outgoing.remove(http::field::transfer_encoding);  // HTTP/2 frames the body itself
@@ -58,8 +53,7 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
     upstream_wait_ = nullptr;
   };
   if (!upstream->submit(up, headers, !parser.is_done())) {
-    co_await write_local(make_error(502, "upstream connection refused a new stream", ex.version),
-                         false, &ex);
+    co_await refuse(ex, stream_refused(services, ex));
     co_return false;
   }
   // However this coroutine ends, the upstream connection forgets the stream.
@@ -105,30 +99,18 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
     co_await changed();
   }
   if (!up.head_received) {
-    const bool slow = timed_out();
     upstream->cancel(up);
-    const std::string why =
-        slow ? "upstream did not answer within upstream_response"
-             : "upstream reset the stream (HTTP/2 error " + std::to_string(up.reset_code) + ")";
-    ex.counters->count(slow ? UpstreamError::timeout : UpstreamError::reset);
-    services.log.upstream_error(
-        {.route = ex.counters->name,
-         .upstream = ex.upstream->url,
-         .kind = std::string(to_string(slow ? UpstreamError::timeout : UpstreamError::reset)),
-         .error = why,
-         .status = slow ? 504U : 502U,
-         .request_id = ex.request_id});
-    co_await write_local(make_error(slow ? 504 : 502, why, ex.version), false, &ex);
+    if (timed_out()) {
+      co_await refuse(ex, too_slow(services, ex));
+    } else {
+      co_await refuse(ex, stream_reset(services, ex, up.reset_code));
+    }
     co_return false;
   }
 
   ResponseHead head;
-  head.status = up.status;
-  bool has_length = false;
-  for (const auto& [name, value] : up.headers) {
-    if (name == "content-length") has_length = true;
-    head.add(http::string_to_field(name), name, value);
-  }
+  up.response_head(head);
+  const bool has_length = !head.first(http::field::content_length).empty();
   head.forward_rules(kHttp2, ex);
   ex.status = up.status;
   ex.counters->count_response(ex.status);

@@ -592,6 +592,28 @@ TEST(Http2, AStreamWhoseWindowNeverOpensIsResetAfterClientIdle) {
             "200");
 }
 
+TEST(Http2, ARequestBodyThatStallsIsAnsweredWith408) {
+  TestUpstream upstream;
+  ProxyHarness proxy(with_upstream(upstream, "timeouts: { client_idle: 300ms }\n"), "access: true");
+  // The head, then nothing: neither a body nor its end.
+  const auto results = streams(proxy.port(), {"POST:/upload:content-length=10:open"});
+  EXPECT_EQ(results[0].at("status"), "408");
+  ASSERT_TRUE(proxy.wait_for_log("\"status\":408"));
+}
+
+TEST(Http2, AnUnaskedSwitchFromTheUpstreamIs502) {
+  RawUpstream upstream([](RawUpstream::Socket& s, int) {
+    RawUpstream::read_request_head(s);
+    RawUpstream::write(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\n\r\n");
+    RawUpstream::read_request_head(s);  // until sluice closes it
+  });
+  ProxyHarness proxy("version: 1\nupstream: " + upstream.url() +
+                     "\ntimeouts: { upstream_response: 2s }\n");
+  const std::string url = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/";
+  EXPECT_EQ(curl("--http2-prior-knowledge -o /dev/null -w '%{http_code}' " + url), "502");
+  EXPECT_EQ(curl("--http1.1 -o /dev/null -w '%{http_code}' " + url), "502");
+}
+
 TEST_F(Http2Attack, StreamsBeyondTheConcurrencyLimitAreRefused) {
   std::vector<std::string> specs(120, "GET:/slow?ms=300");
   const auto results = streams(proxy_.port(), specs);

@@ -4,7 +4,8 @@ implementation that is not sluice's. It prints one line per outcome, `key=value`
 spaces, which the tests read.
 
   h2_peer.py PORT requests SPEC...   streams opened together on one connection; SPEC is
-                                     METHOD:PATH[:header=value,...][:body=N][:reset_ms=N][:trailer.NAME=VALUE]
+                                     METHOD:PATH[:header=value,...][:body=N][:reset_ms=N][:trailer.NAME=VALUE][:open]
+                                     (open: the request's end is never sent)
   h2_peer.py PORT rapid_reset N      N streams opened and reset at once
   h2_peer.py PORT ping_flood N       N PINGs sent without reading the acknowledgements
   h2_peer.py PORT continuation_flood N   one HEADERS and N CONTINUATION frames, never ended
@@ -46,9 +47,11 @@ def connect(port, receive_buffer=None):
 def parse_spec(spec):
     parts = spec.split(":")
     method, path = parts[0], parts[1]
-    headers, body, reset_ms, trailers = [], b"", None, []
+    headers, body, reset_ms, trailers, left_open = [], b"", None, [], False
     for part in parts[2:]:
-        if part.startswith("trailer."):
+        if part == "open":
+            left_open = True
+        elif part.startswith("trailer."):
             name, value = part[8:].split("=", 1)
             trailers.append((name, value))
         elif part.startswith("body="):
@@ -59,7 +62,7 @@ def parse_spec(spec):
             for item in part.split(","):
                 name, value = item.split("=", 1)
                 headers.append((name, value))
-    return method, path, headers, body, reset_ms, trailers
+    return method, path, headers, body, reset_ms, trailers, left_open
 
 
 def report_goaway(event):
@@ -72,11 +75,11 @@ def requests(port, specs):
     resets = []  # (when, stream id)
     start = time.monotonic()
     for spec in specs:
-        method, path, headers, body, reset_ms, trailers = parse_spec(spec)
+        method, path, headers, body, reset_ms, trailers, left_open = parse_spec(spec)
         sid = conn.get_next_available_stream_id()
         request = [(":method", method), (":path", path), (":scheme", "http"),
                    (":authority", f"127.0.0.1:{port}")] + headers
-        conn.send_headers(sid, request, end_stream=not body)
+        conn.send_headers(sid, request, end_stream=not body and not left_open)
         if body:
             pending = body
             while pending:

@@ -37,7 +37,8 @@ enum class AnswerReason {
   not_found,
   upstream_unreachable,
   upstream_timeout,
-  upstream_failed
+  upstream_failed,
+  client_timeout  // the client's body stalled past client_idle
 };
 
 struct Verdict {
@@ -62,6 +63,16 @@ struct Verdict {
 // forwarded; any other gets its answer, which the connection writes and logs with `ex`.
 asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
                                const RequestOrigin& origin, Exchange& ex);
+
+// Where an admitted request goes: its route's fixed response or a 404 when no route takes it
+// (both in local_answer()), or an upstream over HTTP/1.1 or HTTP/2. `grpc`: a gRPC call, which
+// an `upstream_protocol: auto` route sends over HTTP/2, the only protocol gRPC runs on.
+enum class Destination { respond, no_route, http1_upstream, http2_upstream };
+[[nodiscard]] Destination destination_of(const Exchange& ex, bool grpc) noexcept;
+
+// The answer to an admitted request bound for `respond` or `no_route`, in HTTP/`version` terms.
+Verdict local_answer(const Exchange& ex, Destination destination, bool head_method,
+                     unsigned version);
 
 // The rejection of a request its deciding limit rejected.
 Rejection rejection_of(const Exchange& ex);

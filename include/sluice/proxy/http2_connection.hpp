@@ -16,6 +16,7 @@
 #include "sluice/proxy/admission.hpp"
 #include "sluice/proxy/beast.hpp"
 #include "sluice/proxy/read_buffer.hpp"
+#include "sluice/proxy/relay.hpp"
 #include "sluice/proxy/stream.hpp"
 #include "sluice/proxy/upstream_response.hpp"
 
@@ -26,6 +27,7 @@ namespace sluice::proxy {
 class Worker;
 struct Http2Stream;
 class UpstreamConnection;
+struct UpstreamRefusal;
 
 class Http2Connection {
  public:
@@ -78,13 +80,18 @@ class Http2Connection {
   asio::awaitable<bool> hold(Http2Stream& s, Exchange& ex);
   asio::awaitable<void> forward(Http2Stream& s, Exchange& ex);
   asio::awaitable<void> forward_h2(Http2Stream& s, Exchange& ex);
-  asio::awaitable<bool> send_request_body(Http2Stream& s, UpstreamConnection& upstream,
-                                          bool chunked);
+  // The upstream exchange's view of a stream (http2_exchange.cpp).
+  class StreamLink;
+  friend class StreamLink;
+  asio::awaitable<RelayResult> send_request_body(Http2Stream& s, UpstreamConnection& upstream,
+                                                 bool chunked);
   asio::awaitable<void> relay_response(Http2Stream& s, Exchange& ex, UpstreamConnection& upstream,
                                        UpstreamResponseParser& response, bool& complete);
   // Sluice's own answer to a stream: as an HTTP/2 response, or a gRPC call's trailers-only one.
   void answer(Http2Stream& s, Exchange& ex, LocalResponse response, AnswerReason reason,
               std::string_view detail);
+  // No response head came from the upstream: 502 or 504, in the stream's terms.
+  void refuse(Http2Stream& s, Exchange& ex, const UpstreamRefusal& refusal);
   void submit_response(Http2Stream& s, const ResponseHead& head, bool with_body);
   void finish(Http2Stream& s, Exchange& ex);
   void arm(Http2Stream& s, Nanos timeout);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
 
 struct nghttp2_session;
@@ -23,6 +24,9 @@ namespace sluice::proxy {
 // its own timer, which the connection cancels whenever something here changes.
 struct UpstreamStream {
   explicit UpstreamStream(asio::steady_timer& wake) : wake(&wake) {}
+
+  // The response head received, as views into this stream.
+  void response_head(ResponseHead& head) const;
 
   std::int32_t id = -1;
   asio::steady_timer* wake;  // the exchange's: cancelled on every change

@@ -25,6 +25,7 @@ namespace sluice::proxy {
 class Worker;
 struct Exchange;
 class Http2Connection;
+struct UpstreamRefusal;
 
 using RequestParser = http::request_parser<http::buffer_body>;
 
@@ -95,10 +96,16 @@ class Session : public std::enable_shared_from_this<Session> {
   // upstream_protocol: http2 — the request over the worker's HTTP/2 connection to the upstream
   // (session_h2_upstream.cpp).
   asio::awaitable<bool> forward_h2(RequestParser& parser, Exchange& ex);
-  asio::awaitable<std::unique_ptr<UpstreamConnection>> send_upstream(
-      RequestParser& parser, Exchange& ex, std::span<char> piece,
-      std::optional<UpstreamResponseParser>& response);
-  asio::awaitable<void> refuse_unreachable(Exchange& ex, const UpstreamPool::Failure& failed);
+  // The upstream exchange's view of this session (session_forward.cpp).
+  class Link;
+  friend class Link;
+  // Answers the client's `Expect: 100-continue` once its request is admitted: the upstream sees
+  // a plain request, and a rejected client never sent its body.
+  asio::awaitable<bool> write_continue();
+  // The request body broke off or was too large (413, 400, or a 499 with nobody to tell).
+  asio::awaitable<void> refuse_body(Exchange& ex, const error_code& ec);
+  // No response head came from the upstream: 502 or 504, and the connection closes.
+  asio::awaitable<void> refuse(Exchange& ex, const UpstreamRefusal& refusal);
   // After a 101: the client and the upstream connection joined until either closes or
   // tunnel_idle passes with no bytes either way (session_tunnel.cpp).
   asio::awaitable<bool> open_tunnel(Exchange& ex, std::unique_ptr<UpstreamConnection> upstream,
