@@ -13,9 +13,11 @@
 # is the steady state per request (the upstream is not counted).
 #
 # SLUICE=path/to/another/build replaces build-bench/sluice; KEEP_WORK=1 keeps the callgrind.out
-# files for callgrind_annotate.
+# files for callgrind_annotate; PROXIES="sluice" counts only those named (default: all three).
 PROTOCOL=${1:-http1}
 REQUESTS=${2:-2000}
+PROXIES=${PROXIES:-sluice nginx haproxy}
+wants() { [[ " $PROXIES " == *" $1 "* ]]; }
 source "$(dirname "$0")/common.sh"
 command -v valgrind >/dev/null && command -v h2load >/dev/null || "$root/scripts/install-deps" --bench
 
@@ -72,29 +74,35 @@ count() {
 
 printf '%-8s %14s %9s %12s\n' proxy instructions requests "per request"
 
-sluice_port=$(free_port)
-write_bench_config "$sluice_port" "$upstream_port"
-count sluice "$sluice_port" "$sluice" -c "$work/sluice.yaml"
+if wants sluice; then
+  sluice_port=$(free_port)
+  write_bench_config "$sluice_port" "$upstream_port"
+  count sluice "$sluice_port" "$sluice" -c "$work/sluice.yaml"
+fi
 
-nginx_port=$(free_port)
-nginx_conf peer "
-  limit_req_zone \$binary_remote_addr zone=bench:10m rate=100000000r/s;
-  upstream api { server 127.0.0.1:$upstream_port; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_port$h2_listen;
-    keepalive_requests 100000000;
-    location / {
-      limit_req zone=bench burst=100000000 nodelay;
-      proxy_pass http://api;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-    }
-  }"
-sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$work/peer/nginx.conf"
-count nginx "$nginx_port" nginx -p "$work/peer" -c "$work/peer/nginx.conf"
+if wants nginx; then
+  nginx_port=$(free_port)
+  nginx_conf peer "
+    limit_req_zone \$binary_remote_addr zone=bench:10m rate=100000000r/s;
+    upstream api { server 127.0.0.1:$upstream_port; keepalive 64; }
+    server {
+      listen 127.0.0.1:$nginx_port$h2_listen;
+      keepalive_requests 100000000;
+      location / {
+        limit_req zone=bench burst=100000000 nodelay;
+        proxy_pass http://api;
+        proxy_http_version 1.1;
+        proxy_set_header Connection \"\";
+      }
+    }"
+  sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$work/peer/nginx.conf"
+  count nginx "$nginx_port" nginx -p "$work/peer" -c "$work/peer/nginx.conf"
+fi
 
-haproxy_port=$(free_port)
-haproxy_bind=""
-[ "$PROTOCOL" = h2 ] && haproxy_bind="proto h2"
-haproxy_conf "$haproxy_port" "$upstream_port" "$haproxy_bind"
-count haproxy "$haproxy_port" haproxy -f "$work/haproxy.cfg" -db
+if wants haproxy; then
+  haproxy_port=$(free_port)
+  haproxy_bind=""
+  [ "$PROTOCOL" = h2 ] && haproxy_bind="proto h2"
+  haproxy_conf "$haproxy_port" "$upstream_port" "$haproxy_bind"
+  count haproxy "$haproxy_port" haproxy -f "$work/haproxy.cfg" -db
+fi

@@ -61,7 +61,7 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
                       ? std::string(incoming_id)
                       : worker.next_request_id();
 
-  auto reading = read_request(request, origin.chunked, origin.peer, config);
+  auto reading = read_request(request, origin.chunked, origin.peer, origin.peer_text, config);
   if (auto* refusal = std::get_if<Refusal>(&reading)) {
     // Logged as sent (read_request rewrites the target only when it succeeds), and masked: a
     // request refused before its route is known carries key parameters too.
@@ -75,7 +75,7 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
   const Target& target = read.target;
   ex.target = target.forwarded;
   ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
-  ex.client = read.client.to_string();
+  ex.client = read.client_text;
   ex.route = read.route;
   ex.counters = &ex.runtime->of(ex.route);
   if (ex.route != nullptr && ex.route->upstream) {

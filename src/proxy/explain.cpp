@@ -180,7 +180,7 @@ std::string explain(const config::Config& config, const ExplainRequest& request,
   head.target(request.target);
   for (const auto& [name, value] : request.headers) head.insert(name, value);
   if (head.find(http::field::host) == head.end()) head.set(http::field::host, "localhost");
-  auto reading = read_request(head, false, *peer, config);
+  auto reading = read_request(head, false, *peer, peer->to_string(), config);
   if (const auto* refusal = std::get_if<Refusal>(&reading)) {
     error = "sluice would refuse this request (" + std::to_string(refusal->status) +
             "): " + refusal->detail;

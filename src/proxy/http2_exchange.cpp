@@ -134,27 +134,25 @@ asio::awaitable<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
 // sends it on the stream.
 class Http2Connection::StreamLink final : public ClientLink {
  public:
-  StreamLink(Http2Connection& connection, Http2Stream& stream, bool has_body, bool chunked)
-      : connection_(connection), stream_(stream), has_body_(has_body), chunked_(chunked) {}
+  StreamLink(Http2Connection& connection, Http2Stream& stream, bool chunked)
+      : connection_(connection), stream_(stream), chunked_(chunked) {}
 
   void arm(Nanos timeout) override { connection_.arm(stream_, timeout); }
   void disarm() override { stream_.deadline = Http2Stream::kNoDeadline; }
   [[nodiscard]] bool timed_out() const override { return stream_.timed_out; }
   void watch(tcp::socket* upstream) override { stream_.upstream_socket = upstream; }
 
-  asio::awaitable<RelayResult> send_request(UpstreamConnection& upstream,
-                                            std::string_view head) override {
+  asio::awaitable<RelayResult> send_with_body(UpstreamConnection& upstream,
+                                              std::string_view head) override {
     arm(connection_.worker_.runtime()->config->timeouts.upstream_response);
     auto [ec, n] = co_await asio::async_write(upstream.stream, asio::buffer(head), use_tuple);
     if (ec) co_return RelayResult{.failure = RelayFailure::write, .ec = ec, .bytes = 0};
-    if (!has_body_) co_return RelayResult{};
     co_return co_await connection_.send_request_body(stream_, upstream, chunked_);
   }
 
  private:
   Http2Connection& connection_;
   Http2Stream& stream_;
-  bool has_body_;
   bool chunked_;
 };
 
@@ -171,7 +169,7 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
 
   const Nanos upstream_started = services.clock.now();
   std::optional<UpstreamResponseParser> response;
-  StreamLink link(*this, s, has_body, chunked);
+  StreamLink link(*this, s, chunked);
   Http1Opened opened = co_await open_http1(worker_, ex, link,
                                            {.head = head_bytes,
                                             .has_body = has_body,

@@ -35,23 +35,17 @@ class Session::Link final : public ClientLink {
   [[nodiscard]] bool timed_out() const override { return session_.timed_out_; }
   void watch(tcp::socket* upstream) override { session_.upstream_socket_ = upstream; }
 
-  asio::awaitable<RelayResult> send_request(UpstreamConnection& upstream,
-                                            std::string_view head) override {
+  asio::awaitable<RelayResult> send_with_body(UpstreamConnection& upstream,
+                                              std::string_view head) override {
+    // relay()'s own coroutine, not one around it.
     const auto& timeouts = session_.worker_.runtime()->config->timeouts;
-    if (parser_.is_done()) {
-      // No body: the head alone, without relay()'s coroutine frame (~500 instructions).
-      arm(timeouts.upstream_response);
-      auto [ec, n] = co_await asio::async_write(upstream.stream, asio::buffer(head), use_tuple);
-      co_return RelayResult{
-          .failure = ec ? RelayFailure::write : RelayFailure::none, .ec = ec, .bytes = 0};
-    }
-    co_return co_await relay(session_.stream_, session_.buffer_, parser_, upstream.stream,
-                             {.head = head,
-                              .framing = parser_.chunked() ? Framing::chunked : Framing::none,
-                              .piece = piece_,
-                              .read_timeout = timeouts.client_idle,
-                              .write_timeout = timeouts.upstream_response},
-                             session_.arming());
+    return relay(session_.stream_, session_.buffer_, parser_, upstream.stream,
+                 {.head = head,
+                  .framing = parser_.chunked() ? Framing::chunked : Framing::none,
+                  .piece = piece_,
+                  .read_timeout = timeouts.client_idle,
+                  .write_timeout = timeouts.upstream_response},
+                 session_.arming());
   }
 
  private:

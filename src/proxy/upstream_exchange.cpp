@@ -1,5 +1,7 @@
 #include "sluice/proxy/upstream_exchange.hpp"
 
+#include <boost/asio/write.hpp>
+
 #include "sluice/proxy/exchange.hpp"
 #include "sluice/proxy/http2_upstream.hpp"
 #include "sluice/proxy/tls.hpp"
@@ -110,7 +112,16 @@ asio::awaitable<Http1Opened> open_http1(Worker& worker, Exchange& ex, ClientLink
       }
     }
     const WatchedUpstream watched(client, upstream->socket);
-    const RelayResult sent = co_await client.send_request(*upstream, request.head);
+    RelayResult sent;
+    if (request.has_body) {
+      sent = co_await client.send_with_body(*upstream, request.head);
+    } else {
+      // The head alone, without the connection's coroutine frame (~500 instructions).
+      client.arm(config.timeouts.upstream_response);
+      auto [write_ec, n] =
+          co_await asio::async_write(upstream->stream, asio::buffer(request.head), use_tuple);
+      if (write_ec) sent = {.failure = RelayFailure::write, .ec = write_ec, .bytes = 0};
+    }
     error_code ec = timed_out_or(sent.ec);
     if (sent.failure == RelayFailure::read) {
       co_return Http1Opened{.outcome = Http1Opened::Outcome::client_failed,

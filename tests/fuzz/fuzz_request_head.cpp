@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto& req = parser.get();
   // What the session's admission runs, in its order: framing, target, client, route.
   const auto peer = *sluice::IpAddress::parse("127.0.0.1");
-  auto reading = sluice::proxy::read_request(req, parser.chunked(), peer, config());
+  auto reading = sluice::proxy::read_request(req, parser.chunked(), peer, "127.0.0.1", config());
   const auto* read = std::get_if<sluice::proxy::ReadRequest>(&reading);
   if (read == nullptr) return 0;
   if (read->target.path != "*") check_normalizer(read->target.path);

@@ -48,16 +48,18 @@ std::variant<Target, Refusal> resolve_target(http::verb method, std::string_view
 
 // A request head as sluice serves it: framing checked, the target resolved (and `request`
 // rewritten to the forwarded origin form, with the URI's host as Host for an absolute target),
-// the client found behind trusted proxies, the route matched. The session's admission runs
+// the client found behind trusted proxies, the route matched. `peer_text`: `peer` rendered (the
+// connection did it once for all its requests). The session's admission runs
 // exactly this, and so does the request-head fuzzer, so the two cannot drift apart.
 struct ReadRequest {
   Target target;
   IpAddress client;
-  std::string client_key;  // the client as keys render it (limit::client_key_text)
+  std::string client_text;  // as logs show it
+  std::string client_key;   // as keys render it (limit::client_key_text)
   const config::Route* route = nullptr;
 };
 std::variant<ReadRequest, Refusal> read_request(http::request_header<>& request, bool chunked,
-                                                const IpAddress& peer,
+                                                const IpAddress& peer, std::string_view peer_text,
                                                 const config::Config& config);
 
 // A request's key inputs as the limiter reads them, from the parsed head.

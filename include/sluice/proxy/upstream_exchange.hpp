@@ -31,10 +31,11 @@ class ClientLink {
   [[nodiscard]] virtual bool timed_out() const = 0;
   // The upstream socket the connection's deadline cancels with its own (null: none).
   virtual void watch(tcp::socket* upstream) = 0;
-  // Sends `head` and the request's body to `upstream`. RelayFailure::read: the client's body
-  // broke off, or was too large; RelayFailure::write: the upstream's side failed.
-  virtual asio::awaitable<RelayResult> send_request(UpstreamConnection& upstream,
-                                                    std::string_view head) = 0;
+  // Sends `head` and the request's body to `upstream` (a request without a body is sent by the
+  // exchange itself). RelayFailure::read: the client's body broke off, or was too large;
+  // RelayFailure::write: the upstream's side failed.
+  virtual asio::awaitable<RelayResult> send_with_body(UpstreamConnection& upstream,
+                                                      std::string_view head) = 0;
 
  protected:
   ClientLink() = default;
