@@ -20,13 +20,21 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+// Line ends only are looked at, found with memchr: a test of every byte cost 450 instructions
+// per request. Every LF must follow a CR and start no continuation line, and there must be as
+// many CRs as LFs: then no CR stands alone either.
 std::optional<Refusal> check_head_bytes(std::string_view head) {
-  for (std::size_t i = 0; i + 1 < head.size(); ++i) {
-    if (head[i] == '\r' && head[i + 1] != '\n') return Refusal{400, "bare CR in the request head"};
-    if (head[i + 1] == '\n' && head[i] != '\r') return Refusal{400, "bare LF in the request head"};
-    if (head[i] == '\n' && (head[i + 1] == ' ' || head[i + 1] == '\t')) {
+  std::size_t line_feeds = 0;
+  for (std::size_t at = head.find('\n'); at != std::string_view::npos;
+       at = head.find('\n', at + 1)) {
+    ++line_feeds;
+    if (at == 0 || head[at - 1] != '\r') return Refusal{400, "bare LF in the request head"};
+    if (at + 1 < head.size() && (head[at + 1] == ' ' || head[at + 1] == '\t')) {
       return Refusal{400, "obsolete line folding in a header field"};
     }
+  }
+  if (static_cast<std::size_t>(std::count(head.begin(), head.end(), '\r')) != line_feeds) {
+    return Refusal{400, "bare CR in the request head"};
   }
   return std::nullopt;
 }
@@ -42,25 +50,44 @@ std::optional<Refusal> check_framing(const http::request_header<>& request, bool
   if (version != kHttp10 && version != kHttp11) {
     return Refusal{505, "only HTTP/1.0 and HTTP/1.1 are supported"};
   }
-  if (std::distance(request.begin(), request.end()) > kMaxHeaderFields) {
-    return Refusal{431, "too many header fields"};
+  // One pass, by Beast's field enum: a lookup by name walks Beast's field tree with a
+  // case-insensitive compare per node, and four of them cost 600 instructions per request.
+  std::ptrdiff_t fields = 0;
+  std::size_t content_lengths = 0;
+  std::size_t transfer_encodings = 0;
+  std::size_t hosts = 0;
+  std::string_view transfer_encoding;
+  for (const auto& field : request) {
+    ++fields;
+    switch (field.name()) {
+      case http::field::content_length:
+        ++content_lengths;
+        break;
+      case http::field::transfer_encoding:
+        ++transfer_encodings;
+        transfer_encoding = view(field.value());
+        break;
+      case http::field::host:
+        ++hosts;
+        break;
+      default:
+        break;
+    }
   }
-  const auto transfer_encodings = request.count(http::field::transfer_encoding);
-  if (request.count(http::field::content_length) > 0 && transfer_encodings > 0) {
+  if (fields > kMaxHeaderFields) return Refusal{431, "too many header fields"};
+  if (content_lengths > 0 && transfer_encodings > 0) {
     return Refusal{400, "both Content-Length and Transfer-Encoding"};
   }
   if (transfer_encodings > 0 && !chunked) {
     return Refusal{400, "Transfer-Encoding other than chunked"};
   }
-  if (transfer_encodings > 1 ||
-      (chunked && !beast::iequals(request[http::field::transfer_encoding], "chunked"))) {
+  if (transfer_encodings > 1 || (chunked && !beast::iequals(transfer_encoding, "chunked"))) {
     return Refusal{400, "Transfer-Encoding must be exactly chunked"};
   }
   if (version == kHttp10 && chunked) {
     return Refusal{400, "chunked encoding in an HTTP/1.0 request"};
   }
-  if (request.count(http::field::host) > 1 ||
-      (version == kHttp11 && request.count(http::field::host) == 0)) {
+  if (hosts > 1 || (version == kHttp11 && hosts == 0)) {
     return Refusal{400, "exactly one Host header is required"};
   }
   return std::nullopt;
@@ -121,20 +148,30 @@ std::variant<ReadRequest, Refusal> read_request(http::request_header<>& request,
                                                 const IpAddress& peer, std::string_view peer_text,
                                                 const config::Config& config) {
   if (auto refusal = check_framing(request, chunked)) return std::move(*refusal);
-  auto resolved = resolve_target(request.method(), view(request.target()),
-                                 view(request[http::field::host]), config.http.paths);
+  // Host and X-Forwarded-For in one pass: a lookup by name walks Beast's field tree.
+  std::string_view host;
+  std::string_view forwarded_for;
+  std::size_t forwarded_lines = 0;
+  for (const auto& field : request) {
+    if (field.name() == http::field::host) {
+      host = view(field.value());
+    } else if (field.name() == http::field::unknown &&
+               beast::iequals(field.name_string(), "X-Forwarded-For")) {
+      ++forwarded_lines;
+      forwarded_for = view(field.value());
+    }
+  }
+  auto resolved = resolve_target(request.method(), view(request.target()), host, config.http.paths);
   if (auto* refusal = std::get_if<Refusal>(&resolved)) return std::move(*refusal);
   ReadRequest out{std::move(std::get<Target>(resolved)), {}, {}, {}, nullptr};
   request.target(out.target.forwarded);
   if (!out.target.authority.empty()) request.set(http::field::host, out.target.authority);
   // Most requests carry no X-Forwarded-For, or one line: no list is built for them.
-  const std::size_t forwarded_lines = request.count("X-Forwarded-For");
-  out.client =
-      forwarded_lines == 0 ? peer
-      : forwarded_lines == 1
-          ? limit::client_address(peer, view(request["X-Forwarded-For"]), config.trusted_proxies)
-          : limit::client_address(peer, combined_field(request, "X-Forwarded-For"),
-                                  config.trusted_proxies);
+  out.client = forwarded_lines == 0 ? peer
+               : forwarded_lines == 1
+                   ? limit::client_address(peer, forwarded_for, config.trusted_proxies)
+                   : limit::client_address(peer, combined_field(request, "X-Forwarded-For"),
+                                           config.trusted_proxies);
   // Rendering an address costs ~270 instructions: the connection's is reused, and an IPv4 key
   // is the address itself.
   out.client_text = out.client == peer ? std::string(peer_text) : out.client.to_string();

@@ -394,8 +394,7 @@ asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_ali
   services.count_local_response(status);
   const std::uint64_t bytes = response.body().size();
   write_head(response.base(), head_);
-  const std::array<asio::const_buffer, 2> message{asio::buffer(head_),
-                                                  asio::buffer(response.body())};
+  std::array<asio::const_buffer, 2> message{asio::buffer(head_), asio::buffer(response.body())};
   // Logged before it is written: whoever reads the answer finds the event already recorded.
   if (ex != nullptr) {
     ex->status = status;
@@ -403,7 +402,12 @@ asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_ali
     finish(*ex);
   }
   arm(worker_.runtime()->config->timeouts.client_idle);
-  auto [ec, n] = co_await asio::async_write(stream_, message, use_tuple);
+  std::span<asio::const_buffer> unsent(message);
+  error_code ec;
+  write_now(stream_, unsent, ec);
+  if (!ec && !unsent.empty()) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(stream_, unsent, use_tuple);
+  }
   co_return !ec && keep_alive;
 }
 

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/stream.hpp"
 
 namespace sluice::proxy {
 
@@ -78,8 +79,17 @@ asio::awaitable<RelayResult> relay(ReadStream& in, ReadBuffer& in_buffer, Parser
     if (!parser.is_done()) {
       body.data = piece.data();
       body.size = piece.size();
-      arm(read_timeout);
-      auto [ec, unused] = co_await http::async_read_some(in, in_buffer, parser, use_tuple);
+      error_code ec = http::error::need_more;
+      if (in_buffer.size() > 0) {
+        // Bytes that came with the head, or with an earlier piece, are parsed here: Beast's read
+        // would parse them as well, then post its completion (~1 500 instructions).
+        in_buffer.consume(parser.put(in_buffer.data(), ec));
+      }
+      if (ec == http::error::need_more) {
+        arm(read_timeout);
+        std::tie(ec, std::ignore) =
+            co_await http::async_read_some(in, in_buffer, parser, use_tuple);
+      }
       if (ec == http::error::need_buffer ||
           (ec == http::error::end_of_stream && parser.is_done())) {
         ec = {};
@@ -110,7 +120,12 @@ asio::awaitable<RelayResult> relay(ReadStream& in, ReadBuffer& in_buffer, Parser
       }
     }
     arm(write_timeout);
-    auto [ec, unused] = co_await asio::async_write(out, std::span(pieces.data(), count), use_tuple);
+    std::span<asio::const_buffer> unsent(pieces.data(), count);
+    error_code ec;
+    write_now(out, unsent, ec);
+    if (!ec && !unsent.empty()) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(out, unsent, use_tuple);
+    }
     if (ec) {
       result.failure = RelayFailure::write;
       result.ec = ec;

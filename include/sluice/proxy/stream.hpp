@@ -9,6 +9,8 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <memory>
+#include <span>
+#include <type_traits>
 
 #include "sluice/proxy/beast.hpp"
 
@@ -46,6 +48,12 @@ class Stream {
         TlsRead<Buffers>{*tls_, buffers}, token, socket_);
   }
 
+  // Writes what a plain socket takes now, without waiting: the bytes written, 0 when its send
+  // buffer is full or the stream speaks TLS. `ec`: the error the write met, as an asynchronous
+  // write would report it. A write the socket takes at once needs no reactor operation, which
+  // costs ~1 500 instructions (its allocation, the scheduler, the coroutine's resumption).
+  std::size_t write_now(std::span<const asio::const_buffer> buffers, error_code& ec);
+
   template <class Buffers, class Token>
   auto async_write_some(const Buffers& buffers, Token&& token) {
     if (!tls_) return socket_.async_write_some(buffers, std::forward<Token>(token));
@@ -78,5 +86,17 @@ class Stream {
   std::shared_ptr<ssl::context> context_;
   std::unique_ptr<TlsStream> tls_;  // destroyed first: it refers to the socket and the context
 };
+
+// Drops the first `n` bytes of `buffers`, which shrinks from the front (empty buffers included).
+void consume(std::span<asio::const_buffer>& buffers, std::size_t n) noexcept;
+
+// Writes what `out` takes of `buffers` now and drops it from them (a plain Stream; any other
+// stream leaves it all to the asynchronous write that follows, when `buffers` is not empty). A
+// response that fits the socket's buffer, nearly all of them, then needs no reactor operation.
+template <class WriteStream>
+void write_now(WriteStream& out, std::span<asio::const_buffer>& buffers, error_code& ec) {
+  ec = {};
+  if constexpr (std::is_same_v<WriteStream, Stream>) consume(buffers, out.write_now(buffers, ec));
+}
 
 }  // namespace sluice::proxy
