@@ -163,12 +163,16 @@ asio::awaitable<bool> Session::write_continue() {
   co_return !ec;
 }
 
-// The client's body broke off before the upstream had all of it (or there was too much of it):
-// the upstream connection is dropped mid-request, so the upstream never sees a complete message.
+// The client's body broke off, stalled past client_idle, or was too large, before the upstream had
+// all of it: the upstream connection is dropped mid-request, so the upstream never sees a complete
+// message.
 asio::awaitable<void> Session::refuse_body(Exchange& ex, const error_code& ec) {
   if (ec == http::error::body_limit) {
     co_await write_local(make_error(413, "request body larger than max_body_bytes", ex.version),
                          false, &ex);
+  } else if (ec == beast::error::timeout) {
+    co_await write_local(
+        make_error(408, "request body not received within client_idle", ex.version), false, &ex);
   } else if (&ec.category() == &http::make_error_code(http::error::bad_chunk).category()) {
     co_await write_local(make_error(400, "malformed request body: " + ec.message(), ex.version),
                          false, &ex);

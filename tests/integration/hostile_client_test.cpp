@@ -124,6 +124,14 @@ TEST_F(HostileClient, DribbledHeadersTimeOutWith408) {
   EXPECT_LT(waited, 3.0);
 }
 
+TEST_F(HostileClient, AStalledBodyTimesOutWith408) {
+  // The head, three of the ten bytes it declares, then nothing: answered after client_idle, as
+  // an HTTP/2 stream's stalled body is.
+  const std::string response =
+      exchange("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 408 Request Timeout");
+}
+
 TEST_F(HostileClient, IdleKeepAliveConnectionIsClosed) {
   Client client(proxy_.port());
   EXPECT_EQ(client.request("GET", "/").status, 200u);

@@ -102,7 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Answers the client's `Expect: 100-continue` once its request is admitted: the upstream sees
   // a plain request, and a rejected client never sent its body.
   asio::awaitable<bool> write_continue();
-  // The request body broke off or was too large (413, 400, or a 499 with nobody to tell).
+  // The request body was too large (413), malformed (400), stalled (408), or broke off (a 499
+  // with nobody to tell).
   asio::awaitable<void> refuse_body(Exchange& ex, const error_code& ec);
   // No response head came from the upstream: 502 or 504, and the connection closes.
   asio::awaitable<void> refuse(Exchange& ex, const UpstreamRefusal& refusal);
