@@ -112,14 +112,9 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
     if (policy.any_quota() && ex.policy_header.empty()) {
       ex.route_policy_header = &ex.counters->policy_header_at(services.clock.unix_ns());
     }
-    if (policy.any_shared() && worker.shared() != nullptr) {
-      ex.decision = co_await worker.shared()->decide(policy, facts, ex.shared);
-      ex.store = redis::store_name(ex.shared.path, worker.shared()->on_error());
-      if (ex.shared.path == redis::SharedTicket::Path::fallback) {
-        ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
-      }
-    } else {
-      ex.decision = services.limiter.decide(policy, facts, services.clock.instant());
+    co_await worker.limits().decide(policy, facts, origin.max_wait, ex.decision, ex.ticket);
+    if (ex.ticket.shared.path == redis::SharedTicket::Path::fallback) {
+      ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
     }
     ex.decided_unix_ms = observe::unix_now_ms();
     ex.ratelimit = ratelimit_value(policy, ex.decision);
@@ -130,17 +125,10 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
                                               limit::KeyText::digest);
     }
   }
-  bool past_deadline = false;
-  if (ex.decision.outcome == limit::Outcome::delayed && ex.decision.wait > origin.max_wait) {
-    refund(worker, ex);
-    ex.decision.outcome = limit::Outcome::rejected;
-    ex.decision.retry_after = ex.decision.wait;
-    past_deadline = true;
-  }
   ex.counters->count(ex.decision.outcome);
 
   if (ex.decision.outcome == limit::Outcome::rejected) {
-    if (ex.shared.unavailable) {
+    if (ex.ticket.shared.unavailable) {
       // Fail closed (redis.on_error: reject): the store of the shared limit is out, not the
       // client over it.
       static constexpr std::string_view kStoreOut = "the shared rate limit store is unavailable";
@@ -150,7 +138,7 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
                                 std::string(kStoreOut));
     }
     const Rejection rejection = rejection_of(ex);
-    std::string detail = past_deadline
+    std::string detail = ex.ticket.past_deadline
                              ? "the call's deadline comes before its turn under rate limit " +
                                    rejection.limit + " of route " + rejection.route
                              : std::string(rejection.what) + " " + rejection.limit + " of route " +
@@ -160,9 +148,7 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
   }
   if (ex.route != nullptr && ex.route->respond && ex.route->respond->usage) {
     Usage usage(config, *ex.route, facts, services.limiter, services.clock.instant());
-    if (!usage.shared_reads().empty() && worker.shared() != nullptr) {
-      usage.fill(co_await worker.shared()->peek(usage.shared_reads()));
-    }
+    co_await worker.limits().read(usage);
     ex.usage = usage.to_json();
   }
   co_return Verdict::forward();
@@ -201,14 +187,6 @@ Rejection rejection_of(const Exchange& ex) {
           ex.ratelimit_policy(),
           ex.ratelimit,
           ex.decision.by_quota ? "quota" : "rate limit"};
-}
-
-void refund(Worker& worker, Exchange& ex) {
-  if (ex.policy->any_shared() && worker.shared() != nullptr) {
-    worker.shared()->cancel(ex.decision, ex.shared);
-  } else {
-    worker.services().limiter.cancel(ex.decision, worker.services().clock.now());
-  }
 }
 
 unsigned grpc_status_for(const Exchange& ex, AnswerReason reason) noexcept {

@@ -37,7 +37,7 @@ void log_exchange(Services& services, const Exchange& ex) {
                             .request_id = ex.request_id,
                             .protocol = std::string(ex.protocol),
                             .grpc_status = grpc_status,
-                            .store = std::string(ex.store),
+                            .store = std::string(ex.ticket.store),
                             .override_label = applied != nullptr ? applied->label : "",
                             .decided_unix_ms = ex.decided_unix_ms});
   }

@@ -124,7 +124,7 @@ asio::awaitable<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
     auto [ec] = co_await s.wake.async_wait(use_tuple);
     if (!ec) co_return true;
   }
-  refund(worker_, ex);
+  worker_.limits().cancel(ex.decision, ex.ticket);
   ex.status = s.body_too_large ? kTooLarge : kClientClosedRequest;
   finish(s, ex);
   co_return false;

@@ -328,7 +328,7 @@ asio::awaitable<bool> Session::serve(RequestParser& parser) {
   if (ex.decision.outcome == limit::Outcome::delayed) {
     ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
     if (!co_await hold(ex.decision.wait)) {
-      refund(worker_, ex);
+      worker_.limits().cancel(ex.decision, ex.ticket);
       ex.status = kClientClosedRequest;
       finish(ex);
       co_return false;

@@ -12,18 +12,27 @@
 #include "sluice/proxy/session.hpp"
 
 namespace sluice::proxy {
+namespace {
+
+// The redis: block is a process setting: the one the process started with stays.
+std::unique_ptr<redis::SharedLimiter> shared_limiter(asio::io_context& io, Services& services,
+                                                     const Runtime& runtime) {
+  const auto& redis = runtime.config->redis;
+  if (!redis || services.redis_health == nullptr) return nullptr;
+  return std::make_unique<redis::SharedLimiter>(io.get_executor(), *redis, runtime.tls->redis(),
+                                                services.limiter, *services.redis_health,
+                                                services.clock);
+}
+
+}  // namespace
+
 Worker::Worker(Services& services, std::shared_ptr<const Runtime> runtime)
     : services_(services),
       id_prefix_(std::random_device{}()),
       runtime_(std::move(runtime)),
-      pool_(io_.get_executor(), services.upstream_connections, services.clock) {
-  // The redis: block is a process setting: the one the process started with stays.
-  if (const auto& redis = runtime_->config->redis; redis && services.redis_health != nullptr) {
-    shared_ = std::make_unique<redis::SharedLimiter>(io_.get_executor(), *redis,
-                                                     runtime_->tls->redis(), services.limiter,
-                                                     *services.redis_health, services.clock);
-  }
-}
+      pool_(io_.get_executor(), services.upstream_connections, services.clock),
+      shared_(shared_limiter(io_, services, *runtime_)),
+      limits_(services.limiter, services.clock, shared_.get()) {}
 
 Worker::~Worker() = default;
 

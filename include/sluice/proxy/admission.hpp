@@ -77,10 +77,6 @@ Verdict local_answer(const Exchange& ex, Destination destination, bool head_meth
 // The rejection of a request its deciding limit rejected.
 Rejection rejection_of(const Exchange& ex);
 
-// Gives back what a delayed request was charged, when it will not be forwarded after all (the
-// client left, or a gRPC deadline comes first): local and shared limits alike.
-void refund(Worker& worker, Exchange& ex);
-
 // What a request answered by sluice carries in grpc-status when it is a gRPC call.
 unsigned grpc_status_for(const Exchange& ex, AnswerReason reason) noexcept;
 

@@ -7,11 +7,11 @@
 #include "sluice/config/config.hpp"
 #include "sluice/limit/limiter.hpp"
 #include "sluice/limit/overrides.hpp"
+#include "sluice/proxy/limits.hpp"
 #include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/request_head.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/services.hpp"
-#include "sluice/redis/shared_limiter.hpp"
 
 namespace sluice::proxy {
 
@@ -29,8 +29,7 @@ struct Exchange {
   std::string policy_header;  // RateLimit-Policy when overrides apply; else the route's:
   const std::string* route_policy_header = nullptr;  // for the quota period in force, if any
   limit::Decision decision;
-  redis::SharedTicket shared;        // routes with shared limits: how they were decided
-  std::string_view store;            // and where, for the log (redis::store_name); empty: local
+  LimitTicket ticket;                // where it was taken, and what giving it back needs
   std::int64_t decided_unix_ms = 0;  // when the decision was taken: the throttled line's ts
   std::string ratelimit;             // RateLimit value; empty when the route is unlimited
   std::string usage;                 // a usage route's answer (proxy/usage.hpp)

@@ -11,6 +11,7 @@
 #include "sluice/core/ip.hpp"
 #include "sluice/proxy/beast.hpp"
 #include "sluice/proxy/http2_upstream.hpp"
+#include "sluice/proxy/limits.hpp"
 #include "sluice/proxy/piece_pool.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/services.hpp"
@@ -38,6 +39,8 @@ class Worker {
   Http2Upstreams& http2_upstreams() noexcept { return http2_upstreams_; }
   // Decides routes with shared limits; null when the process has no redis: block.
   redis::SharedLimiter* shared() noexcept { return shared_.get(); }
+  // Decides every request's limits, local and shared.
+  Limits& limits() noexcept { return limits_; }
   // The current config generation; read on this worker's thread only.
   [[nodiscard]] const std::shared_ptr<const Runtime>& runtime() const noexcept { return runtime_; }
 
@@ -90,6 +93,7 @@ class Worker {
   UpstreamPool pool_;
   Http2Upstreams http2_upstreams_{pool_};
   std::unique_ptr<redis::SharedLimiter> shared_;
+  Limits limits_;
   std::unique_ptr<tcp::acceptor> acceptor_;
 };
 

@@ -1,0 +1,49 @@
+#pragma once
+// The one object an exchange asks to decide on its limits and to give a decision back: whether a
+// limit lives in this process or in Redis is its business, not the exchange's.
+
+#include <string_view>
+
+#include "sluice/core/clock.hpp"
+#include "sluice/limit/limiter.hpp"
+#include "sluice/proxy/beast.hpp"
+#include "sluice/redis/shared_limiter.hpp"
+
+namespace sluice::proxy {
+
+class Usage;
+
+// What a request holds of its decision besides the decision itself: where it was taken, and
+// what giving it back needs.
+struct LimitTicket {
+  redis::SharedTicket shared;  // decided by the shared limiter: how (Redis, its cache, fallback)
+  std::string_view store;      // where, for the log (redis::store_name); empty: this process
+  bool by_shared = false;      // the shared limiter took it, and gives it back
+  bool past_deadline = false;  // rejected: its turn came after the caller's own deadline
+};
+
+class Limits {
+ public:
+  // `shared`: null when the process has no redis: block (every limit is then local).
+  Limits(limit::Limiter& local, const Clock& clock, redis::SharedLimiter* shared) noexcept
+      : local_(local), clock_(clock), shared_(shared) {}
+
+  // The decision on `request` under `policy`. A delay longer than `max_wait` (a gRPC call's
+  // deadline) is a rejection instead, and what it was charged is given back at once.
+  asio::awaitable<void> decide(const limit::RoutePolicy& policy, const limit::RequestFacts& request,
+                               Nanos max_wait, limit::Decision& decision, LimitTicket& ticket);
+  // A delayed request that will not be forwarded after all (its client left): its slots and
+  // quota units back.
+  void cancel(limit::Decision& decision, LimitTicket& ticket);
+  // Fills in the shared buckets and quotas a usage answer reads (the local ones it read itself).
+  asio::awaitable<void> read(Usage& usage);
+
+  [[nodiscard]] const limit::Limiter& local() const noexcept { return local_; }
+
+ private:
+  limit::Limiter& local_;
+  const Clock& clock_;
+  redis::SharedLimiter* shared_;
+};
+
+}  // namespace sluice::proxy
