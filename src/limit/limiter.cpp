@@ -36,17 +36,17 @@ void set_rejected(Decision& d, const RoutePolicy& route, Nanos retry_after) noex
   d.outcome = route.dry_run ? Outcome::dry_run_rejected : Outcome::rejected;
 }
 
-Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Instant now) {
+Decided Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Instant now) {
   return decide(route, request, now, route.any_quota());
 }
 
-Decision Limiter::decide_rates(const RoutePolicy& route, const RequestFacts& request, Nanos now) {
+Decided Limiter::decide_rates(const RoutePolicy& route, const RequestFacts& request, Nanos now) {
   return decide(route, request, {now, 0}, false);
 }
 
-Decision Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Instant at,
-                         bool with_quotas) {
-  Decision d;
+Decided Limiter::decide(const RoutePolicy& route, const RequestFacts& request, Instant at,
+                        bool with_quotas) {
+  Decided d;
   const std::size_t n = route.limits.size();
   if (n == 0) return d;
   const Nanos now = at.steady;

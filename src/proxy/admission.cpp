@@ -34,7 +34,7 @@ Verdict refuse_ambiguous(Services& services, const Exchange& ex, const std::stri
 // An override denies the key: 403 whatever the buckets hold, counted and logged as `denied`.
 Verdict deny(Exchange& ex, const limit::RequestFacts& facts) {
   const config::Config& config = *ex.runtime->config;
-  const limit::LimitPolicy& limit = *ex.resolved.denied_on;
+  const limit::LimitPolicy& limit = *ex.resolved->denied_on;
   ex.decision.outcome = limit::Outcome::denied;
   ex.decided_unix_ms = observe::unix_now_ms();
   ex.logged_key = limit::render_key(
@@ -92,12 +92,13 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
     }
     ex.policy = &ex.route->policy;
     if (ex.route->policy.any_overrides()) {
-      switch (limit::resolve_overrides(ex.route->policy, facts, ex.resolved)) {
+      ex.resolved = std::make_unique<limit::ResolvedPolicy>();
+      switch (limit::resolve_overrides(ex.route->policy, facts, *ex.resolved)) {
         case limit::ResolvedPolicy::Kind::as_configured:
           break;
         case limit::ResolvedPolicy::Kind::overridden:
-          ex.policy = &ex.resolved.policy;
-          ex.policy_header = ratelimit_policy_value(ex.resolved.policy, services.clock.unix_ns());
+          ex.policy = &ex.resolved->policy;
+          ex.policy_header = ratelimit_policy_value(ex.resolved->policy, services.clock.unix_ns());
           break;
         case limit::ResolvedPolicy::Kind::unlimited:
           ex.policy = nullptr;
@@ -112,12 +113,14 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
     if (policy.any_quota() && ex.policy_header.empty()) {
       ex.route_policy_header = &ex.counters->policy_header_at(services.clock.unix_ns());
     }
-    co_await worker.limits().decide(policy, facts, origin.max_wait, ex.decision, ex.ticket);
-    if (ex.ticket.shared.path == redis::SharedTicket::Path::fallback) {
+    limit::Decided decided =
+        co_await worker.limits().decide(policy, facts, origin.max_wait, ex.ticket);
+    if (ex.ticket.fell_back()) {
       ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
     }
     ex.decided_unix_ms = observe::unix_now_ms();
-    ex.ratelimit = ratelimit_value(policy, ex.decision);
+    ex.ratelimit = ratelimit_value(policy, decided);
+    ex.decision = std::move(decided).held();
     if (ex.decision.throttled()) {
       ex.logged_key = config.log.show_keys
                           ? ex.decision.key
@@ -128,7 +131,7 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
   ex.counters->count(ex.decision.outcome);
 
   if (ex.decision.outcome == limit::Outcome::rejected) {
-    if (ex.ticket.shared.unavailable) {
+    if (ex.ticket.store_unavailable()) {
       // Fail closed (redis.on_error: reject): the store of the shared limit is out, not the
       // client over it.
       static constexpr std::string_view kStoreOut = "the shared rate limit store is unavailable";

@@ -4,13 +4,14 @@
 
 namespace sluice::proxy {
 
-asio::awaitable<void> Limits::decide(const limit::RoutePolicy& policy,
-                                     const limit::RequestFacts& request, Nanos max_wait,
-                                     limit::Decision& decision, LimitTicket& ticket) {
-  ticket.by_shared = policy.any_shared() && shared_ != nullptr;
-  if (ticket.by_shared) {
-    decision = co_await shared_->decide(policy, request, ticket.shared);
-    ticket.store = redis::store_name(ticket.shared.path, shared_->on_error());
+asio::awaitable<limit::Decided> Limits::decide(const limit::RoutePolicy& policy,
+                                               const limit::RequestFacts& request, Nanos max_wait,
+                                               LimitTicket& ticket) {
+  limit::Decided decision;
+  if (policy.any_shared() && shared_ != nullptr) {
+    ticket.shared = std::make_unique<redis::SharedTicket>();
+    decision = co_await shared_->decide(policy, request, *ticket.shared);
+    ticket.store = redis::store_name(ticket.shared->path, shared_->on_error());
   } else {
     decision = local_.decide(policy, request, clock_.instant());
   }
@@ -20,11 +21,12 @@ asio::awaitable<void> Limits::decide(const limit::RoutePolicy& policy,
     decision.retry_after = decision.wait;
     ticket.past_deadline = true;
   }
+  co_return decision;
 }
 
 void Limits::cancel(limit::Decision& decision, LimitTicket& ticket) {
-  if (ticket.by_shared) {
-    shared_->cancel(decision, ticket.shared);
+  if (ticket.shared) {
+    shared_->cancel(decision, *ticket.shared);
   } else {
     local_.cancel(decision, clock_.now());
   }

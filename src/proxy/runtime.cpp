@@ -165,7 +165,7 @@ void append_item(std::string& out, std::string_view name, std::int64_t remaining
 
 // Built once per forwarded request: appended in place into one string sized up front, where
 // string concatenation made a temporary per piece (900 instructions per request).
-std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decision& decision) {
+std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decided& decision) {
   std::string out;
   out.reserve(64 * policy.limits.size());
   for (std::size_t k = 0; k < policy.limits.size(); ++k) {

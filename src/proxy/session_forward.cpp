@@ -15,14 +15,6 @@
 #include "sluice/proxy/worker.hpp"
 
 namespace sluice::proxy {
-namespace {
-
-bool expects_continue(const http::fields& fields) {
-  return beast::iequals(fields[http::field::expect], "100-continue");
-}
-
-}  // namespace
-
 // The session as an upstream exchange sees it: its deadline, and the request body read through
 // its parser, one piece at a time.
 class Session::Link final : public ClientLink {
@@ -60,7 +52,7 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   auto& request = parser.get();
   const bool client_keep_alive = request.keep_alive();
 
-  if (expects_continue(request) && !parser.is_done()) {
+  if (awaits_continue(parser)) {
     if (!co_await write_continue()) co_return false;
   }
   const std::string upgrade = upgrade_protocol(request, config.upgrades);
@@ -94,10 +86,10 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
     co_return false;
   }
   auto upstream = std::move(opened.connection);
-  const UpstreamInUse in_use(*this, upstream->socket);
+  const WatchedUpstream watched(link, upstream->socket);
   UpstreamResponseParser& response = *parsed;
   if (response.status() == static_cast<unsigned>(http::status::switching_protocols)) {
-    co_return co_await open_tunnel(ex, std::move(upstream), response);  // Upgrade answered
+    co_return co_await open_tunnel(ex, link, std::move(upstream), response);  // Upgrade answered
   }
   // The response header is in: from here on a failure can only close the client connection.
   ex.status = response.status();
@@ -154,6 +146,10 @@ asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   finish(ex);
   // A truncated body is never passed off as complete: on any failure the client connection closes.
   co_return relayed.failure == RelayFailure::none&& keep_alive;
+}
+
+bool Session::awaits_continue(const RequestParser& parser) {
+  return !parser.is_done() && beast::iequals(parser.get()[http::field::expect], "100-continue");
 }
 
 asio::awaitable<bool> Session::write_continue() {

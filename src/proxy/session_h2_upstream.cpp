@@ -27,7 +27,7 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
   const config::Config& config = *ex.runtime->config;
   auto& request = parser.get();
   const bool client_keep_alive = request.keep_alive();
-  if (beast::iequals(request[http::field::expect], "100-continue") && !parser.is_done()) {
+  if (awaits_continue(parser)) {
     if (!co_await write_continue()) co_return false;
   }
 

@@ -8,6 +8,7 @@
 #include "sluice/proxy/exchange.hpp"
 #include "sluice/proxy/response_head.hpp"
 #include "sluice/proxy/session.hpp"
+#include "sluice/proxy/upstream_exchange.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
 #include "sluice/proxy/wire.hpp"
 #include "sluice/proxy/worker.hpp"
@@ -16,11 +17,11 @@ namespace sluice::proxy {
 
 using namespace boost::asio::experimental::awaitable_operators;
 
-asio::awaitable<bool> Session::open_tunnel(Exchange& ex,
+asio::awaitable<bool> Session::open_tunnel(Exchange& ex, ClientLink& client,
                                            std::unique_ptr<UpstreamConnection> upstream,
                                            UpstreamResponseParser& response) {
   const config::Config& config = *ex.runtime->config;
-  const UpstreamInUse in_use(*this, upstream->socket);
+  const WatchedUpstream watched(client, upstream->socket);
   ex.status = response.status();
   ex.counters->count_response(ex.status);
   ResponseHead head;

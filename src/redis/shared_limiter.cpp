@@ -108,15 +108,15 @@ std::string SharedLimiter::quota_key(const limit::LimitPolicy& limit, const std:
   return cluster_ ? cluster_key(config_.prefix, body) : config_.prefix + body;
 }
 
-asio::awaitable<limit::Decision> SharedLimiter::decide_rates(const limit::RoutePolicy& route,
-                                                             const limit::RequestFacts& request,
-                                                             SharedTicket& ticket) {
+asio::awaitable<limit::Decided> SharedLimiter::decide_rates(const limit::RoutePolicy& route,
+                                                            const limit::RequestFacts& request,
+                                                            SharedTicket& ticket) {
   Prepared p;
   int waits = 0;
   for (int attempt = 1;; ++attempt) {
     const Nanos now = clock_.now();
     if (!usable_) co_return fall_back(route, request, now, ticket);
-    limit::Decision d;
+    limit::Decided d;
     prepare(route, request, now, p, ticket);
     if (!cluster_usable(ticket)) co_return fall_back(route, request, now, ticket);
     std::size_t local_deciding = p.n;  // none
@@ -294,15 +294,15 @@ bool SharedLimiter::charge_local(const Prepared& p, const SharedTicket& ticket, 
   return true;
 }
 
-limit::Decision SharedLimiter::fall_back(const limit::RoutePolicy& route,
-                                         const limit::RequestFacts& request, Nanos now,
-                                         SharedTicket& ticket) {
+limit::Decided SharedLimiter::fall_back(const limit::RoutePolicy& route,
+                                        const limit::RequestFacts& request, Nanos now,
+                                        SharedTicket& ticket) {
   ticket = SharedTicket{};
   ticket.path = SharedTicket::Path::fallback;
   if (config_.on_error == config::OnRedisError::local) {
     return local_.decide_rates(route, request, now);
   }
-  limit::Decision d;
+  limit::Decided d;
   for (std::size_t k = 0; k < route.limits.size(); ++k) {
     d.views[k] = limit::view(limit::kFreshTat, now, route.limits[k].rate);
   }

@@ -20,13 +20,13 @@ bool admits(limit::Outcome outcome) noexcept {
 
 }  // namespace
 
-asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy& route,
-                                                       const limit::RequestFacts& request,
-                                                       SharedTicket& ticket) {
+asio::awaitable<limit::Decided> SharedLimiter::decide(const limit::RoutePolicy& route,
+                                                      const limit::RequestFacts& request,
+                                                      SharedTicket& ticket) {
   if (!route.any_quota()) {
     co_return co_await decide_rates(route, request, ticket);
   }
-  limit::Decision by_quota;
+  limit::Decided by_quota;
   std::vector<SharedTicket::HeldQuota> held;
   bool unavailable = false;
   if (!co_await charge_quotas(route, request, by_quota, held, unavailable)) {
@@ -35,7 +35,7 @@ asio::awaitable<limit::Decision> SharedLimiter::decide(const limit::RoutePolicy&
     ticket.path = unavailable ? SharedTicket::Path::fallback : SharedTicket::Path::redis;
     co_return by_quota;
   }
-  limit::Decision d = co_await decide_rates(route, request, ticket);
+  limit::Decided d = co_await decide_rates(route, request, ticket);
   d.quotas = std::move(by_quota.quotas);
   if (admits(d.outcome)) {
     ticket.quotas = std::move(held);

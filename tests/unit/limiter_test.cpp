@@ -37,11 +37,11 @@ class LimiterTest : public ::testing::Test {
 TEST_F(LimiterTest, RejectModeAllowsTheBurstThenRejectsWithRetryAfter) {
   const RoutePolicy p = route(Action::reject);
   EXPECT_EQ(limiter.decide(p, request, at(0)).outcome, Outcome::allowed);
-  const Decision second = limiter.decide(p, request, at(0));
+  const Decided second = limiter.decide(p, request, at(0));
   EXPECT_EQ(second.outcome, Outcome::allowed);
   EXPECT_EQ(second.views[0].remaining, 0);
   EXPECT_EQ(second.views[0].until_empty, seconds(2));
-  const Decision third = limiter.decide(p, request, at(seconds(0.25)));
+  const Decided third = limiter.decide(p, request, at(seconds(0.25)));
   EXPECT_EQ(third.outcome, Outcome::rejected);
   EXPECT_EQ(third.retry_after, seconds(0.75));
   EXPECT_EQ(third.key, "ip:203.0.113.7");
@@ -51,7 +51,7 @@ TEST_F(LimiterTest, DelayModeReportsTheWait) {
   const RoutePolicy p = route(Action::delay);
   limiter.decide(p, request, at(0));
   limiter.decide(p, request, at(0));
-  const Decision d = limiter.decide(p, request, at(0));
+  const Decided d = limiter.decide(p, request, at(0));
   EXPECT_EQ(d.outcome, Outcome::delayed);
   EXPECT_EQ(d.wait, seconds(1));
 }
@@ -60,7 +60,7 @@ TEST_F(LimiterTest, CancelGivesTheLastSlotBack) {
   const RoutePolicy p = route(Action::delay);
   limiter.decide(p, request, at(0));
   limiter.decide(p, request, at(0));
-  Decision d = limiter.decide(p, request, at(0));
+  Decided d = limiter.decide(p, request, at(0));
   limiter.cancel(d, seconds(0.5));
   EXPECT_EQ(limiter.decide(p, request, at(seconds(0.5))).wait, seconds(0.5));
 }
@@ -70,8 +70,8 @@ TEST_F(LimiterTest, DryRunDelayTakesTheSlotDryRunRejectDoesNot) {
   limiter.decide(delay, request, at(0));
   limiter.decide(delay, request, at(0));
   EXPECT_EQ(limiter.decide(delay, request, at(0)).outcome,
-            Outcome::dry_run_delayed);                              // charged: tat 3 s
-  const Decision rejected = limiter.decide(delay, request, at(0));  // wait 2 s > 1 s
+            Outcome::dry_run_delayed);                             // charged: tat 3 s
+  const Decided rejected = limiter.decide(delay, request, at(0));  // wait 2 s > 1 s
   EXPECT_EQ(rejected.outcome, Outcome::dry_run_rejected);
   EXPECT_EQ(rejected.retry_after, seconds(1));
   EXPECT_EQ(limiter.decide(delay, request, at(0)).retry_after,

@@ -124,7 +124,7 @@ class QuotaLimiterTest : public ::testing::Test {
     l.set_quota(Quota{3, QuotaPeriod::day});
     return RoutePolicy{"api", {l}, action, seconds(1), false};
   }
-  Decision decide(const RoutePolicy& p, std::int64_t unix_ns) {
+  Decided decide(const RoutePolicy& p, std::int64_t unix_ns) {
     return limiter.decide(p, request, {unix_ns - kMonday, unix_ns});
   }
 
@@ -138,13 +138,13 @@ TEST_F(QuotaLimiterTest, OverTheQuotaIsRejectedUntilTheResetAtMidnightUtc) {
   const RoutePolicy p = route();
   const std::int64_t evening = kMonday + 23 * 3600 * kSecond;
   for (int i = 0; i < 3; ++i) EXPECT_EQ(decide(p, evening + i * kSecond).outcome, Outcome::allowed);
-  const Decision over = decide(p, evening + 10 * kSecond);
+  const Decided over = decide(p, evening + 10 * kSecond);
   EXPECT_EQ(over.outcome, Outcome::rejected);
   EXPECT_TRUE(over.by_quota);
   EXPECT_EQ(over.retry_after, 3600 * kSecond - 10 * kSecond);
   EXPECT_EQ(over.quota(0).used, 3000);
   EXPECT_EQ(decide(p, kMonday + kDay - 1).outcome, Outcome::rejected);
-  const Decision next_day = decide(p, kMonday + kDay);
+  const Decided next_day = decide(p, kMonday + kDay);
   EXPECT_EQ(next_day.outcome, Outcome::allowed);
   EXPECT_EQ(next_day.quota(0).used, 1000);
 }
@@ -158,7 +158,7 @@ TEST_F(QuotaLimiterTest, ADelayingRouteRejectsOverTheQuotaNeverDelays) {
 TEST_F(QuotaLimiterTest, ARequestTheRateRefusesTakesNothingFromTheQuota) {
   const RoutePolicy p = route(Action::reject, 1);  // 1/s: the second request of a second fails
   EXPECT_EQ(decide(p, kMonday).outcome, Outcome::allowed);
-  const Decision refused = decide(p, kMonday);
+  const Decided refused = decide(p, kMonday);
   EXPECT_EQ(refused.outcome, Outcome::rejected);
   EXPECT_FALSE(refused.by_quota);
   EXPECT_EQ(refused.quota(0).used, 1000);
@@ -178,7 +178,7 @@ TEST_F(QuotaLimiterTest, ARequestTheQuotaRefusesTakesNothingFromTheRate) {
 TEST_F(QuotaLimiterTest, CancellingADelayedRequestGivesItsQuotaBack) {
   const RoutePolicy p = route(Action::delay, 1);
   decide(p, kMonday);
-  Decision delayed = decide(p, kMonday);
+  Decided delayed = decide(p, kMonday);
   ASSERT_EQ(delayed.outcome, Outcome::delayed);
   limiter.cancel(delayed, 0);
   EXPECT_EQ(quotas.used(delayed.quota(0).id, delayed.quota(0).window), 1000);
@@ -194,7 +194,7 @@ TEST_F(QuotaLimiterTest, EachOfSeveralQuotasCountsAllOrNothing) {
   const RoutePolicy p{"api", {first, second}, Action::reject, 0, false};
   decide(p, kMonday);
   decide(p, kMonday);
-  const Decision over = decide(p, kMonday);
+  const Decided over = decide(p, kMonday);
   EXPECT_TRUE(over.by_quota);
   EXPECT_EQ(over.deciding, 1U);
   EXPECT_EQ(over.retry_after, kDecember1 - kMonday);

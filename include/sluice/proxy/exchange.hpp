@@ -25,7 +25,8 @@ struct Exchange {
   // The limits this request meets: its route's, or those its key's overrides make of them
   // (in `resolved`); null when an override lifts them all or denies the key.
   const limit::RoutePolicy* policy = nullptr;
-  limit::ResolvedPolicy resolved;
+  // Only on a route with overrides: inline, it took 168 bytes of every held request.
+  std::unique_ptr<limit::ResolvedPolicy> resolved;
   std::string policy_header;  // RateLimit-Policy when overrides apply; else the route's:
   const std::string* route_policy_header = nullptr;  // for the quota period in force, if any
   limit::Decision decision;
@@ -70,7 +71,7 @@ struct Exchange {
   // The limit that decided a throttled request (for a denied one, the limit the override stands
   // on), and the override applied to it, if any.
   [[nodiscard]] const limit::LimitPolicy& deciding_limit() const noexcept {
-    return decision.outcome == limit::Outcome::denied ? *resolved.denied_on
+    return decision.outcome == limit::Outcome::denied ? *resolved->denied_on
                                                       : policy->limits[decision.deciding];
   }
   // How logs and answers name what decided: "5/10s", or "100000/month" for a quota.
@@ -79,9 +80,9 @@ struct Exchange {
     return decision.by_quota && limit.quota ? limit.quota->describe() : limit.describe();
   }
   [[nodiscard]] const limit::Override* deciding_override() const noexcept {
-    if (decision.outcome == limit::Outcome::denied) return resolved.denying;
-    return resolved.kind == limit::ResolvedPolicy::Kind::overridden
-               ? resolved.applied[decision.deciding]
+    if (decision.outcome == limit::Outcome::denied) return resolved->denying;
+    return resolved && resolved->kind == limit::ResolvedPolicy::Kind::overridden
+               ? resolved->applied[decision.deciding]
                : nullptr;
   }
 };

@@ -64,6 +64,6 @@ struct Runtime {
 std::string ratelimit_policy_value(const limit::RoutePolicy& policy, std::int64_t unix_ns);
 // `"search";r=0;t=10` per limit, from the decision's views of the buckets; a quota adds
 // `"search-quota";r=99999;t=<seconds to its reset>`.
-std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decision& decision);
+std::string ratelimit_value(const limit::RoutePolicy& policy, const limit::Decided& decision);
 
 }  // namespace sluice::proxy

@@ -26,6 +26,7 @@ class Worker;
 struct Exchange;
 class Http2Connection;
 struct UpstreamRefusal;
+class ClientLink;
 
 using RequestParser = http::request_parser<http::buffer_body>;
 
@@ -101,6 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
   friend class Link;
   // Answers the client's `Expect: 100-continue` once its request is admitted: the upstream sees
   // a plain request, and a rejected client never sent its body.
+  static bool awaits_continue(const RequestParser& parser);
   asio::awaitable<bool> write_continue();
   // The request body was too large (413), malformed (400), stalled (408), or broke off (a 499
   // with nobody to tell).
@@ -109,7 +111,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> refuse(Exchange& ex, const UpstreamRefusal& refusal);
   // After a 101: the client and the upstream connection joined until either closes or
   // tunnel_idle passes with no bytes either way (session_tunnel.cpp).
-  asio::awaitable<bool> open_tunnel(Exchange& ex, std::unique_ptr<UpstreamConnection> upstream,
+  asio::awaitable<bool> open_tunnel(Exchange& ex, ClientLink& client,
+                                    std::unique_ptr<UpstreamConnection> upstream,
                                     UpstreamResponseParser& response);
   // One direction of a tunnel, named at the call site: a swapped pair would be a silent bug.
   struct Pipe {
@@ -120,22 +123,6 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> pump(Pipe pipe, Nanos idle);
   asio::awaitable<bool> write_local(LocalResponse response, bool keep_alive, Exchange* ex);
   void finish(Exchange& ex);
-
-  // The upstream connection in use, which check_deadline() cancels too. Set for as long as the
-  // guard lives and cleared however its scope is left; declared after the connection it names,
-  // so the pointer never outlives the socket.
-  class UpstreamInUse {
-   public:
-    UpstreamInUse(Session& session, tcp::socket& socket) : session_(session) {
-      session_.upstream_socket_ = &socket;
-    }
-    ~UpstreamInUse() { session_.upstream_socket_ = nullptr; }
-    UpstreamInUse(const UpstreamInUse&) = delete;
-    UpstreamInUse& operator=(const UpstreamInUse&) = delete;
-
-   private:
-    Session& session_;
-  };
 
   // Every read and write is preceded by arming the deadline for it. A deadline is a number the
   // worker's tick compares, not a timer per operation: per-operation timers cost 12 % of a
@@ -153,7 +140,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Worker& worker_;
   Stream stream_;
   tcp::socket& socket_;                     // stream_'s, for what TLS does not change
-  tcp::socket* upstream_socket_ = nullptr;  // set by an UpstreamInUse; cancelled with ours
+  tcp::socket* upstream_socket_ = nullptr;  // watched through our ClientLink; cancelled with ours
   Nanos deadline_ = kNoDeadline;
   bool timed_out_ = false;
   asio::steady_timer* hold_timer_ = nullptr;     // while a delayed request waits

@@ -70,8 +70,8 @@ class SharedLimiter {
   void start();
   // The route's quotas first (shared ones in Redis, local ones here), then its rate limits; what
   // the quotas took is given back when a rate limit refuses.
-  asio::awaitable<limit::Decision> decide(const limit::RoutePolicy& route,
-                                          const limit::RequestFacts& request, SharedTicket& ticket);
+  asio::awaitable<limit::Decided> decide(const limit::RoutePolicy& route,
+                                         const limit::RequestFacts& request, SharedTicket& ticket);
   // A delayed request whose client left: its slots back, where nothing sits behind them, and its
   // quota units.
   void cancel(limit::Decision& decision, SharedTicket& ticket);
@@ -96,9 +96,9 @@ class SharedLimiter {
                                        const std::string& key) const;
   [[nodiscard]] std::string quota_key(const limit::LimitPolicy& limit, const std::string& key,
                                       const limit::QuotaWindow& window) const;
-  asio::awaitable<limit::Decision> decide_rates(const limit::RoutePolicy& route,
-                                                const limit::RequestFacts& request,
-                                                SharedTicket& ticket);
+  asio::awaitable<limit::Decided> decide_rates(const limit::RoutePolicy& route,
+                                               const limit::RequestFacts& request,
+                                               SharedTicket& ticket);
   // Charges every quota of the route; false (with the rejection set in `d`) when one has no room,
   // having given back what the others took.
   asio::awaitable<bool> charge_quotas(const limit::RoutePolicy& route,
@@ -132,8 +132,8 @@ class SharedLimiter {
   [[nodiscard]] bool cluster_usable(const SharedTicket& ticket) const;
   [[nodiscard]] bool charge_local(const Prepared& p, const SharedTicket& ticket, Nanos release,
                                   Nanos now, limit::Decision& d);
-  limit::Decision fall_back(const limit::RoutePolicy& route, const limit::RequestFacts& request,
-                            Nanos now, SharedTicket& ticket);
+  limit::Decided fall_back(const limit::RoutePolicy& route, const limit::RequestFacts& request,
+                           Nanos now, SharedTicket& ticket);
   // Calls in flight per Redis key, and the requests waiting for their answers.
   struct Flight {
     int calls = 0;
