@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
 # Memory footprint of sluice against nginx, loopback only, bounded (about a minute):
 #   - RSS at start with the default max_keys;
-#   - bytes of RSS per idle keep-alive connection (each has made one request, then waits);
+#   - bytes of RSS per idle keep-alive connection (each has made one request, then waits):
+#     cold, the first CONNECTIONS connections a fresh process serves, with no warm-up (what a
+#     restarted proxy pays when its clients reconnect at once); then warm, after a warm-up of a
+#     few hundred connections so allocator pools are primed;
 #   - bytes of RSS per request held by a delay route (on its own connection), on top of the
-#     idle connection it arrived on.
+#     idle connection it arrived on (warm).
 # Each figure is the RSS growth of the proxy process (nginx: its worker) divided by the number
-# of connections, after a warm-up of a few hundred connections so allocator pools are primed.
+# of connections, measured the same way for both.
 #
-#   bench/footprint.sh [CONNECTIONS]      (default 5000)
-CONNECTIONS=${1:-5000}
+#   bench/footprint.sh [CONNECTIONS]      (default 8000)
+CONNECTIONS=${1:-8000}
 source "$(dirname "$0")/common.sh"
 
-ulimit -n $((CONNECTIONS * 3 + 1000))
+ulimit -n "$(( CONNECTIONS * 2 + 1000 < $(ulimit -Hn) ? CONNECTIONS * 2 + 1000 : $(ulimit -Hn) ))"
 NGINX_WORKER_CONNECTIONS=$((CONNECTIONS * 2 + 100))  # all of them stay open for the whole run
 upstream_port=$(free_port)
 nginx_port=$(free_port)
 sluice_port=$(free_port)
 
 start_upstream "$upstream_port"
-start_nginx_peer "$nginx_port" "$upstream_port" "keepalive_timeout 600s; keepalive_requests 100000;"
-nginx_master=$nginx_pid
 
 { sluice_config_head "$sluice_port" "$upstream_port"; cat; } > "$work/sluice.yaml" <<CONF
 timeouts: { client_idle: 600s }
@@ -36,9 +37,19 @@ routes:
     max_rate: 100000000
     time_period: 1s
 CONF
-start_sluice "$work/sluice.yaml"
-for port in $upstream_port $nginx_port $sluice_port; do wait_http "http://127.0.0.1:$port/"; done
-nginx_worker=$(pgrep -P "$nginx_master" | head -1)
+# Fresh proxies: the cold figures are taken on processes that have served nothing.
+start_proxies() {
+  start_nginx_peer "$nginx_port" "$upstream_port" "keepalive_timeout 600s; keepalive_requests 100000;"
+  nginx_master=$nginx_pid
+  start_sluice "$work/sluice.yaml"
+  for port in $upstream_port $nginx_port $sluice_port; do wait_http "http://127.0.0.1:$port/"; done
+  nginx_worker=$(pgrep -P "$nginx_master" | head -1)
+}
+stop_proxies() {
+  kill "$sluice_pid" "$nginx_master"
+  wait "$sluice_pid" "$nginx_master" 2>/dev/null || true
+}
+start_proxies
 
 rss() { awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$1/status"; }
 
@@ -69,7 +80,6 @@ while True:
     selectors.DefaultSelector().select()
 PY
 
-# grow PID PORT MODE N → bytes of RSS per connection of MODE, after a warm-up of the same kind
 hold() {  # PORT MODE N → PID of the holding client, once it is ready
   local out="$work/hold.$RANDOM"
   mkfifo "$out"
@@ -78,22 +88,31 @@ hold() {  # PORT MODE N → PID of the holding client, once it is ready
   read -r _ < "$out"
   echo "$pid"
 }
+# grow PID PORT MODE N WARMUP → bytes of RSS per connection of MODE, after WARMUP connections of
+# the same kind (none: cold)
 grow() {
-  local pid=$1 port=$2 mode=$3 n=$4 before after warm load
-  warm=$(hold "$port" "$mode" 300)
-  sleep 1
+  local pid=$1 port=$2 mode=$3 n=$4 warmup=$5 before after warm="" load
+  if [ "$warmup" -gt 0 ]; then
+    warm=$(hold "$port" "$mode" "$warmup")
+    sleep 1
+  fi
   before=$(rss "$pid")
   load=$(hold "$port" "$mode" "$n")
   sleep 1  # let the proxy finish reading what was sent: no event marks "parsed and waiting"
   after=$(rss "$pid")
-  kill "$warm" "$load"
+  kill $warm "$load"
   echo $(((after - before) / n))
 }
 
 printf "%-28s %12s %12s\n" "" sluice nginx
 printf "%-28s %12s %12s\n" "RSS at start (bytes)" "$(rss "$sluice_pid")" "$(rss "$nginx_worker")"
-printf "%-28s %12s %12s\n" "per idle connection" \
-  "$(grow "$sluice_pid" "$sluice_port" idle "$CONNECTIONS")" \
-  "$(grow "$nginx_worker" "$nginx_port" idle "$CONNECTIONS")"
+printf "%-28s %12s %12s\n" "per idle connection, cold" \
+  "$(grow "$sluice_pid" "$sluice_port" idle "$CONNECTIONS" 0)" \
+  "$(grow "$nginx_worker" "$nginx_port" idle "$CONNECTIONS" 0)"
+stop_proxies
+start_proxies
+printf "%-28s %12s %12s\n" "per idle connection, warm" \
+  "$(grow "$sluice_pid" "$sluice_port" idle "$CONNECTIONS" 300)" \
+  "$(grow "$nginx_worker" "$nginx_port" idle "$CONNECTIONS" 300)"
 printf "%-28s %12s %12s\n" "per held request (+conn)" \
-  "$(grow "$sluice_pid" "$sluice_port" held "$CONNECTIONS")" "-"
+  "$(grow "$sluice_pid" "$sluice_port" held "$CONNECTIONS" 300)" "-"
