@@ -148,7 +148,9 @@ asio::awaitable<void> Session::read_next_request() {
   co_await serve_ready();
 }
 
-// Serves the requests whose bytes have arrived, then goes back to waiting without a buffer.
+// Serves the requests whose bytes have arrived, then goes back to waiting without a buffer. A
+// request runs from its head to its hold in this one frame: a delayed request keeps every frame
+// of its chain for its whole wait, and each nested coroutine costs a frame and a resumption.
 asio::awaitable<void> Session::serve_ready() {
   do {
     idle_ = false;
@@ -167,7 +169,22 @@ asio::awaitable<void> Session::serve_ready() {
       }
       co_return end();
     }
-    if (!co_await serve(parser)) co_return end();
+    Exchange ex;
+    const Admission admission = co_await admit(parser, ex);
+    if (admission == Admission::answered_close) co_return end();
+    if (admission == Admission::answered_keep_alive) continue;
+    if (ex.decision.outcome == limit::Outcome::delayed) {
+      ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
+      asio::steady_timer timer(socket_.get_executor());
+      auto [ec] = co_await hold(timer, ex.decision.wait);
+      if (!end_hold(ec)) {
+        worker_.limits().cancel(ex.decision, ex.ticket);
+        ex.status = kClientClosedRequest;
+        finish(ex);
+        co_return end();
+      }
+    }
+    if (!co_await deliver(parser, ex)) co_return end();
   } while (buffer_.size() > 0 && !worker_.services().draining.load());
   release_buffers();
   await_request(false);
@@ -306,7 +323,7 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
 }
 
 // Runs the exchange's admission and writes its answer, if any. Its own coroutine so that the
-// answer is not in the frame of serve(), which a delayed request keeps while it waits.
+// answer is not in the frame of serve_ready(), which a delayed request keeps while it waits.
 asio::awaitable<Session::Admission> Session::admit(RequestParser& parser, Exchange& ex) {
   auto& request = parser.get();
   Verdict verdict = co_await proxy::admit(worker_, request,
@@ -320,26 +337,9 @@ asio::awaitable<Session::Admission> Session::admit(RequestParser& parser, Exchan
   co_return answered(co_await write_local(std::move(verdict.response), keep, &ex));
 }
 
-asio::awaitable<bool> Session::serve(RequestParser& parser) {
-  Exchange ex;
-  if (const Admission admission = co_await admit(parser, ex); admission != Admission::forward) {
-    co_return admission == Admission::answered_keep_alive;
-  }
-  if (ex.decision.outcome == limit::Outcome::delayed) {
-    ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
-    if (!co_await hold(ex.decision.wait)) {
-      worker_.limits().cancel(ex.decision, ex.ticket);
-      ex.status = kClientClosedRequest;
-      finish(ex);
-      co_return false;
-    }
-  }
-  co_return co_await deliver(parser, ex);
-}
-
 // An admitted request goes to its route's fixed response, a 404 without an upstream, or the
-// upstream. Apart from serve() so that the responses built here are not in the frame a delayed
-// request keeps while it waits: serve()'s frame went from 3.4 KB to ~1 KB.
+// upstream. Apart from serve_ready() so that the responses built here are not in the frame a
+// delayed request keeps while it waits: that frame went from 3.4 KB to ~1 KB.
 asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
   const auto& request = parser.get();
   const bool keep_alive = parser.is_done() && request.keep_alive();
@@ -358,18 +358,21 @@ asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
 }
 
 // Holds a delayed request until its slot, watching the client: if it hangs up, the wait ends and
-// the caller refunds the slot.
-asio::awaitable<bool> Session::hold(Nanos wait) {
+// end_hold() says so. Not a coroutine: the wait is awaited in the request's own frame.
+asio::awaitable<std::tuple<error_code>> Session::hold(asio::steady_timer& timer, Nanos wait) {
   deadline_ = kNoDeadline;
-  asio::steady_timer timer(socket_.get_executor(), to_duration(wait));
+  timer.expires_after(to_duration(wait));
   hold_timer_ = &timer;
   hung_up_ = false;
   watch_for_hang_up();
-  auto [ec] = co_await timer.async_wait(use_tuple);
+  return timer.async_wait(use_tuple);
+}
+
+bool Session::end_hold(const error_code& ec) {
   hold_timer_ = nullptr;
   error_code ignored;
   socket_.cancel(ignored);  // the readiness wait, if still pending
-  co_return !ec && !hung_up_;
+  return !ec && !hung_up_;
 }
 
 // A plain wait beside the hold's timer, not `timer || wait`: the parallel group cost 2.5 KB per

@@ -88,10 +88,11 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> close_tls();
   void failed(const std::exception_ptr& e);
   asio::awaitable<HeadResult> read_head(RequestParser& parser);
-  asio::awaitable<bool> serve(RequestParser& parser);
   asio::awaitable<Admission> admit(RequestParser& parser, Exchange& ex);
   asio::awaitable<bool> deliver(RequestParser& parser, Exchange& ex);
-  asio::awaitable<bool> hold(Nanos wait);
+  asio::awaitable<std::tuple<error_code>> hold(asio::steady_timer& timer, Nanos wait);
+  // Whether the hold ended with the request's turn, not the client's hang-up.
+  bool end_hold(const error_code& ec);
   void watch_for_hang_up();
   asio::awaitable<bool> forward(RequestParser& parser, Exchange& ex);
   // upstream_protocol: http2 — the request over the worker's HTTP/2 connection to the upstream
