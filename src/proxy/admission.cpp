@@ -113,8 +113,13 @@ asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
     if (policy.any_quota() && ex.policy_header.empty()) {
       ex.route_policy_header = &ex.counters->policy_header_at(services.clock.unix_ns());
     }
-    limit::Decided decided =
-        co_await worker.limits().decide(policy, facts, origin.max_wait, ex.ticket);
+    Limits& limits = worker.limits();
+    limit::Decided decided;
+    if (limits.waits_for_store(policy)) {
+      decided = co_await limits.decide(policy, facts, origin.max_wait, ex.ticket);
+    } else {
+      decided = limits.decide_now(policy, facts, origin.max_wait, ex.ticket);
+    }
     if (ex.ticket.fell_back()) {
       ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
     }
