@@ -118,27 +118,27 @@ void Server::warn_if_insecure(const config::Config& config) {
   }
 }
 
-tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,
-                            std::uint16_t port) {
+TcpAcceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,
+                          std::uint16_t port) {
   proxy::error_code ec;
   const auto address = proxy::asio::ip::make_address(endpoint.host, ec);
   const std::string where = config::Endpoint{endpoint.host, port}.to_string();
   if (ec) throw StartError("cannot listen on " + where + ": " + ec.message());
-  tcp::acceptor acceptor(io);
+  TcpAcceptor acceptor(io);
   const tcp::endpoint ep(address, port);
   acceptor.open(ep.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(TcpAcceptor::reuse_address(true), ec);
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(proxy::asio::socket_base::max_listen_connections, ec);
   if (ec) throw StartError("cannot listen on " + where + ": " + ec.message());
   return acceptor;
 }
 
-tcp::acceptor share_listener(proxy::asio::io_context& io, tcp::acceptor& listener) {
+TcpAcceptor share_listener(proxy::asio::io_context& io, TcpAcceptor& listener) {
   proxy::error_code ec;
   const auto endpoint = listener.local_endpoint(ec);
   const int fd = ec ? -1 : ::dup(listener.native_handle());
-  tcp::acceptor acceptor(io);
+  TcpAcceptor acceptor(io);
   if (fd >= 0) acceptor.assign(endpoint.protocol(), fd, ec);
   if (fd < 0 || ec) {
     if (fd >= 0) ::close(fd);
@@ -215,16 +215,15 @@ Server::Server(std::shared_ptr<const config::Config> config, std::unique_ptr<obs
 }
 
 // The first worker's shared limiter reads for the admin thread: on its own thread, as it must.
-std::function<proxy::asio::awaitable<proxy::AdminSources::SharedReads>(
-    std::vector<redis::SharedLimiter::Peek>)>
+std::function<Task<proxy::AdminSources::SharedReads>(std::vector<redis::SharedLimiter::Peek>)>
 Server::peek_on_first_worker() {
   proxy::Worker* worker = workers_.front().get();
-  return [worker](std::vector<redis::SharedLimiter::Peek> reads)
-             -> proxy::asio::awaitable<proxy::AdminSources::SharedReads> {
-    co_return co_await proxy::asio::co_spawn(worker->io().get_executor(),
-                                             worker->shared()->peek(std::move(reads)),
-                                             proxy::asio::use_awaitable);
-  };
+  return
+      [worker](
+          std::vector<redis::SharedLimiter::Peek> reads) -> Task<proxy::AdminSources::SharedReads> {
+        co_return co_await proxy::asio::co_spawn(
+            worker->io().get_executor(), worker->shared()->peek(std::move(reads)), use_awaitable);
+      };
 }
 
 Server::~Server() {

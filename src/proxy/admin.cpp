@@ -195,7 +195,7 @@ LocalResponse admin_response(std::string_view method, std::string_view target,
                     kHttp11);
 }
 
-AdminServer::AdminServer(std::unique_ptr<asio::io_context> io, tcp::acceptor acceptor,
+AdminServer::AdminServer(std::unique_ptr<asio::io_context> io, TcpAcceptor acceptor,
                          AdminSources sources)
     : io_(std::move(io)),
       acceptor_(std::move(acceptor)),
@@ -222,7 +222,7 @@ void AdminServer::stop() {
   thread_.join();
 }
 
-asio::awaitable<void> AdminServer::accept_loop() {
+Task<void> AdminServer::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
@@ -234,8 +234,8 @@ asio::awaitable<void> AdminServer::accept_loop() {
   }
 }
 
-asio::awaitable<void> AdminServer::sample_stats() {
-  asio::steady_timer timer(*io_);
+Task<void> AdminServer::sample_stats() {
+  SteadyTimer timer(*io_);
   for (;;) {
     sources_.history.sample(sources_.metrics, observe::unix_now_ms());
     timer.expires_after(std::chrono::milliseconds(observe::StatsHistory::kIntervalMs));
@@ -244,7 +244,7 @@ asio::awaitable<void> AdminServer::sample_stats() {
   }
 }
 
-asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
+Task<void> AdminServer::serve(TcpSocket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -274,7 +274,7 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     if (!req.keep_alive()) break;
   }
   error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.socket().shutdown(TcpSocket::shutdown_send, ec);
 }
 
 }  // namespace sluice::proxy

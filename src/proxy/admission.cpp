@@ -46,8 +46,8 @@ Verdict deny(Exchange& ex, const limit::RequestFacts& facts) {
 
 }  // namespace
 
-asio::awaitable<Verdict> admit(Worker& worker, http::request_header<>& request,
-                               const RequestOrigin& origin, Exchange& ex) {
+Task<Verdict> admit(Worker& worker, http::request_header<>& request, const RequestOrigin& origin,
+                    Exchange& ex) {
   Services& services = worker.services();
   ex.started = services.clock.now();
   ex.runtime = worker.runtime();

@@ -157,7 +157,7 @@ Http2Connection::Http2Connection(Worker& worker, Stream& stream, ReadBuffer& buf
       buffer_(buffer),
       client_(client),
       owner_(std::move(owner)),
-      streams_done_(stream.get_executor(), asio::steady_timer::time_point::max()) {
+      streams_done_(stream.get_executor(), SteadyTimer::time_point::max()) {
   nghttp2_session_callbacks* callbacks = nullptr;
   nghttp2_session_callbacks_new(&callbacks);
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, Http2Callbacks::begin_headers);
@@ -194,7 +194,7 @@ Http2Connection::~Http2Connection() {
   nghttp2_session_del(session_);
 }
 
-asio::awaitable<void> Http2Connection::run() {
+Task<void> Http2Connection::run() {
   for (;;) {
     if (buffer_.size() > 0) {
       const auto* data = static_cast<const std::uint8_t*>(buffer_.data().data());
@@ -224,12 +224,12 @@ asio::awaitable<void> Http2Connection::run() {
   }
   // Streams in flight finish (a GOAWAY for shutdown lets them); then the last frames go out.
   while (open_streams() > 0 && stream_.socket().is_open()) {
-    streams_done_.expires_at(asio::steady_timer::time_point::max());
+    streams_done_.expires_at(SteadyTimer::time_point::max());
     co_await streams_done_.async_wait(use_tuple);
   }
   flush();
   while (writing_ && stream_.socket().is_open()) {
-    streams_done_.expires_at(asio::steady_timer::time_point::max());
+    streams_done_.expires_at(SteadyTimer::time_point::max());
     co_await streams_done_.async_wait(use_tuple);
   }
 }
@@ -298,7 +298,7 @@ void Http2Connection::flush() {
   asio::co_spawn(stream_.get_executor(), write_loop(), [owner](const std::exception_ptr&) {});
 }
 
-asio::awaitable<void> Http2Connection::write_loop() {
+Task<void> Http2Connection::write_loop() {
   for (;;) {
     out_.clear();
     while (out_.size() < kWriteBatch) {
@@ -337,7 +337,7 @@ void Http2Connection::close_socket() {
     s->wake.cancel();
   }
   streams_done_.cancel();
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().shutdown(TcpSocket::shutdown_both, ignored);
 }
 
 int Http2Connection::on_begin_headers(std::int32_t stream_id) {

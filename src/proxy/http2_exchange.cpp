@@ -72,7 +72,7 @@ std::string percent_encoded(std::string_view text) {
 
 }  // namespace
 
-asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream> stream) {
+Task<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream> stream) {
   Http2Stream& s = *stream;
   http::request_header<>& head = s.head;
   head.version(kHttp11);  // what the request checks read; the exchange says HTTP/2
@@ -115,10 +115,10 @@ asio::awaitable<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream>
 }
 
 // Holds a delayed stream until its slot; a stream reset meanwhile is refunded.
-asio::awaitable<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
+Task<bool> Http2Connection::hold(Http2Stream& s, Exchange& ex) {
   const Nanos wait = ex.decision.wait;
   ex.counters->delay->observe(static_cast<double>(wait) / kNanosPerSecond);
-  const auto until = asio::steady_timer::clock_type::now() + to_duration(wait);
+  const auto until = SteadyTimer::clock_type::now() + to_duration(wait);
   while (!s.closed) {
     s.wake.expires_at(until);
     auto [ec] = co_await s.wake.async_wait(use_tuple);
@@ -140,10 +140,9 @@ class Http2Connection::StreamLink final : public ClientLink {
   void arm(Nanos timeout) override { connection_.arm(stream_, timeout); }
   void disarm() override { stream_.deadline = Http2Stream::kNoDeadline; }
   [[nodiscard]] bool timed_out() const override { return stream_.timed_out; }
-  void watch(tcp::socket* upstream) override { stream_.upstream_socket = upstream; }
+  void watch(TcpSocket* upstream) override { stream_.upstream_socket = upstream; }
 
-  asio::awaitable<RelayResult> send_with_body(UpstreamConnection& upstream,
-                                              std::string_view head) override {
+  Task<RelayResult> send_with_body(UpstreamConnection& upstream, std::string_view head) override {
     arm(connection_.worker_.runtime()->config->timeouts.upstream_response);
     auto [ec, n] = co_await asio::async_write(upstream.stream, asio::buffer(head), use_tuple);
     if (ec) co_return RelayResult{.failure = RelayFailure::write, .ec = ec, .bytes = 0};
@@ -156,7 +155,7 @@ class Http2Connection::StreamLink final : public ClientLink {
   bool chunked_;
 };
 
-asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
+Task<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
   Services& services = worker_.services();
   const UpstreamRequestHead outgoing(s.head,
                                      ex.forwarding(client_.peer_text, stream_.tls() != nullptr));
@@ -216,7 +215,7 @@ asio::awaitable<void> Http2Connection::forward(Http2Stream& s, Exchange& ex) {
 
 // Over a multiplexed HTTP/2 upstream connection: the request's headers as they came (less the
 // connection's), bodies moved both ways as each side's window allows, trailers passed on.
-asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) {
+Task<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) {
   Services& services = worker_.services();
   const config::Config& config = *ex.runtime->config;
   const Nanos upstream_started = services.clock.now();
@@ -334,9 +333,8 @@ asio::awaitable<void> Http2Connection::forward_h2(Http2Stream& s, Exchange& ex) 
 
 // The request body as the client sends it, each piece given back to the client's window once the
 // upstream took it.
-asio::awaitable<RelayResult> Http2Connection::send_request_body(Http2Stream& s,
-                                                                UpstreamConnection& upstream,
-                                                                bool chunked) {
+Task<RelayResult> Http2Connection::send_request_body(Http2Stream& s, UpstreamConnection& upstream,
+                                                     bool chunked) {
   const auto& timeouts = worker_.runtime()->config->timeouts;
   RelayResult result;
   std::string piece;
@@ -387,10 +385,9 @@ asio::awaitable<RelayResult> Http2Connection::send_request_body(Http2Stream& s,
 }
 
 // The upstream's body into the stream, as fast as the client's window takes it.
-asio::awaitable<void> Http2Connection::relay_response(Http2Stream& s, Exchange& ex,
-                                                      UpstreamConnection& upstream,
-                                                      UpstreamResponseParser& response,
-                                                      bool& complete) {
+Task<void> Http2Connection::relay_response(Http2Stream& s, Exchange& ex,
+                                           UpstreamConnection& upstream,
+                                           UpstreamResponseParser& response, bool& complete) {
   const auto& timeouts = worker_.runtime()->config->timeouts;
   auto piece_lease = worker_.pieces().borrow();
   const std::span<char> piece = piece_lease.get();

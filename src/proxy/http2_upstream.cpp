@@ -211,11 +211,11 @@ void Http2Upstream::release(UpstreamStream& stream) {
 void Http2Upstream::close() {
   broken_ = true;
   error_code ignored;
-  connection_->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  connection_->socket.shutdown(TcpSocket::shutdown_both, ignored);
   connection_->socket.close(ignored);
 }
 
-asio::awaitable<void> Http2Upstream::read_loop() {
+Task<void> Http2Upstream::read_loop() {
   auto& buffer = connection_->buffer;
   for (;;) {
     auto [ec, n] =
@@ -252,7 +252,7 @@ void Http2Upstream::flush() {
                  [self = shared_from_this()](const std::exception_ptr&) {});
 }
 
-asio::awaitable<void> Http2Upstream::write_loop() {
+Task<void> Http2Upstream::write_loop() {
   for (;;) {
     out_.clear();
     while (out_.size() < kWriteBatch) {
@@ -273,7 +273,7 @@ asio::awaitable<void> Http2Upstream::write_loop() {
   writing_ = false;
 }
 
-asio::awaitable<std::shared_ptr<Http2Upstream>> Http2Upstreams::acquire(
+Task<std::shared_ptr<Http2Upstream>> Http2Upstreams::acquire(
     const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
     Nanos connect_timeout, UpstreamPool::Failure& failure) {
   auto& list = connections_[target.url];

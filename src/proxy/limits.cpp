@@ -4,9 +4,9 @@
 
 namespace sluice::proxy {
 
-asio::awaitable<limit::Decided> Limits::decide(const limit::RoutePolicy& policy,
-                                               const limit::RequestFacts& request, Nanos max_wait,
-                                               LimitTicket& ticket) {
+Task<limit::Decided> Limits::decide(const limit::RoutePolicy& policy,
+                                    const limit::RequestFacts& request, Nanos max_wait,
+                                    LimitTicket& ticket) {
   if (!waits_for_store(policy)) co_return decide_now(policy, request, max_wait, ticket);
   ticket.shared = std::make_unique<redis::SharedTicket>();
   limit::Decided decision = co_await shared_->decide(policy, request, *ticket.shared);
@@ -39,7 +39,7 @@ void Limits::cancel(limit::Decision& decision, LimitTicket& ticket) {
   }
 }
 
-asio::awaitable<void> Limits::read(Usage& usage) {
+Task<void> Limits::read(Usage& usage) {
   if (usage.shared_reads().empty() || shared_ == nullptr) co_return;
   usage.fill(co_await shared_->peek(usage.shared_reads()));
 }

@@ -6,7 +6,7 @@
 
 namespace sluice::proxy {
 
-std::optional<IpAddress> peer_address(tcp::socket& socket) {
+std::optional<IpAddress> peer_address(TcpSocket& socket) {
   // Asked of the descriptor, not through tcp::endpoint: an adopted socket may be no IP socket
   // at all (a socketpair), and its address is then unknown rather than misread.
   sockaddr_storage address{};

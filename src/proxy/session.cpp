@@ -21,7 +21,7 @@ namespace sluice::proxy {
 namespace {
 
 // The client reset or closed its side: nothing more will come, nobody will read an answer.
-bool peer_gone(tcp::socket& socket) {
+bool peer_gone(TcpSocket& socket) {
   char byte;
   const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
@@ -31,14 +31,14 @@ bool peer_gone(tcp::socket& socket) {
 // its exact size: Asio's recycling allocator would hand it a cached block sized for the largest
 // recent operation (560 B where 100 B are needed), kept for as long as the connection idles.
 template <class Handler>
-void when_readable(tcp::socket& socket, Handler handler) {
-  socket.async_wait(tcp::socket::wait_read,
+void when_readable(TcpSocket& socket, Handler handler) {
+  socket.async_wait(TcpSocket::wait_read,
                     asio::bind_allocator(PlainAllocator<void>{}, std::move(handler)));
 }
 
 }  // namespace
 
-Session::Session(Worker& worker, tcp::socket socket, std::optional<IpAddress> peer,
+Session::Session(Worker& worker, TcpSocket socket, std::optional<IpAddress> peer,
                  ClientConnections::Slot slot)
     : worker_(worker),
       stream_(std::move(socket)),
@@ -63,7 +63,7 @@ void Session::close_if_idle() {
 
 void Session::close() {
   error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.shutdown(TcpSocket::shutdown_both, ec);
   socket_.close(ec);
 }
 
@@ -94,7 +94,7 @@ void Session::start() {
   spawn(handshake());
 }
 
-asio::awaitable<void> Session::handshake() {
+Task<void> Session::handshake() {
   arm(worker_.runtime()->config->timeouts.client_header);
   auto [ec] = co_await stream_.tls()->async_handshake(ssl::stream_base::server, use_tuple);
   if (ec) {
@@ -141,7 +141,7 @@ void Session::await_request(bool first) {
   });
 }
 
-asio::awaitable<void> Session::read_next_request() {
+Task<void> Session::read_next_request() {
   auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadBlock), use_tuple);
   buffer_.commit(n);
   if (ec) co_return end();
@@ -151,7 +151,7 @@ asio::awaitable<void> Session::read_next_request() {
 // Serves the requests whose bytes have arrived, then goes back to waiting without a buffer. A
 // request runs from its head to its hold in this one frame: a delayed request keeps every frame
 // of its chain for its whole wait, and each nested coroutine costs a frame and a resumption.
-asio::awaitable<void> Session::serve_ready() {
+Task<void> Session::serve_ready() {
   do {
     idle_ = false;
     const auto& limits = worker_.runtime()->config->http;
@@ -175,7 +175,7 @@ asio::awaitable<void> Session::serve_ready() {
     if (admission == Admission::answered_keep_alive) continue;
     if (ex.decision.outcome == limit::Outcome::delayed) {
       ex.counters->delay->observe(static_cast<double>(ex.decision.wait) / kNanosPerSecond);
-      asio::steady_timer timer(socket_.get_executor());
+      SteadyTimer timer(socket_.get_executor());
       auto [ec] = co_await hold(timer, ex.decision.wait);
       if (!end_hold(ec)) {
         worker_.limits().cancel(ex.decision, ex.ticket);
@@ -190,7 +190,7 @@ asio::awaitable<void> Session::serve_ready() {
   await_request(false);
 }
 
-asio::awaitable<void> Session::serve_http2() {
+Task<void> Session::serve_http2() {
   idle_ = false;
   deadline_ = kNoDeadline;  // the HTTP/2 connection keeps its own deadlines, per stream
   http2_ = std::make_unique<Http2Connection>(
@@ -203,7 +203,7 @@ asio::awaitable<void> Session::serve_http2() {
 
 // Its own coroutine, so that serve_ready()'s frame, kept by every request in flight, holds no
 // response.
-asio::awaitable<void> Session::refuse_head(HeadResult head) {
+Task<void> Session::refuse_head(HeadResult head) {
   co_await write_local(make_error(head.status, head.detail, kHttp11), false, nullptr);
 }
 
@@ -220,22 +220,22 @@ void Session::end() {
     return;
   }
   error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.shutdown(TcpSocket::shutdown_send, ec);
 }
 
 // TLS ends with close_notify, so that a client reading to the end of the stream (an HTTP/1.0
 // body) knows it was not cut. Asio's shutdown then waits for the client's own close_notify:
 // bounded by a short deadline, since many clients just close.
-asio::awaitable<void> Session::close_tls() {
+Task<void> Session::close_tls() {
   static constexpr Nanos kCloseNotifyWait = kNanosPerSecond;
   arm(kCloseNotifyWait);
   co_await stream_.tls()->async_shutdown(use_tuple);
   deadline_ = kNoDeadline;
   error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.shutdown(TcpSocket::shutdown_send, ec);
 }
 
-void Session::spawn(asio::awaitable<void> task) {
+void Session::spawn(Task<void> task) {
   asio::co_spawn(socket_.get_executor(), std::move(task),
                  [self = shared_from_this()](const std::exception_ptr& e) {
                    if (e) self->failed(e);
@@ -253,7 +253,7 @@ void Session::failed(const std::exception_ptr& e) {
 // Reads a request head within client_header (the slowloris guard) and checks its bytes before
 // Beast parses them: Beast accepts obs-fold (unfolding it) and bare LF line ends, and a proxy
 // must refuse what its upstream might read differently.
-asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
+Task<Session::HeadResult> Session::read_head(RequestParser& parser) {
   const config::Config& config = *worker_.runtime()->config;
   const std::size_t max_bytes = config.http.max_header_bytes;
   bool armed = false;  // the whole rest of the head must come within one client_header
@@ -324,7 +324,7 @@ asio::awaitable<Session::HeadResult> Session::read_head(RequestParser& parser) {
 
 // Runs the exchange's admission and writes its answer, if any. Its own coroutine so that the
 // answer is not in the frame of serve_ready(), which a delayed request keeps while it waits.
-asio::awaitable<Session::Admission> Session::admit(RequestParser& parser, Exchange& ex) {
+Task<Session::Admission> Session::admit(RequestParser& parser, Exchange& ex) {
   auto& request = parser.get();
   Verdict verdict = co_await proxy::admit(worker_, request,
                                           {.peer = peer_,
@@ -340,7 +340,7 @@ asio::awaitable<Session::Admission> Session::admit(RequestParser& parser, Exchan
 // An admitted request goes to its route's fixed response, a 404 without an upstream, or the
 // upstream. Apart from serve_ready() so that the responses built here are not in the frame a
 // delayed request keeps while it waits: that frame went from 3.4 KB to ~1 KB.
-asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
+Task<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
   const auto& request = parser.get();
   const bool keep_alive = parser.is_done() && request.keep_alive();
   switch (const Destination destination = destination_of(ex, false)) {
@@ -359,7 +359,7 @@ asio::awaitable<bool> Session::deliver(RequestParser& parser, Exchange& ex) {
 
 // Holds a delayed request until its slot, watching the client: if it hangs up, the wait ends and
 // end_hold() says so. Not a coroutine: the wait is awaited in the request's own frame.
-asio::awaitable<std::tuple<error_code>> Session::hold(asio::steady_timer& timer, Nanos wait) {
+Task<std::tuple<error_code>> Session::hold(SteadyTimer& timer, Nanos wait) {
   deadline_ = kNoDeadline;
   timer.expires_after(to_duration(wait));
   hold_timer_ = &timer;
@@ -388,7 +388,7 @@ void Session::watch_for_hang_up() {
   });
 }
 
-asio::awaitable<bool> Session::write_local(LocalResponse response, bool keep_alive, Exchange* ex) {
+Task<bool> Session::write_local(LocalResponse response, bool keep_alive, Exchange* ex) {
   Services& services = worker_.services();
   keep_alive = keep_alive && !services.draining.load();
   response.keep_alive(keep_alive);

@@ -25,10 +25,9 @@ class Session::Link final : public ClientLink {
   void arm(Nanos timeout) override { session_.arm(timeout); }
   void disarm() override { session_.deadline_ = kNoDeadline; }
   [[nodiscard]] bool timed_out() const override { return session_.timed_out_; }
-  void watch(tcp::socket* upstream) override { session_.upstream_socket_ = upstream; }
+  void watch(TcpSocket* upstream) override { session_.upstream_socket_ = upstream; }
 
-  asio::awaitable<RelayResult> send_with_body(UpstreamConnection& upstream,
-                                              std::string_view head) override {
+  Task<RelayResult> send_with_body(UpstreamConnection& upstream, std::string_view head) override {
     // relay()'s own coroutine, not one around it.
     const auto& timeouts = session_.worker_.runtime()->config->timeouts;
     return relay(session_.stream_, session_.buffer_, parser_, upstream.stream,
@@ -46,7 +45,7 @@ class Session::Link final : public ClientLink {
   std::span<char> piece_;
 };
 
-asio::awaitable<bool> Session::forward(RequestParser& parser, Exchange& ex) {
+Task<bool> Session::forward(RequestParser& parser, Exchange& ex) {
   Services& services = worker_.services();
   const config::Config& config = *ex.runtime->config;
   auto& request = parser.get();
@@ -152,7 +151,7 @@ bool Session::awaits_continue(const RequestParser& parser) {
   return !parser.is_done() && beast::iequals(parser.get()[http::field::expect], "100-continue");
 }
 
-asio::awaitable<bool> Session::write_continue() {
+Task<bool> Session::write_continue() {
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
   arm(worker_.runtime()->config->timeouts.client_idle);
   auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
@@ -162,7 +161,7 @@ asio::awaitable<bool> Session::write_continue() {
 // The client's body broke off, stalled past client_idle, or was too large, before the upstream had
 // all of it: the upstream connection is dropped mid-request, so the upstream never sees a complete
 // message.
-asio::awaitable<void> Session::refuse_body(Exchange& ex, const error_code& ec) {
+Task<void> Session::refuse_body(Exchange& ex, const error_code& ec) {
   if (ec == http::error::body_limit) {
     co_await write_local(make_error(413, "request body larger than max_body_bytes", ex.version),
                          false, &ex);
@@ -178,7 +177,7 @@ asio::awaitable<void> Session::refuse_body(Exchange& ex, const error_code& ec) {
   }
 }
 
-asio::awaitable<void> Session::refuse(Exchange& ex, const UpstreamRefusal& refusal) {
+Task<void> Session::refuse(Exchange& ex, const UpstreamRefusal& refusal) {
   co_await write_local(make_error(refusal.status, refusal.detail, ex.version), false, &ex);
 }
 

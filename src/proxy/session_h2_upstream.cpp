@@ -22,7 +22,7 @@ constexpr std::size_t kMaxBuffered = 4 * kRelayPiece;
 
 }  // namespace
 
-asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
+Task<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
   Services& services = worker_.services();
   const config::Config& config = *ex.runtime->config;
   auto& request = parser.get();
@@ -44,10 +44,10 @@ asio::awaitable<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
   outgoing.remove(http::field::transfer_encoding);  // HTTP/2 frames the body itself
   const auto headers = http2_request_headers(outgoing, ex.upstream->tls.has_value());
 
-  asio::steady_timer wake(socket_.get_executor(), asio::steady_timer::time_point::max());
+  SteadyTimer wake(socket_.get_executor(), SteadyTimer::time_point::max());
   UpstreamStream up(wake);
-  const auto changed = [&]() -> asio::awaitable<void> {
-    wake.expires_at(asio::steady_timer::time_point::max());
+  const auto changed = [&]() -> Task<void> {
+    wake.expires_at(SteadyTimer::time_point::max());
     upstream_wait_ = &wake;
     co_await wake.async_wait(use_tuple);
     upstream_wait_ = nullptr;

@@ -17,9 +17,9 @@ namespace sluice::proxy {
 
 using namespace boost::asio::experimental::awaitable_operators;
 
-asio::awaitable<bool> Session::open_tunnel(Exchange& ex, ClientLink& client,
-                                           std::unique_ptr<UpstreamConnection> upstream,
-                                           UpstreamResponseParser& response) {
+Task<bool> Session::open_tunnel(Exchange& ex, ClientLink& client,
+                                std::unique_ptr<UpstreamConnection> upstream,
+                                UpstreamResponseParser& response) {
   const config::Config& config = *ex.runtime->config;
   const WatchedUpstream watched(client, upstream->socket);
   ex.status = response.status();
@@ -59,14 +59,14 @@ asio::awaitable<bool> Session::open_tunnel(Exchange& ex, ClientLink& client,
   }
   open.fetch_sub(1, std::memory_order_relaxed);
   error_code ignored;
-  upstream->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  upstream->socket.shutdown(TcpSocket::shutdown_both, ignored);
   co_return false;  // the client connection is not HTTP any more: closed
 }
 
 // Copies `from` to `to` until either fails (a close, a reset, or the deadline's cancellation).
 // Every transfer re-arms the session's one deadline, shared by both directions: it passes only
 // when nothing has moved either way for `idle`.
-asio::awaitable<void> Session::pump(Pipe pipe, Nanos idle) {
+Task<void> Session::pump(Pipe pipe, Nanos idle) {
   for (;;) {
     arm(idle);
     auto [read_ec, n] = co_await pipe.from.async_read_some(

@@ -35,8 +35,7 @@ UpstreamRefusal failed_before_head(Services& services, const Exchange& ex, const
 // readiness wait when it has nothing yet: Beast's composed read, two nested operations with
 // their executors and a posted completion, cost ~2 000 instructions per response. Through TLS,
 // Beast's read.
-asio::awaitable<error_code> read_response_head(UpstreamConnection& upstream,
-                                               UpstreamResponseParser& parser) {
+Task<error_code> read_response_head(UpstreamConnection& upstream, UpstreamResponseParser& parser) {
   if (upstream.stream.tls() != nullptr) {
     auto [ec, n] =
         co_await http::async_read_header(upstream.stream, upstream.buffer, parser, use_tuple);
@@ -63,7 +62,7 @@ asio::awaitable<error_code> read_response_head(UpstreamConnection& upstream,
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       co_return error_code(errno, asio::error::get_system_category());
     }
-    auto [ec] = co_await upstream.socket.async_wait(tcp::socket::wait_read, use_tuple);
+    auto [ec] = co_await upstream.socket.async_wait(TcpSocket::wait_read, use_tuple);
     if (ec) co_return ec;
   }
 }
@@ -123,9 +122,9 @@ UpstreamRefusal stream_reset(Services& services, const Exchange& ex, std::uint32
   return {.status = 502, .reason = AnswerReason::upstream_failed, .detail = std::move(why)};
 }
 
-asio::awaitable<Http1Opened> open_http1(Worker& worker, Exchange& ex, ClientLink& client,
-                                        const Http1Request& request,
-                                        std::optional<UpstreamResponseParser>& response) {
+Task<Http1Opened> open_http1(Worker& worker, Exchange& ex, ClientLink& client,
+                             const Http1Request& request,
+                             std::optional<UpstreamResponseParser>& response) {
   Services& services = worker.services();
   const config::Config& config = *ex.runtime->config;
   const bool retryable = !request.has_body && request.idempotent;
@@ -213,7 +212,7 @@ asio::awaitable<Http1Opened> open_http1(Worker& worker, Exchange& ex, ClientLink
   }
 }
 
-asio::awaitable<Http2Opened> open_http2(Worker& worker, const Exchange& ex) {
+Task<Http2Opened> open_http2(Worker& worker, const Exchange& ex) {
   UpstreamPool::Failure failed;
   const std::shared_ptr<ssl::context> tls = tls_for(ex);
   auto upstream = co_await worker.http2_upstreams().acquire(

@@ -37,7 +37,7 @@ std::string key_of(const config::UpstreamTarget& t) {
 
 // An idle keep-alive connection has nothing to say: readable means the upstream closed it (or
 // broke protocol).
-bool still_open(tcp::socket& socket) {
+bool still_open(TcpSocket& socket) {
   char byte;
   const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -45,8 +45,8 @@ bool still_open(tcp::socket& socket) {
 
 // Connects to the first of `endpoints` that answers, unless `deadline` expires first.
 template <class Endpoints>
-asio::awaitable<error_code> connect_within(tcp::socket& socket, const Endpoints& endpoints,
-                                           asio::steady_timer& deadline) {
+Task<error_code> connect_within(TcpSocket& socket, const Endpoints& endpoints,
+                                SteadyTimer& deadline) {
   auto connected = co_await (asio::async_connect(socket, endpoints, use_tuple) ||
                              deadline.async_wait(use_tuple));
   co_return connected.index() == 0 ? std::get<0>(std::get<0>(connected))
@@ -55,7 +55,7 @@ asio::awaitable<error_code> connect_within(tcp::socket& socket, const Endpoints&
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(tcp::socket s, std::string key, observe::Gauge& gauge)
+UpstreamConnection::UpstreamConnection(TcpSocket s, std::string key, observe::Gauge& gauge)
     : stream(std::move(s)), socket(stream.socket()), pool_key(std::move(key)), gauge_(gauge) {
   gauge_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -84,7 +84,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::idle(const config::UpstreamTar
   return nullptr;
 }
 
-asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
+Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
     const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
     Nanos connect_timeout, Reuse reuse, Failure& failure, Alpn alpn) {
   failure = {};
@@ -92,15 +92,15 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(
   if (auto conn = idle(target, reuse)) co_return conn;
   std::string key = key_of(target);
 
-  tcp::socket socket(executor_);
-  asio::steady_timer deadline(executor_, to_duration(connect_timeout));
+  TcpSocket socket(executor_);
+  SteadyTimer deadline(executor_, to_duration(connect_timeout));
   error_code addr_ec;
   const auto address = asio::ip::make_address(target.host, addr_ec);
   if (!addr_ec) {
     const std::array endpoints{tcp::endpoint(address, target.port)};
     ec = co_await connect_within(socket, endpoints, deadline);
   } else {
-    tcp::resolver resolver(executor_);
+    TcpResolver resolver(executor_);
     auto resolved =
         co_await (resolver.async_resolve(target.host, std::to_string(target.port), use_tuple) ||
                   deadline.async_wait(use_tuple));

@@ -36,16 +36,16 @@ Worker::Worker(Services& services, std::shared_ptr<const Runtime> runtime)
 
 Worker::~Worker() = default;
 
-void Worker::start(tcp::acceptor acceptor) {
-  acceptor_ = std::make_unique<tcp::acceptor>(std::move(acceptor));
+void Worker::start(TcpAcceptor acceptor) {
+  acceptor_ = std::make_unique<TcpAcceptor>(std::move(acceptor));
   asio::co_spawn(io_, accept_loop(), asio::detached);
   asio::co_spawn(io_, tick(), asio::detached);
   if (shared_) shared_->start();
 }
 
 // The one timer of the event loop: it enforces every session's deadline and sweeps the pool.
-asio::awaitable<void> Worker::tick() {
-  asio::steady_timer timer(io_);
+Task<void> Worker::tick() {
+  SteadyTimer timer(io_);
   for (unsigned n = 1;; ++n) {
     timer.expires_after(kTick);
     auto [ec] = co_await timer.async_wait(use_tuple);
@@ -103,7 +103,7 @@ std::string Worker::next_request_id() {
   return id;
 }
 
-asio::awaitable<void> Worker::accept_loop() {
+Task<void> Worker::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_->async_accept(use_tuple);
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
@@ -117,7 +117,7 @@ asio::awaitable<void> Worker::accept_loop() {
 
 void Worker::adopt(int fd) {
   asio::post(io_, [this, fd] {
-    tcp::socket socket(io_);
+    TcpSocket socket(io_);
     error_code ec;
     socket.assign(tcp::v6(), fd, ec);  // the family is not checked: any stream socket will do
     if (ec) {
@@ -128,7 +128,7 @@ void Worker::adopt(int fd) {
   });
 }
 
-void Worker::serve(tcp::socket socket) {
+void Worker::serve(TcpSocket socket) {
   error_code opt_ec;
   socket.set_option(tcp::no_delay(true), opt_ec);
   const config::Config& config = *runtime_->config;
@@ -154,14 +154,14 @@ void Worker::serve(tcp::socket socket) {
   session->start();
 }
 
-void Worker::refuse(tcp::socket socket, ConnectionRefusal why, const std::optional<IpAddress>& peer,
+void Worker::refuse(TcpSocket socket, ConnectionRefusal why, const std::optional<IpAddress>& peer,
                     std::string_view detail) {
   services_.count_refused_connection(why, peer ? peer->to_string() : std::string());
   asio::co_spawn(io_, write_refusal(std::move(socket), std::string(detail)), asio::detached);
 }
 
 // A short 503 and close, bounded in time, instead of a silent drop.
-asio::awaitable<void> Worker::write_refusal(tcp::socket socket, std::string detail) {
+Task<void> Worker::write_refusal(TcpSocket socket, std::string detail) {
   beast::tcp_stream stream(std::move(socket));
   auto res = make_error(503, detail, kHttp11);
   res.keep_alive(false);
@@ -170,7 +170,7 @@ asio::awaitable<void> Worker::write_refusal(tcp::socket socket, std::string deta
   stream.expires_after(std::chrono::seconds(1));
   co_await http::async_write(stream, res, use_tuple);
   error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream.socket().shutdown(TcpSocket::shutdown_both, ec);
 }
 
 }  // namespace sluice::proxy

@@ -13,7 +13,6 @@
 namespace sluice::redis {
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // A slot map changes by resharding and failover, both of which also answer MOVED at once; the
 // periodic refresh catches masters that appeared, or slots that no request has touched since.
 constexpr auto kRefreshInterval = std::chrono::seconds(5);
@@ -42,9 +41,8 @@ config::RedisConfig node_config(const config::RedisConfig& base, const config::R
 
 struct Cluster::Node {
   enum class State { connecting, up, down };
-  Node(const asio::any_io_executor& executor, const config::RedisConfig& base,
-       const config::RedisNode& at, std::shared_ptr<asio::ssl::context> tls, Health& health,
-       const Clock& clock)
+  Node(const Executor& executor, const config::RedisConfig& base, const config::RedisNode& at,
+       std::shared_ptr<asio::ssl::context> tls, Health& health, const Clock& clock)
       : address(at.to_string()),
         config(node_config(base, at)),
         connection(executor, config, std::move(tls)),
@@ -59,7 +57,7 @@ struct Cluster::Node {
   bool retired = false;  // no longer a master of the map: its probe stops
 };
 
-Cluster::Cluster(asio::any_io_executor executor, const config::RedisConfig& config,
+Cluster::Cluster(Executor executor, const config::RedisConfig& config,
                  std::shared_ptr<asio::ssl::context> tls, Health& health, const Clock& clock)
     : executor_(std::move(executor)),
       config_(config),
@@ -89,21 +87,20 @@ bool Cluster::usable(Slot slot) const {
   return node && node->state == Node::State::up;
 }
 
-asio::awaitable<Result> Cluster::decide(Slot slot, DecideCall call) {
+Task<Result> Cluster::decide(Slot slot, DecideCall call) {
   const auto build = [&](bool by_body) {
     return decide_command(decide_script(), by_body, std::span(&call, 1));
   };
   co_return co_await run(slot, build, &call);
 }
 
-asio::awaitable<Result> Cluster::script(Slot slot, const Script& script,
-                                        std::vector<std::string> keys,
-                                        std::vector<std::string> args) {
+Task<Result> Cluster::script(Slot slot, const Script& script, std::vector<std::string> keys,
+                             std::vector<std::string> args) {
   const auto build = [&](bool by_body) { return script_command(script, by_body, keys, args); };
   co_return co_await run(slot, build, nullptr);
 }
 
-asio::awaitable<Result> Cluster::run(Slot slot, const Build& build, const DecideCall* batched) {
+Task<Result> Cluster::run(Slot slot, const Build& build, const DecideCall* batched) {
   const auto alive = alive_;
   std::optional<config::RedisNode> asking;  // ASK: this command only, on that node
   for (int hop = 0;; ++hop) {
@@ -137,7 +134,7 @@ asio::awaitable<Result> Cluster::run(Slot slot, const Build& build, const Decide
       continue;
     }
     if (r.reply.is_error() && r.reply.text.starts_with("TRYAGAIN")) {
-      asio::steady_timer pause(executor_, kTryAgainDelay);
+      SteadyTimer pause(executor_, kTryAgainDelay);
       co_await pause.async_wait(use_tuple);
       if (!*alive) co_return r;
       continue;
@@ -148,8 +145,7 @@ asio::awaitable<Result> Cluster::run(Slot slot, const Build& build, const Decide
 }
 
 // A command outside the batcher: a refund, a quota, or a decide call sent after ASKING.
-asio::awaitable<Result> Cluster::call(Node& node, bool asking, const Build& build,
-                                      bool one_decide) {
+Task<Result> Cluster::call(Node& node, bool asking, const Build& build, bool one_decide) {
   const auto alive = alive_;
   const Nanos started = clock_.now();
   auto send = [&](bool by_body) {
@@ -196,7 +192,7 @@ void Cluster::learn(Slot slot, const config::RedisNode& master) {
   node_of(master);
 }
 
-asio::awaitable<void> Cluster::connect(NodePtr node) {
+Task<void> Cluster::connect(NodePtr node) {
   const auto alive = alive_;
   const std::string why = co_await node->connection.open();
   if (!*alive || node->retired) co_return;
@@ -223,11 +219,11 @@ void Cluster::node_down(Node& node, const std::string& reason) {
 
 // Until the node answers PING on a fresh connection, backing off from 100 ms to 5 s, or until
 // the map no longer names it a master.
-asio::awaitable<void> Cluster::probe(NodePtr node) {
+Task<void> Cluster::probe(NodePtr node) {
   const auto alive = alive_;
   node->probing = true;
   Nanos backoff = kFirstBackoff;
-  asio::steady_timer timer(executor_);
+  SteadyTimer timer(executor_);
   while (!node->retired) {
     timer.expires_after(std::chrono::nanoseconds(backoff));
     co_await timer.async_wait(use_tuple);
@@ -262,7 +258,7 @@ void Cluster::refresh_soon() {
   asio::co_spawn(executor_, refresh(), asio::detached);
 }
 
-asio::awaitable<void> Cluster::refresh() {
+Task<void> Cluster::refresh() {
   const auto alive = alive_;
   refreshing_ = true;
   do {
@@ -313,9 +309,9 @@ asio::awaitable<void> Cluster::refresh() {
   refreshing_ = false;
 }
 
-asio::awaitable<void> Cluster::refresh_loop() {
+Task<void> Cluster::refresh_loop() {
   const auto alive = alive_;
-  asio::steady_timer timer(executor_);
+  SteadyTimer timer(executor_);
   for (;;) {
     if (reported_ == Reported::up) {
       timer.expires_after(kRefreshInterval);

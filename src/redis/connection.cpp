@@ -19,22 +19,21 @@
 namespace sluice::redis {
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 16384;
 
 }  // namespace
 
 struct Connection::Transport {
   using Socket = asio::generic::stream_protocol::socket;
-  explicit Transport(const asio::any_io_executor& executor) : socket(executor) {}
+  explicit Transport(const Executor& executor) : socket(executor) {}
 
   template <class Buffers>
-  asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write(const Buffers& b) {
+  Task<std::tuple<boost::system::error_code, std::size_t>> write(const Buffers& b) {
     if (tls) co_return co_await asio::async_write(*tls, b, use_tuple);
     co_return co_await asio::async_write(socket, b, use_tuple);
   }
   template <class Buffers>
-  asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(const Buffers& b) {
+  Task<std::tuple<boost::system::error_code, std::size_t>> read_some(const Buffers& b) {
     if (tls) co_return co_await tls->async_read_some(b, use_tuple);
     co_return co_await socket.async_read_some(b, use_tuple);
   }
@@ -50,12 +49,12 @@ struct Connection::Transport {
 // A command in flight. The caller waits on its own timer, which doubles as the deadline: the
 // reply (or a failure) cancels it, and the caller then finds `done` set.
 struct Connection::Pending {
-  asio::steady_timer* wake = nullptr;  // null once the caller stopped waiting
+  SteadyTimer* wake = nullptr;  // null once the caller stopped waiting
   Result result;
   bool done = false;
 };
 
-Connection::Connection(asio::any_io_executor executor, const config::RedisConfig& config,
+Connection::Connection(Executor executor, const config::RedisConfig& config,
                        std::shared_ptr<asio::ssl::context> tls)
     : executor_(std::move(executor)),
       config_(config),
@@ -86,7 +85,7 @@ void Connection::fail(const std::string& reason) {
   }
 }
 
-asio::awaitable<std::string> Connection::open() {
+Task<std::string> Connection::open() {
   fail("connecting");
   const std::uint64_t generation = generation_;
   open_ = true;  // commands queue from now on; the writer starts once connected
@@ -128,14 +127,14 @@ asio::awaitable<std::string> Connection::open() {
 
 // Within the timeout, on a socket of the address's family (TCP after name resolution, or unix),
 // then the TLS handshake when there is one.
-asio::awaitable<std::string> Connection::connect_transport() {
+Task<std::string> Connection::connect_transport() {
   const std::uint64_t generation = generation_;
   auto transport = std::make_shared<Transport>(executor_);
   transport_ = transport;
-  auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor_);
+  auto resolver = std::make_shared<TcpResolver>(executor_);
   auto settled = std::make_shared<bool>(false);
   bool expired = false;
-  asio::steady_timer deadline(executor_);
+  SteadyTimer deadline(executor_);
   deadline.expires_after(std::chrono::nanoseconds(config_.timeout));
   deadline.async_wait([transport, resolver, settled, &expired](boost::system::error_code e) {
     if (e || *settled) return;
@@ -178,7 +177,7 @@ asio::awaitable<std::string> Connection::connect_transport() {
 }
 
 // Verified like an https:// upstream: the certificate must name the address's host (or IP).
-asio::awaitable<std::string> Connection::handshake(Transport& transport) {
+Task<std::string> Connection::handshake(Transport& transport) {
   transport.tls.emplace(transport.socket, *tls_);
   SSL* ssl = transport.tls->native_handle();
   boost::system::error_code ec;
@@ -211,9 +210,9 @@ std::shared_ptr<Connection::Pending> Connection::enqueue(const std::vector<std::
   return pending;
 }
 
-asio::awaitable<Result> Connection::wait(std::shared_ptr<Pending> pending) {
+Task<Result> Connection::wait(std::shared_ptr<Pending> pending) {
   if (!pending->done) {
-    asio::steady_timer wake(executor_);
+    SteadyTimer wake(executor_);
     wake.expires_after(std::chrono::nanoseconds(config_.timeout));
     pending->wake = &wake;
     co_await wake.async_wait(use_tuple);
@@ -226,14 +225,14 @@ asio::awaitable<Result> Connection::wait(std::shared_ptr<Pending> pending) {
   co_return Result{Result::Status::timeout, {}, failure_};
 }
 
-asio::awaitable<Result> Connection::call(std::vector<std::string> command) {
+Task<Result> Connection::call(std::vector<std::string> command) {
   if (!open_) {
     co_return Result{Result::Status::error, {}, failure_.empty() ? "not connected" : failure_};
   }
   co_return co_await wait(enqueue(command));
 }
 
-asio::awaitable<Result> Connection::call_asking(std::vector<std::string> command) {
+Task<Result> Connection::call_asking(std::vector<std::string> command) {
   if (!open_) {
     co_return Result{Result::Status::error, {}, failure_.empty() ? "not connected" : failure_};
   }
@@ -246,7 +245,7 @@ asio::awaitable<Result> Connection::call_asking(std::vector<std::string> command
 }
 
 // Everything queued while the previous write was on the wire goes out in the next one.
-asio::awaitable<void> Connection::write_loop() {
+Task<void> Connection::write_loop() {
   const std::uint64_t generation = generation_;
   const std::shared_ptr<Transport> transport = transport_;
   const auto alive = alive_;
@@ -263,7 +262,7 @@ asio::awaitable<void> Connection::write_loop() {
   writer_running_ = false;
 }
 
-asio::awaitable<void> Connection::read_loop() {
+Task<void> Connection::read_loop() {
   const std::uint64_t generation = generation_;
   const std::shared_ptr<Transport> transport = transport_;
   const auto alive = alive_;

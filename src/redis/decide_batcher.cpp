@@ -7,11 +7,7 @@
 #include <vector>
 
 namespace sluice::redis {
-namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-}  // namespace
+namespace {}  // namespace
 
 // A request in the queue. Its timer wakes it when its batch is answered (`done`), or when it is
 // to lead the next one.
@@ -19,15 +15,15 @@ struct DecideBatcher::Waiting {
   DecideCall call;
   Result result;
   bool done = false;
-  asio::steady_timer* wake = nullptr;
+  SteadyTimer* wake = nullptr;
 };
 
-asio::awaitable<Result> DecideBatcher::decide(DecideCall call, Slot lane_id) {
+Task<Result> DecideBatcher::decide(DecideCall call, Slot lane_id) {
   Lane& lane = lanes_[lane_id];
   Waiting me{call, {}, false, nullptr};
   lane.queued.push_back(&me);
   if (lane.busy) {
-    asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
+    SteadyTimer wake(executor_, SteadyTimer::time_point::max());
     me.wake = &wake;
     co_await wake.async_wait(use_tuple);
     me.wake = nullptr;
@@ -45,7 +41,7 @@ asio::awaitable<Result> DecideBatcher::decide(DecideCall call, Slot lane_id) {
   co_return std::move(me.result);
 }
 
-asio::awaitable<void> DecideBatcher::send_batch(Lane& lane) {
+Task<void> DecideBatcher::send_batch(Lane& lane) {
   std::vector<Waiting*> batch;
   std::vector<DecideCall> calls;
   while (!lane.queued.empty() && batch.size() < kMaxBatch) {

@@ -13,7 +13,6 @@
 namespace sluice::redis {
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // How long a watch waits before subscribing again when every sentinel was unreachable.
 constexpr auto kWatchRetry = std::chrono::seconds(1);
 constexpr std::string_view kSwitchChannel = "+switch-master";
@@ -27,7 +26,7 @@ std::optional<std::uint16_t> port_of(std::string_view text) {
 
 }  // namespace
 
-Sentinels::Sentinels(asio::any_io_executor executor, const config::RedisConfig& redis,
+Sentinels::Sentinels(Executor executor, const config::RedisConfig& redis,
                      std::shared_ptr<asio::ssl::context> tls)
     : executor_(std::move(executor)),
       redis_(redis),
@@ -49,7 +48,7 @@ config::RedisConfig Sentinels::sentinel_config(const Address& address) const {
   return c;
 }
 
-asio::awaitable<Sentinels::Located> Sentinels::locate() {
+Task<Sentinels::Located> Sentinels::locate() {
   const auto alive = alive_;
   const auto& sentinels = redis_.sentinel->addresses;
   std::string problems;
@@ -86,11 +85,11 @@ void Sentinels::watch(std::function<void(const Address&)> on_switch) {
   asio::co_spawn(executor_, watch_loop(std::move(on_switch)), asio::detached);
 }
 
-asio::awaitable<void> Sentinels::watch_loop(std::function<void(const Address&)> on_switch) {
+Task<void> Sentinels::watch_loop(std::function<void(const Address&)> on_switch) {
   const auto alive = alive_;
   const std::vector<Address> sentinels = redis_.sentinel->addresses;
   const std::string master = redis_.sentinel->master;
-  asio::steady_timer wait(executor_);
+  SteadyTimer wait(executor_);
   for (std::size_t at = next_;; at = (at + 1) % sentinels.size()) {
     const config::RedisConfig config = sentinel_config(sentinels[at]);
     Connection connection(executor_, config, tls_);

@@ -18,8 +18,9 @@ constexpr int kMaxPasses = 3;
 
 }  // namespace
 
-asio::awaitable<SharedLimiter::Answer> SharedLimiter::run_decide_across_slots(
-    const Prepared& p, const SharedTicket& ticket, Nanos not_before) {
+Task<SharedLimiter::Answer> SharedLimiter::run_decide_across_slots(const Prepared& p,
+                                                                   const SharedTicket& ticket,
+                                                                   Nanos not_before) {
   const auto alive = alive_;
   const auto& keys = ticket.redis_keys;
   struct SlotBooking {
@@ -50,7 +51,7 @@ asio::awaitable<SharedLimiter::Answer> SharedLimiter::run_decide_across_slots(
   Answer answer;
   SharedVerdict merged;
   merged.backlog.assign(keys.size(), 0);
-  const auto give_back_held = [&]() -> asio::awaitable<bool> {
+  const auto give_back_held = [&]() -> Task<bool> {
     for (SlotBooking& b : bookings) {
       if (!b.held) continue;
       for (const std::size_t j : b.members) {

@@ -12,7 +12,6 @@
 namespace sluice::redis {
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr Nanos kFirstBackoff = 100 * kNanosPerMilli;
 constexpr Nanos kLastBackoff = 5 * kNanosPerSecond;
 
@@ -27,7 +26,7 @@ void SharedLimiter::open_circuit(const std::string& reason) {
   asio::co_spawn(executor_, probe(), asio::detached);
 }
 
-asio::awaitable<std::string> SharedLimiter::connect() {
+Task<std::string> SharedLimiter::connect() {
   if (!sentinels_) {
     co_return co_await connection_.open();
   }
@@ -67,7 +66,7 @@ void SharedLimiter::follow(const Sentinels::Address& master) {
   if (probe_wait_ != nullptr) probe_wait_->cancel();
 }
 
-asio::awaitable<void> SharedLimiter::connect_first() {
+Task<void> SharedLimiter::connect_first() {
   const auto alive = alive_;
   const std::string why = co_await connect();
   if (!*alive) co_return;
@@ -81,7 +80,7 @@ asio::awaitable<void> SharedLimiter::connect_first() {
 }
 
 // Until Redis answers PING on a fresh connection, backing off from 100 ms to 5 s.
-asio::awaitable<void> SharedLimiter::probe() {
+Task<void> SharedLimiter::probe() {
   const auto alive = alive_;
   // A circuit that opens again soon after it closed continues its back-off: a Redis that
   // answers PING but fails scripts (out of memory, a wrong-type key) is not retried ten times
@@ -89,7 +88,7 @@ asio::awaitable<void> SharedLimiter::probe() {
   Nanos backoff = clock_.now() - closed_at_ < kLastBackoff && last_backoff_ > 0
                       ? std::min(last_backoff_ * 2, kLastBackoff)
                       : kFirstBackoff;
-  asio::steady_timer timer(executor_);
+  SteadyTimer timer(executor_);
   for (;;) {
     if (!probe_now_) {
       timer.expires_after(std::chrono::nanoseconds(backoff));

@@ -15,7 +15,6 @@ namespace sluice::redis {
 namespace {
 
 using limit::kMaxLimitsPerRoute;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // How often a request waits for another's call in flight before asking Redis itself.
 constexpr int kMaxWaits = 2;
 // A request whose local slot was taken by another request of this process while Redis was
@@ -24,7 +23,7 @@ constexpr int kAttempts = 3 + kMaxWaits;
 
 }  // namespace
 
-SharedLimiter::SharedLimiter(asio::any_io_executor executor, config::RedisConfig config,
+SharedLimiter::SharedLimiter(Executor executor, config::RedisConfig config,
                              std::shared_ptr<asio::ssl::context> tls, limit::Limiter& local,
                              Health& health, const Clock& clock)
     : executor_(std::move(executor)),
@@ -108,9 +107,9 @@ std::string SharedLimiter::quota_key(const limit::LimitPolicy& limit, const std:
   return cluster_ ? cluster_key(config_.prefix, body) : config_.prefix + body;
 }
 
-asio::awaitable<limit::Decided> SharedLimiter::decide_rates(const limit::RoutePolicy& route,
-                                                            const limit::RequestFacts& request,
-                                                            SharedTicket& ticket) {
+Task<limit::Decided> SharedLimiter::decide_rates(const limit::RoutePolicy& route,
+                                                 const limit::RequestFacts& request,
+                                                 SharedTicket& ticket) {
   Prepared p;
   int waits = 0;
   for (int attempt = 1;; ++attempt) {
@@ -232,9 +231,8 @@ asio::awaitable<limit::Decided> SharedLimiter::decide_rates(const limit::RoutePo
   }
 }
 
-asio::awaitable<SharedLimiter::Answer> SharedLimiter::run_decide(const Prepared& p,
-                                                                 const SharedTicket& ticket,
-                                                                 Nanos not_before) {
+Task<SharedLimiter::Answer> SharedLimiter::run_decide(const Prepared& p, const SharedTicket& ticket,
+                                                      Nanos not_before) {
   const auto& keys = ticket.redis_keys;
   const Slot slot = cluster_ ? ticket.slots.front() : 0;
   if (cluster_ && std::any_of(ticket.slots.begin(), ticket.slots.end(),
@@ -345,8 +343,8 @@ void SharedLimiter::refund_shared(const SharedTicket& ticket) {
                  asio::detached);
 }
 
-asio::awaitable<void> SharedLimiter::give_back(std::vector<std::string> keys,
-                                               std::vector<Slot> slots, SharedVerdict verdict) {
+Task<void> SharedLimiter::give_back(std::vector<std::string> keys, std::vector<Slot> slots,
+                                    SharedVerdict verdict) {
   if (!cluster_) {
     co_await refund(std::move(keys), refund_args(verdict));
     co_return;
@@ -376,8 +374,7 @@ bool SharedLimiter::cluster_usable(const SharedTicket& ticket) const {
                                   [&](Slot slot) { return cluster_->usable(slot); });
 }
 
-asio::awaitable<void> SharedLimiter::refund(std::vector<std::string> keys,
-                                            std::vector<std::string> args) {
+Task<void> SharedLimiter::refund(std::vector<std::string> keys, std::vector<std::string> args) {
   co_await call_script(refund_script(), std::move(keys), std::move(args));
 }
 
@@ -392,8 +389,8 @@ const std::string* SharedLimiter::in_flight(const Prepared& p, const SharedTicke
   return nullptr;
 }
 
-asio::awaitable<void> SharedLimiter::wait_for_flight(const std::string& key) {
-  auto timer = std::make_shared<asio::steady_timer>(executor_);
+Task<void> SharedLimiter::wait_for_flight(const std::string& key) {
+  auto timer = std::make_shared<SteadyTimer>(executor_);
   timer->expires_after(std::chrono::nanoseconds(config_.timeout));
   flights_[key].waiters.push_back(timer);
   co_await timer->async_wait(use_tuple);

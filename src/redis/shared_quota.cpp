@@ -20,9 +20,9 @@ bool admits(limit::Outcome outcome) noexcept {
 
 }  // namespace
 
-asio::awaitable<limit::Decided> SharedLimiter::decide(const limit::RoutePolicy& route,
-                                                      const limit::RequestFacts& request,
-                                                      SharedTicket& ticket) {
+Task<limit::Decided> SharedLimiter::decide(const limit::RoutePolicy& route,
+                                           const limit::RequestFacts& request,
+                                           SharedTicket& ticket) {
   if (!route.any_quota()) {
     co_return co_await decide_rates(route, request, ticket);
   }
@@ -47,11 +47,10 @@ asio::awaitable<limit::Decided> SharedLimiter::decide(const limit::RoutePolicy& 
   co_return d;
 }
 
-asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& route,
-                                                   const limit::RequestFacts& request,
-                                                   limit::Decision& d,
-                                                   std::vector<SharedTicket::HeldQuota>& held,
-                                                   bool& unavailable) {
+Task<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& route,
+                                        const limit::RequestFacts& request, limit::Decision& d,
+                                        std::vector<SharedTicket::HeldQuota>& held,
+                                        bool& unavailable) {
   const std::int64_t unix_ns = clock_.unix_ns();
   const std::size_t n = route.limits.size();
   std::array<std::string, limit::kMaxLimitsPerRoute> keys;
@@ -123,9 +122,8 @@ asio::awaitable<bool> SharedLimiter::charge_quotas(const limit::RoutePolicy& rou
   co_return true;
 }
 
-asio::awaitable<Result> SharedLimiter::call_script(const Script& script,
-                                                   std::vector<std::string> keys,
-                                                   std::vector<std::string> args) {
+Task<Result> SharedLimiter::call_script(const Script& script, std::vector<std::string> keys,
+                                        std::vector<std::string> args) {
   const auto alive = alive_;
   Result r;
   if (cluster_) {
@@ -141,8 +139,7 @@ asio::awaitable<Result> SharedLimiter::call_script(const Script& script,
   co_return r;
 }
 
-asio::awaitable<std::vector<std::optional<std::int64_t>>> SharedLimiter::peek(
-    std::vector<Peek> reads) {
+Task<std::vector<std::optional<std::int64_t>>> SharedLimiter::peek(std::vector<Peek> reads) {
   const auto alive = alive_;
   const std::int64_t unix_ns = clock_.unix_ns();
   std::vector<std::optional<std::int64_t>> found(reads.size());
@@ -166,7 +163,7 @@ void SharedLimiter::give_back_quotas(std::vector<SharedTicket::HeldQuota> held) 
   if (held.empty()) return;
   asio::co_spawn(
       executor_,
-      [this, alive = alive_, held = std::move(held)]() -> asio::awaitable<void> {
+      [this, alive = alive_, held = std::move(held)]() -> Task<void> {
         for (const SharedTicket::HeldQuota& q : held) {
           if (!*alive) co_return;
           std::vector<std::string> args{std::to_string(q.cost)};

@@ -148,7 +148,7 @@ RedisClient::RedisClient(const RedisServer& server, Nanos timeout) {
   bool done = false;
   boost::asio::co_spawn(
       io_,
-      [&]() -> boost::asio::awaitable<void> {
+      [&]() -> sluice::Task<> {
         why = co_await connection_->open();
         done = true;
       },
@@ -167,7 +167,7 @@ redis::Result RedisClient::call(std::vector<std::string> command) {
   bool done = false;
   boost::asio::co_spawn(
       io_,
-      [&]() -> boost::asio::awaitable<void> {
+      [&]() -> sluice::Task<> {
         result = co_await connection_->call(std::move(command));
         done = true;
       },

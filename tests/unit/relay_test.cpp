@@ -36,7 +36,7 @@ Relayed relay_message(const std::string& input, Framing framing, std::size_t pie
   Relayed relayed;
   asio::co_spawn(
       io,
-      [&]() -> asio::awaitable<void> {
+      [&]() -> Task<> {
         beast::flat_buffer buffer;
         http::parser<isRequest, http::buffer_body> parser;
         parser.skip(skip_body);

@@ -42,8 +42,8 @@ TEST(Consume, EmptyBuffersLeftAtTheEndAreDroppedWithTheLastBytes) {
 TEST(StreamWriteNow, WhatTheSocketCannotTakeIsLeftForTheAsynchronousWrite) {
   asio::io_context io;
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  tcp::socket reader(io);
-  tcp::socket writer(io);
+  TcpSocket reader(io);
+  TcpSocket writer(io);
   acceptor.set_option(asio::socket_base::receive_buffer_size(4096));  // the accepted socket's
   writer.open(tcp::v4());
   writer.set_option(asio::socket_base::send_buffer_size(4096));
@@ -77,8 +77,8 @@ TEST(StreamWriteNow, WhatTheSocketCannotTakeIsLeftForTheAsynchronousWrite) {
 TEST(StreamWriteNow, AClosedPeerIsAnError) {
   asio::io_context io;
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  tcp::socket reader(io);
-  tcp::socket writer(io);
+  TcpSocket reader(io);
+  TcpSocket writer(io);
   writer.connect(acceptor.local_endpoint());
   acceptor.accept(reader);
   reader.set_option(asio::socket_base::linger(true, 0));

@@ -84,8 +84,7 @@ class Server {
   // Creates at 0 the counter series a config can produce.
   void declare_series(const config::Config& config);
   // What the admin /explain reads shared limits with (the first worker's SharedLimiter::peek).
-  std::function<proxy::asio::awaitable<proxy::AdminSources::SharedReads>(
-      std::vector<redis::SharedLimiter::Peek>)>
+  std::function<Task<proxy::AdminSources::SharedReads>(std::vector<redis::SharedLimiter::Peek>)>
   peek_on_first_worker();
   // upstream_tls.insecure: said at every start and reload, at warn.
   void warn_if_insecure(const config::Config& config);
@@ -103,7 +102,7 @@ class Server {
   proxy::Services services_;
   std::unique_ptr<redis::Health> redis_health_;  // with a redis: block
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
-  std::vector<proxy::tcp::acceptor> acceptors_;
+  std::vector<TcpAcceptor> acceptors_;
   std::vector<std::thread> threads_;
   observe::StatsHistory stats_history_;
   std::unique_ptr<proxy::AdminServer> admin_;
@@ -116,7 +115,7 @@ class Server {
 
 // Binds a listening socket, exclusively (no SO_REUSEPORT: see the Server constructor); throws
 // StartError naming the address.
-proxy::tcp::acceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,
-                                   std::uint16_t port);
+TcpAcceptor bind_listener(proxy::asio::io_context& io, const config::Endpoint& endpoint,
+                          std::uint16_t port);
 
 }  // namespace sluice::app

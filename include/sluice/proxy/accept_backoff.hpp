@@ -12,12 +12,11 @@ namespace sluice::proxy {
 
 inline constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
 
-inline asio::awaitable<void> back_off_after_accept_failure(const error_code& ec,
-                                                           observe::EventLog& log,
-                                                           std::string_view listener) {
+inline Task<void> back_off_after_accept_failure(const error_code& ec, observe::EventLog& log,
+                                                std::string_view listener) {
   log.message(observe::Level::warn, "accept_failed",
               {{"listener", std::string(listener)}, {"error", ec.message()}});
-  asio::steady_timer pause(co_await asio::this_coro::executor, kAcceptBackoff);
+  SteadyTimer pause(co_await asio::this_coro::executor, kAcceptBackoff);
   co_await pause.async_wait(use_tuple);
 }
 

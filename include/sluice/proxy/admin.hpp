@@ -32,7 +32,7 @@ struct AdminSources {
   // Reads shared buckets and quotas from Redis on a worker's thread, for /explain; null without
   // shared limits.
   using SharedReads = std::vector<std::optional<std::int64_t>>;
-  std::function<asio::awaitable<SharedReads>(std::vector<redis::SharedLimiter::Peek>)> peek_shared;
+  std::function<Task<SharedReads>(std::vector<redis::SharedLimiter::Peek>)> peek_shared;
 };
 
 // /explain on shared limits takes two passes: the first lists what to read from Redis, the
@@ -55,7 +55,7 @@ LocalResponse admin_response(std::string_view method, std::string_view target,
 class AdminServer {
  public:
   // `acceptor` is bound and listening on `io`.
-  AdminServer(std::unique_ptr<asio::io_context> io, tcp::acceptor acceptor, AdminSources sources);
+  AdminServer(std::unique_ptr<asio::io_context> io, TcpAcceptor acceptor, AdminSources sources);
   ~AdminServer();
 
   void start();
@@ -63,12 +63,12 @@ class AdminServer {
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
  private:
-  asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve(tcp::socket socket);
-  asio::awaitable<void> sample_stats();
+  Task<void> accept_loop();
+  Task<void> serve(TcpSocket socket);
+  Task<void> sample_stats();
 
   std::unique_ptr<asio::io_context> io_;
-  tcp::acceptor acceptor_;
+  TcpAcceptor acceptor_;
   AdminSources sources_;
   std::uint16_t port_;
   std::thread thread_;

@@ -1,14 +1,8 @@
 #pragma once
 // Names the proxy layer uses for Boost.Asio and Boost.Beast.
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -16,6 +10,7 @@
 #include <string_view>
 
 #include "sluice/core/clock.hpp"
+#include "sluice/core/event_loop.hpp"
 
 namespace sluice::proxy {
 
@@ -29,9 +24,6 @@ using error_code = boost::system::error_code;
 inline constexpr unsigned kHttp10 = 10;
 inline constexpr unsigned kHttp11 = 11;
 inline constexpr unsigned kHttp2 = 20;  // not Beast's: HTTP/2 streams as the exchange sees them
-
-// Awaits an operation and returns its error as a value instead of throwing it.
-inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Beast's string views as the standard's.
 inline std::string_view view(beast::string_view s) {

@@ -47,7 +47,7 @@ class Http2Connection {
   Http2Connection& operator=(const Http2Connection&) = delete;
 
   // Reads and serves until the connection ends and its streams are done.
-  asio::awaitable<void> run();
+  Task<void> run();
   // Shutdown: GOAWAY naming the last stream taken; those open finish, no new one starts.
   void shut_down();
   // Called by the worker's tick: streams and an idle connection past their deadline end.
@@ -70,23 +70,22 @@ class Http2Connection {
 
   // Writes whatever nghttp2 has to send; one writer at a time.
   void flush();
-  asio::awaitable<void> write_loop();
+  Task<void> write_loop();
   // Ends the connection: GOAWAY with `code`, counted under `why`.
   void go_away(GoawayReason why, std::uint32_t code);
   void close_socket();
 
   // One stream, from its head to its log line (http2_exchange.cpp).
-  asio::awaitable<void> serve_stream(std::shared_ptr<Http2Stream> s);
-  asio::awaitable<bool> hold(Http2Stream& s, Exchange& ex);
-  asio::awaitable<void> forward(Http2Stream& s, Exchange& ex);
-  asio::awaitable<void> forward_h2(Http2Stream& s, Exchange& ex);
+  Task<void> serve_stream(std::shared_ptr<Http2Stream> s);
+  Task<bool> hold(Http2Stream& s, Exchange& ex);
+  Task<void> forward(Http2Stream& s, Exchange& ex);
+  Task<void> forward_h2(Http2Stream& s, Exchange& ex);
   // The upstream exchange's view of a stream (http2_exchange.cpp).
   class StreamLink;
   friend class StreamLink;
-  asio::awaitable<RelayResult> send_request_body(Http2Stream& s, UpstreamConnection& upstream,
-                                                 bool chunked);
-  asio::awaitable<void> relay_response(Http2Stream& s, Exchange& ex, UpstreamConnection& upstream,
-                                       UpstreamResponseParser& response, bool& complete);
+  Task<RelayResult> send_request_body(Http2Stream& s, UpstreamConnection& upstream, bool chunked);
+  Task<void> relay_response(Http2Stream& s, Exchange& ex, UpstreamConnection& upstream,
+                            UpstreamResponseParser& response, bool& complete);
   // Sluice's own answer to a stream: as an HTTP/2 response, or a gRPC call's trailers-only one.
   void answer(Http2Stream& s, Exchange& ex, LocalResponse response, AnswerReason reason,
               std::string_view detail);
@@ -112,7 +111,7 @@ class Http2Connection {
   Nanos idle_deadline_ = 0;
   Nanos resets_window_start_ = 0;
   std::uint32_t resets_in_window_ = 0;
-  asio::steady_timer streams_done_;  // run() waits on it for the last stream to end
+  SteadyTimer streams_done_;  // run() waits on it for the last stream to end
 };
 
 }  // namespace sluice::proxy

@@ -17,8 +17,8 @@ namespace sluice::proxy {
 struct Http2Stream {
   static constexpr Nanos kNoDeadline = std::numeric_limits<Nanos>::max();
 
-  Http2Stream(std::int32_t id, const asio::any_io_executor& executor)
-      : id(id), wake(executor, asio::steady_timer::time_point::max()) {}
+  Http2Stream(std::int32_t id, const Executor& executor)
+      : id(id), wake(executor, SteadyTimer::time_point::max()) {}
 
   // A header of the request's block: pseudo-headers kept apart, the rest as HTTP/1.1 fields
   // (cookies, which HTTP/2 splits, joined again as RFC 9113 §8.2.3 says).
@@ -41,8 +41,8 @@ struct Http2Stream {
   }
 
   // Waits until the connection signals a change (data, room, reset, a deadline).
-  asio::awaitable<void> changed() {
-    wake.expires_at(asio::steady_timer::time_point::max());
+  Task<void> changed() {
+    wake.expires_at(SteadyTimer::time_point::max());
     co_await wake.async_wait(use_tuple);
   }
 
@@ -63,10 +63,10 @@ struct Http2Stream {
   std::size_t out_taken = 0;
   bool out_done = false;  // the whole response body is in body_out
   std::vector<std::pair<std::string, std::string>> trailers_out;  // sent after the body
-  asio::steady_timer wake;
+  SteadyTimer wake;
   Nanos deadline = kNoDeadline;  // of the operation under way; the worker's tick checks it
   bool timed_out = false;
-  tcp::socket* upstream_socket = nullptr;  // cancelled with the deadline
+  TcpSocket* upstream_socket = nullptr;  // cancelled with the deadline
 };
 
 }  // namespace sluice::proxy

@@ -23,13 +23,13 @@ namespace sluice::proxy {
 // connection fills in the response; the exchange moves bodies in both directions and waits on
 // its own timer, which the connection cancels whenever something here changes.
 struct UpstreamStream {
-  explicit UpstreamStream(asio::steady_timer& wake) : wake(&wake) {}
+  explicit UpstreamStream(SteadyTimer& wake) : wake(&wake) {}
 
   // The response head received, as views into this stream.
   void response_head(ResponseHead& head) const;
 
   std::int32_t id = -1;
-  asio::steady_timer* wake;  // the exchange's: cancelled on every change
+  SteadyTimer* wake;  // the exchange's: cancelled on every change
   // The request body on its way up: the exchange appends, nghttp2 takes from `body_taken`.
   std::string request_body;
   std::size_t request_taken = 0;
@@ -76,9 +76,9 @@ class Http2Upstream : public std::enable_shared_from_this<Http2Upstream> {
  private:
   friend struct Http2UpstreamCallbacks;
 
-  asio::awaitable<void> read_loop();
+  Task<void> read_loop();
   void flush();
-  asio::awaitable<void> write_loop();
+  Task<void> write_loop();
   void fail_all();
 
   std::unique_ptr<UpstreamConnection> connection_;
@@ -96,10 +96,10 @@ class Http2Upstreams {
  public:
   explicit Http2Upstreams(UpstreamPool& pool) : pool_(pool) {}
   // `tls`: the context of an https:// upstream (ALPN h2 is required of it), else null.
-  asio::awaitable<std::shared_ptr<Http2Upstream>> acquire(const config::UpstreamTarget& target,
-                                                          const std::shared_ptr<ssl::context>& tls,
-                                                          Nanos connect_timeout,
-                                                          UpstreamPool::Failure& failure);
+  Task<std::shared_ptr<Http2Upstream>> acquire(const config::UpstreamTarget& target,
+                                               const std::shared_ptr<ssl::context>& tls,
+                                               Nanos connect_timeout,
+                                               UpstreamPool::Failure& failure);
   void close_all();
 
  private:

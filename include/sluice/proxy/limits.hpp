@@ -39,9 +39,8 @@ class Limits {
 
   // The decision on `request` under `policy`. A delay longer than `max_wait` (a gRPC call's
   // deadline) is a rejection instead, and what it was charged is given back at once.
-  asio::awaitable<limit::Decided> decide(const limit::RoutePolicy& policy,
-                                         const limit::RequestFacts& request, Nanos max_wait,
-                                         LimitTicket& ticket);
+  Task<limit::Decided> decide(const limit::RoutePolicy& policy, const limit::RequestFacts& request,
+                              Nanos max_wait, LimitTicket& ticket);
   // Whether deciding on `policy` waits for the shared store. When it does not, decide_now()
   // gives the same decision without a coroutine: awaiting decide() for every request cost ~500
   // instructions more.
@@ -54,7 +53,7 @@ class Limits {
   // quota units back.
   void cancel(limit::Decision& decision, LimitTicket& ticket);
   // Fills in the shared buckets and quotas a usage answer reads (the local ones it read itself).
-  asio::awaitable<void> read(Usage& usage);
+  Task<void> read(Usage& usage);
 
   [[nodiscard]] const limit::Limiter& local() const noexcept { return local_; }
 

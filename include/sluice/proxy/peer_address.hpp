@@ -9,6 +9,6 @@
 namespace sluice::proxy {
 
 // The address at the other end of a connected socket; nullopt when it is not an IP socket.
-std::optional<IpAddress> peer_address(tcp::socket& socket);
+std::optional<IpAddress> peer_address(TcpSocket& socket);
 
 }  // namespace sluice::proxy

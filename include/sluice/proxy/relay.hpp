@@ -66,8 +66,8 @@ auto& body_of(http::parser<isRequest, http::buffer_body>& parser) noexcept {
 
 // `arm(timeout)` is called before every read and every write: the caller's deadline.
 template <class ReadStream, class ReadBuffer, class WriteStream, class Parser, class Arm>
-asio::awaitable<RelayResult> relay(ReadStream& in, ReadBuffer& in_buffer, Parser& parser,
-                                   WriteStream& out, RelayOptions options, Arm arm) {
+Task<RelayResult> relay(ReadStream& in, ReadBuffer& in_buffer, Parser& parser, WriteStream& out,
+                        RelayOptions options, Arm arm) {
   const auto [head, framing, piece, read_timeout, write_timeout] = options;
   static constexpr std::string_view kCrlf = "\r\n";
   static constexpr std::string_view kCrlfLastChunk = "\r\n0\r\n\r\n";

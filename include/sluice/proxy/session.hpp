@@ -36,7 +36,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // `peer`: the client's address (peer_address()); `slot`: its place under
   // max_connections_per_client, held for as long as the connection is open.
-  Session(Worker& worker, tcp::socket socket, std::optional<IpAddress> peer,
+  Session(Worker& worker, TcpSocket socket, std::optional<IpAddress> peer,
           ClientConnections::Slot slot);
   ~Session();
 
@@ -71,58 +71,58 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   // Runs `task` on the connection's executor, keeping the session alive meanwhile; an exception
   // that escapes it is logged as session_failed.
-  void spawn(asio::awaitable<void> task);
+  void spawn(Task<void> task);
 
   // A TLS listener: the handshake within client_header, then the first request.
-  asio::awaitable<void> handshake();
+  Task<void> handshake();
   void await_request(bool first);
   // On TLS a readiness wait says nothing (the TLS layer may hold decrypted bytes, or bytes that
   // decrypt to nothing): the wait for the next request is a read.
-  asio::awaitable<void> read_next_request();
-  asio::awaitable<void> serve_ready();
+  Task<void> read_next_request();
+  Task<void> serve_ready();
   // The rest of the connection is HTTP/2 (ALPN h2, or the client preface in clear text).
-  asio::awaitable<void> serve_http2();
-  asio::awaitable<void> refuse_head(HeadResult head);
+  Task<void> serve_http2();
+  Task<void> refuse_head(HeadResult head);
   void release_buffers();
   void end();
-  asio::awaitable<void> close_tls();
+  Task<void> close_tls();
   void failed(const std::exception_ptr& e);
-  asio::awaitable<HeadResult> read_head(RequestParser& parser);
-  asio::awaitable<Admission> admit(RequestParser& parser, Exchange& ex);
-  asio::awaitable<bool> deliver(RequestParser& parser, Exchange& ex);
-  asio::awaitable<std::tuple<error_code>> hold(asio::steady_timer& timer, Nanos wait);
+  Task<HeadResult> read_head(RequestParser& parser);
+  Task<Admission> admit(RequestParser& parser, Exchange& ex);
+  Task<bool> deliver(RequestParser& parser, Exchange& ex);
+  Task<std::tuple<error_code>> hold(SteadyTimer& timer, Nanos wait);
   // Whether the hold ended with the request's turn, not the client's hang-up.
   bool end_hold(const error_code& ec);
   void watch_for_hang_up();
-  asio::awaitable<bool> forward(RequestParser& parser, Exchange& ex);
+  Task<bool> forward(RequestParser& parser, Exchange& ex);
   // upstream_protocol: http2 — the request over the worker's HTTP/2 connection to the upstream
   // (session_h2_upstream.cpp).
-  asio::awaitable<bool> forward_h2(RequestParser& parser, Exchange& ex);
+  Task<bool> forward_h2(RequestParser& parser, Exchange& ex);
   // The upstream exchange's view of this session (session_forward.cpp).
   class Link;
   friend class Link;
   // Answers the client's `Expect: 100-continue` once its request is admitted: the upstream sees
   // a plain request, and a rejected client never sent its body.
   static bool awaits_continue(const RequestParser& parser);
-  asio::awaitable<bool> write_continue();
+  Task<bool> write_continue();
   // The request body was too large (413), malformed (400), stalled (408), or broke off (a 499
   // with nobody to tell).
-  asio::awaitable<void> refuse_body(Exchange& ex, const error_code& ec);
+  Task<void> refuse_body(Exchange& ex, const error_code& ec);
   // No response head came from the upstream: 502 or 504, and the connection closes.
-  asio::awaitable<void> refuse(Exchange& ex, const UpstreamRefusal& refusal);
+  Task<void> refuse(Exchange& ex, const UpstreamRefusal& refusal);
   // After a 101: the client and the upstream connection joined until either closes or
   // tunnel_idle passes with no bytes either way (session_tunnel.cpp).
-  asio::awaitable<bool> open_tunnel(Exchange& ex, ClientLink& client,
-                                    std::unique_ptr<UpstreamConnection> upstream,
-                                    UpstreamResponseParser& response);
+  Task<bool> open_tunnel(Exchange& ex, ClientLink& client,
+                         std::unique_ptr<UpstreamConnection> upstream,
+                         UpstreamResponseParser& response);
   // One direction of a tunnel, named at the call site: a swapped pair would be a silent bug.
   struct Pipe {
     Stream& from;
     Stream& to;
     std::span<char> piece;
   };
-  asio::awaitable<void> pump(Pipe pipe, Nanos idle);
-  asio::awaitable<bool> write_local(LocalResponse response, bool keep_alive, Exchange* ex);
+  Task<void> pump(Pipe pipe, Nanos idle);
+  Task<bool> write_local(LocalResponse response, bool keep_alive, Exchange* ex);
   void finish(Exchange& ex);
 
   // Every read and write is preceded by arming the deadline for it. A deadline is a number the
@@ -140,13 +140,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Worker& worker_;
   Stream stream_;
-  tcp::socket& socket_;                     // stream_'s, for what TLS does not change
-  tcp::socket* upstream_socket_ = nullptr;  // watched through our ClientLink; cancelled with ours
+  TcpSocket& socket_;                     // stream_'s, for what TLS does not change
+  TcpSocket* upstream_socket_ = nullptr;  // watched through our ClientLink; cancelled with ours
   Nanos deadline_ = kNoDeadline;
   bool timed_out_ = false;
-  asio::steady_timer* hold_timer_ = nullptr;     // while a delayed request waits
-  asio::steady_timer* upstream_wait_ = nullptr;  // while waiting on an HTTP/2 upstream
-  bool hung_up_ = false;                         // the client left during that wait
+  SteadyTimer* hold_timer_ = nullptr;     // while a delayed request waits
+  SteadyTimer* upstream_wait_ = nullptr;  // while waiting on an HTTP/2 upstream
+  bool hung_up_ = false;                  // the client left during that wait
   ReadBuffer buffer_;
   std::string head_;  // the head being written
   IpAddress peer_;

@@ -17,18 +17,18 @@
 namespace sluice::proxy {
 
 namespace ssl = asio::ssl;
-using TlsStream = ssl::stream<tcp::socket&>;
+using TlsStream = ssl::stream<TcpSocket&>;
 
 class Stream {
  public:
-  using executor_type = tcp::socket::executor_type;
+  using executor_type = TcpSocket::executor_type;
 
-  explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit Stream(TcpSocket socket) : socket_(std::move(socket)) {}
   // The TLS layer refers to the socket: neither may move.
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  [[nodiscard]] tcp::socket& socket() noexcept { return socket_; }
+  [[nodiscard]] TcpSocket& socket() noexcept { return socket_; }
   [[nodiscard]] executor_type get_executor() noexcept { return socket_.get_executor(); }
   // Null on a plain connection.
   [[nodiscard]] TlsStream* tls() noexcept { return tls_.get(); }
@@ -82,7 +82,7 @@ class Stream {
     }
   };
 
-  tcp::socket socket_;
+  TcpSocket socket_;
   std::shared_ptr<ssl::context> context_;
   std::unique_ptr<TlsStream> tls_;  // destroyed first: it refers to the socket and the context
 };

@@ -30,12 +30,11 @@ class ClientLink {
   virtual void disarm() = 0;
   [[nodiscard]] virtual bool timed_out() const = 0;
   // The upstream socket the connection's deadline cancels with its own (null: none).
-  virtual void watch(tcp::socket* upstream) = 0;
+  virtual void watch(TcpSocket* upstream) = 0;
   // Sends `head` and the request's body to `upstream` (a request without a body is sent by the
   // exchange itself). RelayFailure::read: the client's body broke off, or was too large;
   // RelayFailure::write: the upstream's side failed.
-  virtual asio::awaitable<RelayResult> send_with_body(UpstreamConnection& upstream,
-                                                      std::string_view head) = 0;
+  virtual Task<RelayResult> send_with_body(UpstreamConnection& upstream, std::string_view head) = 0;
 
  protected:
   ClientLink() = default;
@@ -48,7 +47,7 @@ class ClientLink {
 // no longer: declared after the connection it names, the watch never outlives the socket.
 class WatchedUpstream {
  public:
-  WatchedUpstream(ClientLink& client, tcp::socket& socket) : client_(client) {
+  WatchedUpstream(ClientLink& client, TcpSocket& socket) : client_(client) {
     client_.watch(&socket);
   }
   ~WatchedUpstream() { client_.watch(nullptr); }
@@ -100,9 +99,9 @@ struct Http1Opened {
 // skipping interim 1xx responses (but 101, the answer to an Upgrade). A request without a body
 // that fails on a reused connection before any response byte is retried once on a fresh
 // connection: the upstream may have closed it just as it was taken.
-asio::awaitable<Http1Opened> open_http1(Worker& worker, Exchange& ex, ClientLink& client,
-                                        const Http1Request& request,
-                                        std::optional<UpstreamResponseParser>& response);
+Task<Http1Opened> open_http1(Worker& worker, Exchange& ex, ClientLink& client,
+                             const Http1Request& request,
+                             std::optional<UpstreamResponseParser>& response);
 
 struct Http2Opened {
   std::shared_ptr<Http2Upstream> connection;  // null: `refusal` says why
@@ -111,7 +110,7 @@ struct Http2Opened {
 
 // The worker's multiplexed HTTP/2 connection to the exchange's upstream with room for one more
 // stream, or a new one.
-asio::awaitable<Http2Opened> open_http2(Worker& worker, const Exchange& ex);
+Task<Http2Opened> open_http2(Worker& worker, const Exchange& ex);
 
 // An HTTP/2 upstream refused a stream it had room for (a GOAWAY under way): counted and logged.
 UpstreamRefusal stream_refused(Services& services, const Exchange& ex);

@@ -19,13 +19,13 @@ namespace sluice::proxy {
 
 class UpstreamConnection {
  public:
-  UpstreamConnection(tcp::socket socket, std::string pool_key, observe::Gauge& gauge);
+  UpstreamConnection(TcpSocket socket, std::string pool_key, observe::Gauge& gauge);
   ~UpstreamConnection();
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
   Stream stream;
-  tcp::socket& socket;  // stream's
+  TcpSocket& socket;  // stream's
   beast::flat_buffer buffer;
   std::string pool_key;
   bool reused = false;
@@ -40,7 +40,7 @@ class UpstreamPool {
   static constexpr std::size_t kMaxIdlePerUpstream = 64;
   static constexpr Nanos kMaxIdle = 30 * kNanosPerSecond;
 
-  UpstreamPool(asio::any_io_executor executor, observe::Gauge& connections, const Clock& clock)
+  UpstreamPool(Executor executor, observe::Gauge& connections, const Clock& clock)
       : executor_(std::move(executor)), connections_(connections), clock_(clock) {}
 
   // Why no connection could be had: the connect, or (https:// upstreams) the TLS handshake.
@@ -64,9 +64,10 @@ class UpstreamPool {
   std::unique_ptr<UpstreamConnection> idle(const config::UpstreamTarget& target, Reuse reuse);
   // An idle connection (reused = true) as `reuse` allows, else a new one, its TLS handshake
   // (with `tls`, for https:// upstreams) included, within `connect_timeout`.
-  asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(
-      const config::UpstreamTarget& target, const std::shared_ptr<ssl::context>& tls,
-      Nanos connect_timeout, Reuse reuse, Failure& failure, Alpn alpn = Alpn::http1);
+  Task<std::unique_ptr<UpstreamConnection>> acquire(const config::UpstreamTarget& target,
+                                                    const std::shared_ptr<ssl::context>& tls,
+                                                    Nanos connect_timeout, Reuse reuse,
+                                                    Failure& failure, Alpn alpn = Alpn::http1);
   // Back to the pool after a complete exchange on a keep-alive connection.
   void release(std::unique_ptr<UpstreamConnection> connection);
   // After a complete exchange, pooled or not: a TLS connection's session, kept for the next new
@@ -77,7 +78,7 @@ class UpstreamPool {
   void sweep();
 
  private:
-  asio::any_io_executor executor_;
+  Executor executor_;
   observe::Gauge& connections_;
   const Clock& clock_;
   std::unordered_map<std::string, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;

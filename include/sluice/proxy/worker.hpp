@@ -45,7 +45,7 @@ class Worker {
   [[nodiscard]] const std::shared_ptr<const Runtime>& runtime() const noexcept { return runtime_; }
 
   // Starts accepting on `acceptor` (already bound and listening).
-  void start(tcp::acceptor acceptor);
+  void start(TcpAcceptor acceptor);
   // Thread-safe: serves a connected stream socket accepted elsewhere (inetd style; the session
   // fuzzer hands in one end of a socketpair). Takes ownership of `fd`.
   void adopt(int fd);
@@ -69,13 +69,13 @@ class Worker {
   }
 
  private:
-  asio::awaitable<void> accept_loop();
-  void serve(tcp::socket socket);
+  Task<void> accept_loop();
+  void serve(TcpSocket socket);
   // Turns a new connection away with a 503 saying why; counted and logged within a budget.
-  void refuse(tcp::socket socket, ConnectionRefusal why, const std::optional<IpAddress>& peer,
+  void refuse(TcpSocket socket, ConnectionRefusal why, const std::optional<IpAddress>& peer,
               std::string_view detail);
-  asio::awaitable<void> write_refusal(tcp::socket socket, std::string detail);
-  asio::awaitable<void> tick();
+  Task<void> write_refusal(TcpSocket socket, std::string detail);
+  Task<void> tick();
   enum class Closing { idle_sessions, all_sessions };
   // Stops accepting, closes sessions and the idle upstream connections.
   void close_down(Closing which);
@@ -94,7 +94,7 @@ class Worker {
   Http2Upstreams http2_upstreams_{pool_};
   std::unique_ptr<redis::SharedLimiter> shared_;
   Limits limits_;
-  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::unique_ptr<TcpAcceptor> acceptor_;
 };
 
 }  // namespace sluice::proxy

@@ -4,7 +4,6 @@
 // circuit per master, so that a master that is down sends only its own slots' decisions to
 // redis.on_error; MOVED and ASK followed. Used from its worker's thread only.
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <functional>
@@ -13,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+#include "sluice/core/event_loop.hpp"
 
 #include "sluice/config/config.hpp"
 #include "sluice/core/clock.hpp"
@@ -26,7 +26,7 @@ namespace sluice::redis {
 class Cluster {
  public:
   // `config`: the redis: block (seeds, credentials, timeout, TLS); `tls` its client context.
-  Cluster(asio::any_io_executor executor, const config::RedisConfig& config,
+  Cluster(Executor executor, const config::RedisConfig& config,
           std::shared_ptr<asio::ssl::context> tls, Health& health, const Clock& clock);
   ~Cluster();
   Cluster(const Cluster&) = delete;
@@ -38,10 +38,10 @@ class Cluster {
   [[nodiscard]] bool usable(Slot slot) const;
   // One request's reply to the decide script on the slot's master (batched with the slot's other
   // requests), or why there is none. `call` holds keys of this slot only.
-  asio::awaitable<Result> decide(Slot slot, DecideCall call);
+  Task<Result> decide(Slot slot, DecideCall call);
   // Any other script (a refund, a quota) for keys of one slot.
-  asio::awaitable<Result> script(Slot slot, const Script& script, std::vector<std::string> keys,
-                                 std::vector<std::string> args);
+  Task<Result> script(Slot slot, const Script& script, std::vector<std::string> keys,
+                      std::vector<std::string> args);
 
  private:
   struct Node;
@@ -50,25 +50,25 @@ class Cluster {
   using Build = std::function<std::vector<std::string>(bool by_body)>;
   // Sends what `build` makes to the slot's master, following redirections; `batched`: a decide
   // call, which goes through the master's batcher unless a redirection says ASK.
-  asio::awaitable<Result> run(Slot slot, const Build& build, const DecideCall* batched);
-  asio::awaitable<Result> call(Node& node, bool asking, const Build& build, bool one_decide);
+  Task<Result> run(Slot slot, const Build& build, const DecideCall* batched);
+  Task<Result> call(Node& node, bool asking, const Build& build, bool one_decide);
   // The master of `address`, connecting to it when it is new.
   NodePtr node_of(const config::RedisNode& address);
   [[nodiscard]] NodePtr owner(Slot slot) const;
   // MOVED: the slot is served by `master` from now on.
   void learn(Slot slot, const config::RedisNode& master);
-  asio::awaitable<void> connect(NodePtr node);
+  Task<void> connect(NodePtr node);
   void node_down(Node& node, const std::string& reason);
-  asio::awaitable<void> probe(NodePtr node);
+  Task<void> probe(NodePtr node);
   // Asks the masters it knows, then the seeds, for the slot map; one refresh at a time.
   void refresh_soon();
-  asio::awaitable<void> refresh();
-  asio::awaitable<void> refresh_loop();
+  Task<void> refresh();
+  Task<void> refresh_loop();
   void apply(SlotMap map);
   // Tells Health whether every master of the map is reachable, on a change.
   void report(const std::string& reason);
 
-  asio::any_io_executor executor_;
+  Executor executor_;
   const config::RedisConfig& config_;
   std::shared_ptr<asio::ssl::context> tls_;
   Health& health_;

@@ -4,7 +4,6 @@
 // command has a deadline; a late reply, a reset or an unparsable byte fails the connection and
 // every command waiting on it, at once. Over TLS when given a client context (rediss://).
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -14,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "sluice/core/event_loop.hpp"
 
 #include "sluice/config/config.hpp"
 #include "sluice/redis/reply.hpp"
@@ -36,19 +36,19 @@ class Connection {
  public:
   // `tls`: the client context to speak TLS with (verifying the address's host name); null for
   // clear text.
-  Connection(asio::any_io_executor executor, const config::RedisConfig& config,
+  Connection(Executor executor, const config::RedisConfig& config,
              std::shared_ptr<asio::ssl::context> tls = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Connects, then AUTH and SELECT as the address says; empty on success, else the reason.
-  asio::awaitable<std::string> open();
+  Task<std::string> open();
   [[nodiscard]] bool is_open() const noexcept { return open_; }
   // Sends `command` and waits at most the configured timeout for its reply.
-  asio::awaitable<Result> call(std::vector<std::string> command);
+  Task<Result> call(std::vector<std::string> command);
   // `command` preceded by ASKING (Redis Cluster: a slot being migrated to this node).
-  asio::awaitable<Result> call_asking(std::vector<std::string> command);
+  Task<Result> call_asking(std::vector<std::string> command);
   // Fails every command in flight with `reason` and closes the socket.
   void fail(const std::string& reason);
   // Called when the connection fails by itself (Redis closed it, a reset, a stray reply),
@@ -66,15 +66,15 @@ class Connection {
   // connection keep theirs alive until their aborted operations have completed.
   struct Transport;
   std::shared_ptr<Pending> enqueue(const std::vector<std::string>& command);
-  asio::awaitable<Result> wait(std::shared_ptr<Pending> pending);
+  Task<Result> wait(std::shared_ptr<Pending> pending);
   // Connects (and shakes hands, with TLS) within the timeout: empty on success, else why not.
-  asio::awaitable<std::string> connect_transport();
-  asio::awaitable<std::string> handshake(Transport& transport);
-  asio::awaitable<void> write_loop();
-  asio::awaitable<void> read_loop();
+  Task<std::string> connect_transport();
+  Task<std::string> handshake(Transport& transport);
+  Task<void> write_loop();
+  Task<void> read_loop();
   void lost(const std::string& reason);
 
-  asio::any_io_executor executor_;
+  Executor executor_;
   const config::RedisConfig& config_;
   std::shared_ptr<asio::ssl::context> tls_;
   std::shared_ptr<Transport> transport_;

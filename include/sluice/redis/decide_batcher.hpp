@@ -5,11 +5,11 @@
 // the cost of a call (Redis's dispatch and TIME, our write and parse) is shared by the batch.
 // Used from its worker's thread only.
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
 #include <deque>
 #include <unordered_map>
+#include "sluice/core/event_loop.hpp"
 
 #include "sluice/core/clock.hpp"
 #include "sluice/redis/cluster_slots.hpp"
@@ -24,14 +24,13 @@ class DecideBatcher {
   // A bound on one call's work: Redis runs a script to its end while every client waits.
   static constexpr std::size_t kMaxBatch = 64;
 
-  DecideBatcher(asio::any_io_executor executor, Connection& connection, Health& health,
-                const Clock& clock)
+  DecideBatcher(Executor executor, Connection& connection, Health& health, const Clock& clock)
       : executor_(std::move(executor)), connection_(connection), health_(health), clock_(clock) {}
 
   // One request's reply to the decide script (for parse_verdict), or why there is none. `call`
   // must stay valid until this returns. In a cluster a call holds keys of one slot only: each
   // slot is a lane of its own, with its own call on the wire; a single Redis has one lane.
-  asio::awaitable<Result> decide(DecideCall call, Slot lane = 0);
+  Task<Result> decide(DecideCall call, Slot lane = 0);
 
  private:
   struct Waiting;
@@ -41,9 +40,9 @@ class DecideBatcher {
     bool busy = false;
   };
   // Sends the lane's next batch (its queue's head, up to kMaxBatch) and answers everyone in it.
-  asio::awaitable<void> send_batch(Lane& lane);
+  Task<void> send_batch(Lane& lane);
 
-  asio::any_io_executor executor_;
+  Executor executor_;
   Connection& connection_;
   Health& health_;
   const Clock& clock_;

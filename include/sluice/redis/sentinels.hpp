@@ -3,13 +3,13 @@
 // sentinels in turn, and when it moves, from the +switch-master event one of them publishes.
 // Used from its worker's thread only.
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
+#include "sluice/core/event_loop.hpp"
 
 #include "sluice/config/config.hpp"
 
@@ -23,7 +23,7 @@ class Sentinels {
 
   // `redis`: the redis: block (its sentinel part, timeout and TLS settings); `tls` as for the
   // master's connection.
-  Sentinels(asio::any_io_executor executor, const config::RedisConfig& redis,
+  Sentinels(Executor executor, const config::RedisConfig& redis,
             std::shared_ptr<asio::ssl::context> tls);
   ~Sentinels();
   Sentinels(const Sentinels&) = delete;
@@ -39,17 +39,17 @@ class Sentinels {
       return l;
     }
   };
-  asio::awaitable<Located> locate();
+  Task<Located> locate();
 
   // Subscribes to +switch-master on one sentinel, moving to the next when it is lost, until
   // destruction: `on_switch` gets the new address of this master at each failover.
   void watch(std::function<void(const Address&)> on_switch);
 
  private:
-  asio::awaitable<void> watch_loop(std::function<void(const Address&)> on_switch);
+  Task<void> watch_loop(std::function<void(const Address&)> on_switch);
   [[nodiscard]] config::RedisConfig sentinel_config(const Address& address) const;
 
-  asio::any_io_executor executor_;
+  Executor executor_;
   const config::RedisConfig& redis_;
   std::shared_ptr<asio::ssl::context> tls_;
   std::size_t next_ = 0;  // the sentinel to ask first: the last that answered

@@ -5,7 +5,6 @@
 // redis.on_error, at once, while Redis is unusable. Used from its worker's thread only.
 
 #include <array>
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
@@ -14,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+#include "sluice/core/event_loop.hpp"
 
 #include "sluice/config/config.hpp"
 #include "sluice/core/clock.hpp"
@@ -61,7 +61,7 @@ constexpr std::string_view store_name(SharedTicket::Path path,
 class SharedLimiter {
  public:
   // `tls`: the client context for Redis (redis.tls, rediss://); null for clear text.
-  SharedLimiter(asio::any_io_executor executor, config::RedisConfig config,
+  SharedLimiter(Executor executor, config::RedisConfig config,
                 std::shared_ptr<asio::ssl::context> tls, limit::Limiter& local, Health& health,
                 const Clock& clock);
   ~SharedLimiter();
@@ -70,8 +70,8 @@ class SharedLimiter {
   void start();
   // The route's quotas first (shared ones in Redis, local ones here), then its rate limits; what
   // the quotas took is given back when a rate limit refuses.
-  asio::awaitable<limit::Decided> decide(const limit::RoutePolicy& route,
-                                         const limit::RequestFacts& request, SharedTicket& ticket);
+  Task<limit::Decided> decide(const limit::RoutePolicy& route, const limit::RequestFacts& request,
+                              SharedTicket& ticket);
   // A delayed request whose client left: its slots back, where nothing sits behind them, and its
   // quota units.
   void cancel(limit::Decision& decision, SharedTicket& ticket);
@@ -83,7 +83,7 @@ class SharedLimiter {
     std::string key;           // rendered
     bool quota = false;
   };
-  asio::awaitable<std::vector<std::optional<std::int64_t>>> peek(std::vector<Peek> reads);
+  Task<std::vector<std::optional<std::int64_t>>> peek(std::vector<Peek> reads);
 
   [[nodiscard]] bool usable() const noexcept { return usable_; }
   // The process's on_error (a reload keeps the redis: block the process started with).
@@ -96,20 +96,18 @@ class SharedLimiter {
                                        const std::string& key) const;
   [[nodiscard]] std::string quota_key(const limit::LimitPolicy& limit, const std::string& key,
                                       const limit::QuotaWindow& window) const;
-  asio::awaitable<limit::Decided> decide_rates(const limit::RoutePolicy& route,
-                                               const limit::RequestFacts& request,
-                                               SharedTicket& ticket);
+  Task<limit::Decided> decide_rates(const limit::RoutePolicy& route,
+                                    const limit::RequestFacts& request, SharedTicket& ticket);
   // Charges every quota of the route; false (with the rejection set in `d`) when one has no room,
   // having given back what the others took.
-  asio::awaitable<bool> charge_quotas(const limit::RoutePolicy& route,
-                                      const limit::RequestFacts& request, limit::Decision& d,
-                                      std::vector<SharedTicket::HeldQuota>& held,
-                                      bool& unavailable);
+  Task<bool> charge_quotas(const limit::RoutePolicy& route, const limit::RequestFacts& request,
+                           limit::Decision& d, std::vector<SharedTicket::HeldQuota>& held,
+                           bool& unavailable);
   void give_back_quotas(std::vector<SharedTicket::HeldQuota> held);
   // A script call (on the keys' master in a cluster; the keys share a slot), NOSCRIPT handled,
   // counted in the health counters; a failure opens the circuit.
-  asio::awaitable<Result> call_script(const Script& script, std::vector<std::string> keys,
-                                      std::vector<std::string> args);
+  Task<Result> call_script(const Script& script, std::vector<std::string> keys,
+                           std::vector<std::string> args);
   void prepare(const limit::RoutePolicy& route, const limit::RequestFacts& request, Nanos now,
                Prepared& p, SharedTicket& ticket);
   // The shared buckets' verdict, or why Redis gave none.
@@ -117,16 +115,15 @@ class SharedLimiter {
     std::optional<SharedVerdict> verdict;
     std::string problem;
   };
-  asio::awaitable<Answer> run_decide(const Prepared& p, const SharedTicket& ticket,
-                                     Nanos not_before);
+  Task<Answer> run_decide(const Prepared& p, const SharedTicket& ticket, Nanos not_before);
   // In a cluster, for buckets in several slots: slot by slot, each booked no earlier than the
   // request's release, what was taken given back when a later slot refuses.
-  asio::awaitable<Answer> run_decide_across_slots(const Prepared& p, const SharedTicket& ticket,
-                                                  Nanos not_before);
+  Task<Answer> run_decide_across_slots(const Prepared& p, const SharedTicket& ticket,
+                                       Nanos not_before);
   // Gives back what `verdict` charged to `keys` (where nothing was charged behind it); `slots`:
   // theirs, in a cluster.
-  asio::awaitable<void> give_back(std::vector<std::string> keys, std::vector<Slot> slots,
-                                  SharedVerdict verdict);
+  Task<void> give_back(std::vector<std::string> keys, std::vector<Slot> slots,
+                       SharedVerdict verdict);
   // In a cluster, whether the masters of every shared bucket are reachable (else on_error
   // decides the request); true without a cluster.
   [[nodiscard]] bool cluster_usable(const SharedTicket& ticket) const;
@@ -137,26 +134,26 @@ class SharedLimiter {
   // Calls in flight per Redis key, and the requests waiting for their answers.
   struct Flight {
     int calls = 0;
-    std::vector<std::weak_ptr<asio::steady_timer>> waiters;
+    std::vector<std::weak_ptr<SteadyTimer>> waiters;
   };
   // The key of a bucket that was full when last seen and has a call in flight, if any.
   [[nodiscard]] const std::string* in_flight(const Prepared& p, const SharedTicket& ticket) const;
-  asio::awaitable<void> wait_for_flight(const std::string& key);
+  Task<void> wait_for_flight(const std::string& key);
   // Counts the call in flight for the buckets the cache knows; returns which ones (a bit per key).
   std::uint32_t take_off(const SharedTicket& ticket);
   void land(const SharedTicket& ticket, std::uint32_t tracked);
   void refund_shared(const SharedTicket& ticket);
-  asio::awaitable<void> refund(std::vector<std::string> keys, std::vector<std::string> args);
+  Task<void> refund(std::vector<std::string> keys, std::vector<std::string> args);
   void open_circuit(const std::string& reason);
   // Connects to Redis: with Sentinel, to the master the sentinels name, checked to be one.
   // Empty on success, else why not.
-  asio::awaitable<std::string> connect();
+  Task<std::string> connect();
   // Sentinel announced a new master: the connection moves to it at once.
   void follow(const Sentinels::Address& master);
-  asio::awaitable<void> connect_first();
-  asio::awaitable<void> probe();
+  Task<void> connect_first();
+  Task<void> probe();
 
-  asio::any_io_executor executor_;
+  Executor executor_;
   config::RedisConfig config_;  // with Sentinel, host and port are the master last found
   std::shared_ptr<asio::ssl::context> tls_;
   limit::Limiter& local_;
@@ -164,10 +161,10 @@ class SharedLimiter {
   const Clock& clock_;
   Connection connection_;
   DecideBatcher batcher_;
-  std::unique_ptr<Sentinels> sentinels_;      // with redis.sentinel
-  std::unique_ptr<Cluster> cluster_;          // with redis.cluster; then the circuit is per master
-  asio::steady_timer* probe_wait_ = nullptr;  // while the probe backs off
-  bool probe_now_ = false;                    // the master moved: no back-off
+  std::unique_ptr<Sentinels> sentinels_;  // with redis.sentinel
+  std::unique_ptr<Cluster> cluster_;      // with redis.cluster; then the circuit is per master
+  SteadyTimer* probe_wait_ = nullptr;     // while the probe backs off
+  bool probe_now_ = false;                // the master moved: no back-off
   bool usable_ = true;  // the circuit is closed (or the first connection is being made)
   bool was_up_ = false;
   Nanos closed_at_ = 0;     // when the circuit last closed
