@@ -46,7 +46,7 @@ Verdict deny(Exchange& ex, const limit::RequestFacts& facts) {
 
 }  // namespace
 
-Task<Verdict> admit(Worker& worker, http::request_header<>& request, const RequestOrigin& origin,
+Task<Verdict> admit(Worker& worker, ClientHead& request, const RequestOrigin& origin,
                     Exchange& ex) {
   Services& services = worker.services();
   ex.started = services.clock.now();

@@ -174,12 +174,12 @@ std::string explain(const config::Config& config, const ExplainRequest& request,
     error = "client " + request.client + " is not an IP address";
     return {};
   }
-  http::request_header<> head;
+  ClientHead head;
   head.version(11);
   head.method_string(request.method);
   head.target(request.target);
   for (const auto& [name, value] : request.headers) head.insert(name, value);
-  if (head.find(http::field::host) == head.end()) head.set(http::field::host, "localhost");
+  if (head.count(http::field::host) == 0) head.set(http::field::host, "localhost");
   auto reading = read_request(head, false, *peer, peer->to_string(), config);
   if (const auto* refusal = std::get_if<Refusal>(&reading)) {
     error = "sluice would refuse this request (" + std::to_string(refusal->status) +

@@ -24,12 +24,13 @@ bool is_hop_by_hop(http::field name) noexcept {
   }
 }
 
-std::string combined_field(const http::fields& fields, std::string_view name) {
+std::string combined_field(const ClientHead& fields, std::string_view name) {
   if (fields.count(name) == 1) return std::string(view(fields[name]));
   std::string out;
-  for (auto range = fields.equal_range(name); range.first != range.second; ++range.first) {
+  for (const auto field : fields) {
+    if (!beast::iequals(field.name_string(), name)) continue;
     if (!out.empty()) out += ", ";
-    out += view(range.first->value());
+    out += field.value();
   }
   return out;
 }
@@ -55,19 +56,19 @@ std::string protocol_name(std::string_view item) {
 
 }  // namespace
 
-std::string upgrade_protocol(const http::fields& fields, std::span<const std::string> allowed) {
+std::string upgrade_protocol(const ClientHead& fields, std::span<const std::string> allowed) {
   bool named = false;
-  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
-       ++range.first) {
-    for (const auto token : http::token_list(range.first->value())) {
+  for (const auto field : fields) {
+    if (field.name() != http::field::connection) continue;
+    for (const auto token : http::token_list(field.value())) {
       named = named || beast::iequals(token, "upgrade");
     }
   }
   if (!named) return {};
   std::string forwarded;
-  for (auto range = fields.equal_range(http::field::upgrade); range.first != range.second;
-       ++range.first) {
-    std::string_view list = view(range.first->value());
+  for (const auto field : fields) {
+    if (field.name() != http::field::upgrade) continue;
+    std::string_view list = field.value();
     while (!list.empty()) {
       const auto comma = std::min(list.find(','), list.size());
       const std::string_view item = unquoted(list.substr(0, comma));

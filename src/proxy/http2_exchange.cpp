@@ -29,7 +29,7 @@ constexpr std::size_t kMaxBufferedResponse = 4 * kRelayPiece;
 constexpr unsigned kTooLarge = 413;
 
 // A gRPC call's deadline (the grpc-timeout header: up to 8 digits and a unit), or none.
-std::optional<Nanos> grpc_timeout(const http::fields& fields) {
+std::optional<Nanos> grpc_timeout(const ClientHead& fields) {
   const std::string_view text = view(fields["grpc-timeout"]);
   if (text.size() < 2 || text.size() > 9) return std::nullopt;
   std::int64_t amount = 0;
@@ -74,7 +74,7 @@ std::string percent_encoded(std::string_view text) {
 
 Task<void> Http2Connection::serve_stream(std::shared_ptr<Http2Stream> stream) {
   Http2Stream& s = *stream;
-  http::request_header<>& head = s.head;
+  ClientHead& head = s.head;
   head.version(kHttp11);  // what the request checks read; the exchange says HTTP/2
   head.method_string(s.method);
   head.target(s.path);

@@ -45,7 +45,7 @@ bool starts_like_http(std::string_view data) {
                      is_tchar);
 }
 
-std::optional<Refusal> check_framing(const http::request_header<>& request, bool chunked) {
+std::optional<Refusal> check_framing(const ClientHead& request, bool chunked) {
   const unsigned version = request.version();
   if (version != kHttp10 && version != kHttp11) {
     return Refusal{505, "only HTTP/1.0 and HTTP/1.1 are supported"};
@@ -144,7 +144,7 @@ std::variant<Target, Refusal> resolve_target(http::verb method, std::string_view
   return out;
 }
 
-std::variant<ReadRequest, Refusal> read_request(http::request_header<>& request, bool chunked,
+std::variant<ReadRequest, Refusal> read_request(ClientHead& request, bool chunked,
                                                 const IpAddress& peer, std::string_view peer_text,
                                                 const config::Config& config) {
   if (auto refusal = check_framing(request, chunked)) return std::move(*refusal);

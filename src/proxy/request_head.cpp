@@ -28,8 +28,7 @@ void append_listed(std::string& list, std::string_view item) {
 
 }  // namespace
 
-UpstreamRequestHead::UpstreamRequestHead(const http::request_header<>& request,
-                                         const Forwarding& how)
+UpstreamRequestHead::UpstreamRequestHead(const ClientHead& request, const Forwarding& how)
     : method(view(request.method_string())), target(view(request.target())), host_(how.authority) {
   trailers_asked = beast::iequals(request[http::field::te], "trailers");
   for (const auto& field : request) {

@@ -155,9 +155,7 @@ Task<void> Session::serve_ready() {
   do {
     idle_ = false;
     const auto& limits = worker_.runtime()->config->http;
-    RequestParser parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser.body_limit(limits.max_body_bytes);
+    RequestParser parser(limits.max_header_bytes, limits.max_body_bytes);
     HeadResult head = co_await read_head(parser);
     if (head.outcome == HeadResult::Outcome::http2) {
       co_await serve_http2();

@@ -71,12 +71,12 @@ Task<bool> Session::forward_h2(RequestParser& parser, Exchange& ex) {
       co_await changed();
     }
     if (up.failed || timed_out()) break;
-    request.body().data = piece.get().data();
-    request.body().size = piece.get().size();
+    parser.body().data = piece.get().data();
+    parser.body().size = piece.get().size();
     arm(config.timeouts.client_idle);
     auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_tuple);
     if (ec == http::error::need_buffer) ec = {};
-    const std::size_t got = piece.get().size() - request.body().size;
+    const std::size_t got = piece.get().size() - parser.body().size;
     up.request_body.append(piece.get().data(), got);
     upstream->resume(up);
     if (ec) {

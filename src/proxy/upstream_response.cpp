@@ -1,8 +1,5 @@
 #include "sluice/proxy/upstream_response.hpp"
 
-#include <algorithm>
-#include <cstring>
-
 namespace sluice::proxy {
 
 UpstreamResponseParser::UpstreamResponseParser(std::size_t max_header_bytes, bool head_request) {
@@ -62,36 +59,5 @@ void UpstreamResponseParser::on_field_impl(http::field name, beast::string_view 
 void UpstreamResponseParser::on_header_impl(error_code& /*ec*/) {
   head_fields_ = fields_.size();
 }
-
-void UpstreamResponseParser::on_body_init_impl(const boost::optional<std::uint64_t>& /*length*/,
-                                               error_code& /*ec*/) {}
-
-std::size_t UpstreamResponseParser::take_body(beast::string_view data, error_code& ec) {
-  if (body_.data == nullptr) {
-    ec = http::error::need_buffer;
-    return 0;
-  }
-  const std::size_t n = std::min(data.size(), body_.size);
-  std::memcpy(body_.data, data.data(), n);
-  body_.data = static_cast<char*>(body_.data) + n;
-  body_.size -= n;
-  if (n < data.size()) ec = http::error::need_buffer;
-  return n;
-}
-
-std::size_t UpstreamResponseParser::on_body_impl(beast::string_view data, error_code& ec) {
-  return take_body(data, ec);
-}
-
-void UpstreamResponseParser::on_chunk_header_impl(std::uint64_t /*size*/,
-                                                  beast::string_view /*extensions*/,
-                                                  error_code& /*ec*/) {}
-
-std::size_t UpstreamResponseParser::on_chunk_body_impl(std::uint64_t /*remain*/,
-                                                       beast::string_view data, error_code& ec) {
-  return take_body(data, ec);
-}
-
-void UpstreamResponseParser::on_finish_impl(error_code& /*ec*/) {}
 
 }  // namespace sluice::proxy

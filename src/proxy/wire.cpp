@@ -72,19 +72,6 @@ std::string_view reason_of(std::string_view reason, unsigned status) {
 
 }  // namespace
 
-void write_head(const http::request_header<>& head, std::string& out) {
-  HeadWriter w(out, head.method_string().size() + head.target().size() + 10 + kLineEnds +
-                        size_of_fields(head));
-  w.put(head.method_string());
-  w.put(std::string_view(" "));
-  w.put(head.target());
-  w.put(std::string_view(" "));
-  w.version(head.version());
-  w.put(std::string_view("\r\n"));
-  put_fields(w, head);
-  w.put(std::string_view("\r\n"));
-}
-
 void write_head(const http::response_header<>& head, std::string& out) {
   const std::string_view reason = reason_of(view(head.reason()), head.result_int());
   HeadWriter w(out, kStatusLine + reason.size() + 2 + size_of_fields(head));

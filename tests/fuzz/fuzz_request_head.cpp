@@ -9,11 +9,11 @@
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/request_checks.hpp"
 #include "sluice/proxy/request_head.hpp"
+#include "sluice/proxy/request_parser.hpp"
 #include "sluice/proxy/wire.hpp"
 
 namespace {
 
-namespace http = boost::beast::http;
 namespace uri = sluice::uri;
 
 const sluice::config::Config& config() {
@@ -59,8 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_normalizer(std::string("/") + std::string(bytes.substr(0, bytes.find('\n'))));
   if (!sluice::proxy::starts_like_http(bytes)) return 0;
   if (sluice::proxy::check_head_bytes(bytes)) return 0;
-  http::request_parser<http::empty_body> parser;
-  parser.header_limit(16384);
+  sluice::proxy::RequestParser parser(16384, 1 << 20);
   parser.eager(false);
   boost::system::error_code ec;
   parser.put(boost::asio::buffer(data, size), ec);

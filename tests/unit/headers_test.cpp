@@ -68,9 +68,9 @@ TEST(DropHopByHop, LeavesEndToEndFieldsInTheirOrder) {
             (std::vector<std::string>{"Accept", "X-One", "Set-Cookie", "Set-Cookie"}));
 }
 
-http::request_header<> request_with(std::initializer_list<std::pair<const char*, const char*>> f) {
-  http::request_header<> request;
-  request.method(http::verb::post);
+ClientHead request_with(std::initializer_list<std::pair<const char*, const char*>> f) {
+  ClientHead request;
+  request.method_string("POST");
   request.target("/orders?x=1");
   request.version(kHttp11);
   for (const auto& [name, value] : f) request.insert(name, value);

@@ -13,7 +13,7 @@ using State = uri::Lookup::State;
 
 uri::Lookup key_header(const std::vector<std::pair<std::string, std::string>>& sent,
                        std::string_view name = "X-Api-Key") {
-  http::fields fields;
+  ClientHead fields;
   for (const auto& [n, v] : sent) fields.insert(n, v);
   return HeadFacts(fields, "", {}).header(name);
 }
@@ -46,7 +46,7 @@ TEST(KeyHeader, RepeatsAreAmbiguous) {
 
 std::string upgrade_of(const std::string& connection, const std::string& upgrade,
                        const std::vector<std::string>& allowed = {"websocket"}) {
-  http::fields fields;
+  ClientHead fields;
   fields.set(http::field::connection, connection);
   fields.set(http::field::upgrade, upgrade);
   return upgrade_protocol(fields, allowed);
@@ -69,7 +69,7 @@ TEST(UpgradeProtocol, H2cInAnySpellingStripsTheUpgrade) {
 }
 
 TEST(ForwardedFor, LinesAreCombined) {
-  http::fields fields;
+  ClientHead fields;
   fields.insert("X-Forwarded-For", "10.0.0.1");
   fields.insert("X-Forwarded-For", "203.0.113.7, 198.51.100.2");
   EXPECT_EQ(combined_field(fields, "x-forwarded-for"), "10.0.0.1, 203.0.113.7, 198.51.100.2");

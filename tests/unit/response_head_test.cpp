@@ -184,17 +184,8 @@ TEST(WriteResponseHead, ASwitchNamesItsProtocol) {
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
 }
 
-TEST(WriteHead, ARequestAndALocalAnswerAsBeastHoldsThem) {
-  http::request_header<> request;
-  request.method(http::verb::get);
-  request.target("/a?b=1");
-  request.version(kHttp11);
-  request.insert("Host", "example.com");
-  request.insert("X-Long", std::string(300, 'x'));
-  std::string out = "left over from the last request";
-  write_head(request, out);
-  EXPECT_EQ(out, "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nX-Long: " + std::string(300, 'x') +
-                     "\r\n\r\n");
+TEST(WriteHead, ALocalAnswerAsBeastHoldsIt) {
+  std::string out = "left over from the last response";
   http::response_header<> response;
   response.result(429);
   response.version(kHttp10);

@@ -61,8 +61,7 @@ struct Verdict {
 // Reads the request's facts into `ex`, matches its route and decides on its limits. `request` is
 // rewritten to the form it is forwarded in. An admitted request (allowed or delayed) is to be
 // forwarded; any other gets its answer, which the connection writes and logs with `ex`.
-Task<Verdict> admit(Worker& worker, http::request_header<>& request, const RequestOrigin& origin,
-                    Exchange& ex);
+Task<Verdict> admit(Worker& worker, ClientHead& request, const RequestOrigin& origin, Exchange& ex);
 
 // Where an admitted request goes: its route's fixed response or a 404 when no route takes it
 // (both in local_answer()), or an upstream over HTTP/1.1 or HTTP/2. `grpc`: a gRPC call, which

@@ -29,6 +29,9 @@ inline constexpr unsigned kHttp2 = 20;  // not Beast's: HTTP/2 streams as the ex
 inline std::string_view view(beast::string_view s) {
   return {s.data(), s.size()};
 }
+inline std::string_view view(std::string_view s) {
+  return s;
+}
 
 inline std::chrono::nanoseconds to_duration(Nanos n) {
   return std::chrono::nanoseconds(n);

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/client_head.hpp"
 
 namespace sluice::proxy {
 
@@ -18,14 +19,14 @@ bool is_hop_by_hop(http::field name) noexcept;
 std::string_view via_hop(unsigned version) noexcept;
 
 // Every line of a list-valued field, joined with ", " as RFC 9110 §5.3 combines them.
-std::string combined_field(const http::fields& fields, std::string_view name);
+std::string combined_field(const ClientHead& fields, std::string_view name);
 
 // The protocols of a request's Upgrade header that sluice forwards, as the header to send:
 // those named in `allowed` (`upgrades:`, lower-case names such as "websocket"), compared as
 // tokens without quotes, case and version ("WebSocket/13" is websocket). Empty when Connection
 // does not name "upgrade", when none is allowed, and whenever h2c or HTTP/2 is asked for:
 // the request is then served as plain HTTP/1.1 (RFC 9110 §7.8 lets a server ignore Upgrade).
-std::string upgrade_protocol(const http::fields& fields, std::span<const std::string> allowed);
+std::string upgrade_protocol(const ClientHead& fields, std::span<const std::string> allowed);
 
 // Path and query of an origin-form target: "/a/b?x=1" → "/a/b", "x=1".
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept;

@@ -11,6 +11,7 @@
 
 #include "sluice/core/clock.hpp"
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/client_head.hpp"
 
 namespace sluice::proxy {
 
@@ -35,8 +36,7 @@ struct Http2Stream {
       head.set(http::field::cookie,
                std::string(view(head[http::field::cookie])) + "; " + std::string(value));
     } else {
-      head.insert(beast::string_view(name.data(), name.size()),
-                  beast::string_view(value.data(), value.size()));
+      head.insert(name, value);
     }
   }
 
@@ -47,7 +47,7 @@ struct Http2Stream {
   }
 
   std::int32_t id;
-  http::request_header<> head;
+  ClientHead head;
   std::string method, path, authority, scheme;
   std::size_t header_bytes = 0;
   bool head_done = false;  // the header block is in: what follows is trailers

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/piece_parser.hpp"
 #include "sluice/proxy/stream.hpp"
 
 namespace sluice::proxy {
@@ -56,13 +57,6 @@ struct RelayOptions {
   Nanos read_timeout = 0;
   Nanos write_timeout = 0;
 };
-
-// Where a Beast parser with a buffer_body puts body bytes (an upstream's response has a parser
-// of its own: upstream_response.hpp).
-template <bool isRequest>
-auto& body_of(http::parser<isRequest, http::buffer_body>& parser) noexcept {
-  return parser.get().body();
-}
 
 // `arm(timeout)` is called before every read and every write: the caller's deadline.
 template <class ReadStream, class ReadBuffer, class WriteStream, class Parser, class Arm>

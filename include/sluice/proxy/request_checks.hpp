@@ -12,6 +12,7 @@
 #include "sluice/core/uri.hpp"
 #include "sluice/limit/key.hpp"
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/client_head.hpp"
 
 namespace sluice::proxy {
 
@@ -31,7 +32,7 @@ bool starts_like_http(std::string_view data);
 
 // Framing a proxy cannot be sure of is refused, never forwarded (request smuggling); so are
 // versions other than 1.0 and 1.1 and heads with too many fields.
-std::optional<Refusal> check_framing(const http::request_header<>& request, bool chunked);
+std::optional<Refusal> check_framing(const ClientHead& request, bool chunked);
 
 // The request target as sluice matches and forwards it (README, "No way around a limit by
 // spelling").
@@ -58,7 +59,7 @@ struct ReadRequest {
   std::string client_key;   // as keys render it (limit::client_key_text)
   const config::Route* route = nullptr;
 };
-std::variant<ReadRequest, Refusal> read_request(http::request_header<>& request, bool chunked,
+std::variant<ReadRequest, Refusal> read_request(ClientHead& request, bool chunked,
                                                 const IpAddress& peer, std::string_view peer_text,
                                                 const config::Config& config);
 
@@ -70,7 +71,7 @@ class HeadFacts final : public limit::RequestFacts {
     std::string_view key;
     std::string_view cert;  // empty without a client certificate
   };
-  HeadFacts(const http::fields& fields, std::string_view query, Client client)
+  HeadFacts(const ClientHead& fields, std::string_view query, Client client)
       : fields_(fields), query_(query), client_(client) {}
   [[nodiscard]] uri::Lookup header(std::string_view name) const override;
   [[nodiscard]] uri::Lookup query(std::string_view param) const override;
@@ -78,7 +79,7 @@ class HeadFacts final : public limit::RequestFacts {
   [[nodiscard]] std::string_view client_cert() const override { return client_.cert; }
 
  private:
-  const http::fields& fields_;
+  const ClientHead& fields_;
   std::string_view query_;
   Client client_;
 };

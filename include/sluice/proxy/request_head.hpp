@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sluice/proxy/beast.hpp"
+#include "sluice/proxy/client_head.hpp"
 #include "sluice/proxy/response_head.hpp"
 
 namespace sluice::proxy {
@@ -26,7 +27,7 @@ struct Forwarding {
 
 class UpstreamRequestHead {
  public:
-  UpstreamRequestHead(const http::request_header<>& request, const Forwarding& how);
+  UpstreamRequestHead(const ClientHead& request, const Forwarding& how);
   // Its views may point into the head itself (the values this hop makes).
   UpstreamRequestHead(const UpstreamRequestHead&) = delete;
   UpstreamRequestHead& operator=(const UpstreamRequestHead&) = delete;

@@ -15,6 +15,7 @@
 #include "sluice/proxy/local_response.hpp"
 #include "sluice/proxy/peer_address.hpp"
 #include "sluice/proxy/read_buffer.hpp"
+#include "sluice/proxy/request_parser.hpp"
 #include "sluice/proxy/runtime.hpp"
 #include "sluice/proxy/stream.hpp"
 #include "sluice/proxy/upstream_pool.hpp"
@@ -27,8 +28,6 @@ struct Exchange;
 class Http2Connection;
 struct UpstreamRefusal;
 class ClientLink;
-
-using RequestParser = http::request_parser<http::buffer_body>;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:

@@ -11,9 +11,6 @@
 
 namespace sluice::proxy {
 
-// "GET /a?b HTTP/1.1\r\n" + fields + "\r\n", replacing `out`.
-void write_head(const http::request_header<>& head, std::string& out);
-
 // "HTTP/1.1 200 OK\r\n" + fields + "\r\n", replacing `out`. An empty reason gets the standard one.
 void write_head(const http::response_header<>& head, std::string& out);
 
