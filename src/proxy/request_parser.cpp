@@ -2,9 +2,9 @@
 
 namespace sluice::proxy {
 
-RequestParser::RequestParser(std::size_t max_header_bytes, std::uint64_t max_body_bytes) {
-  header_limit(static_cast<std::uint32_t>(max_header_bytes));
-  body_limit(max_body_bytes);
+RequestParser::RequestParser(Bounds bounds) {
+  header_limit(static_cast<std::uint32_t>(bounds.max_header_bytes));
+  body_limit(bounds.max_body_bytes);
 }
 
 void RequestParser::on_request_impl(http::verb method, beast::string_view method_text,

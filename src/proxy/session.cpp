@@ -155,7 +155,8 @@ Task<void> Session::serve_ready() {
   do {
     idle_ = false;
     const auto& limits = worker_.runtime()->config->http;
-    RequestParser parser(limits.max_header_bytes, limits.max_body_bytes);
+    RequestParser parser(
+        {.max_header_bytes = limits.max_header_bytes, .max_body_bytes = limits.max_body_bytes});
     HeadResult head = co_await read_head(parser);
     if (head.outcome == HeadResult::Outcome::http2) {
       co_await serve_http2();

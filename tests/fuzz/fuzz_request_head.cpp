@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_normalizer(std::string("/") + std::string(bytes.substr(0, bytes.find('\n'))));
   if (!sluice::proxy::starts_like_http(bytes)) return 0;
   if (sluice::proxy::check_head_bytes(bytes)) return 0;
-  sluice::proxy::RequestParser parser(16384, 1 << 20);
+  sluice::proxy::RequestParser parser({.max_header_bytes = 16384, .max_body_bytes = 1 << 20});
   parser.eager(false);
   boost::system::error_code ec;
   parser.put(boost::asio::buffer(data, size), ec);

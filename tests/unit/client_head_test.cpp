@@ -40,7 +40,7 @@ std::size_t parse(RequestParser& parser, std::string_view bytes, error_code& ec)
 }
 
 TEST(RequestParser, KeepsTheRequestLineAndFieldsAsSentInOrder) {
-  RequestParser parser(kHeaderLimit, kBodyLimit);
+  RequestParser parser({.max_header_bytes = kHeaderLimit, .max_body_bytes = kBodyLimit});
   const std::string long_value(300, 'v');  // beyond the arena's inline bytes
   const std::string bytes =
       "PATCH /a/b?c=1 HTTP/1.0\r\nhost: example.com\r\nX-Long: " + long_value +
@@ -62,7 +62,7 @@ TEST(RequestParser, KeepsTheRequestLineAndFieldsAsSentInOrder) {
 }
 
 TEST(RequestParser, TrailersOfAChunkedBodyStayOutOfTheHead) {
-  RequestParser parser(kHeaderLimit, kBodyLimit);
+  RequestParser parser({.max_header_bytes = kHeaderLimit, .max_body_bytes = kBodyLimit});
   const std::string bytes =
       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
       "3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n";

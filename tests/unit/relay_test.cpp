@@ -42,7 +42,7 @@ Relayed relay_message(const std::string& input, Framing framing, std::size_t pie
         constexpr std::size_t kHeaderLimit = 8192;
         auto parser = [&] {
           if constexpr (isRequest) {
-            return RequestParser(kHeaderLimit, 1 << 20);
+            return RequestParser({.max_header_bytes = kHeaderLimit, .max_body_bytes = 1 << 20});
           } else {
             return UpstreamResponseParser(kHeaderLimit, skip_body);
           }

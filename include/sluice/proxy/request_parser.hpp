@@ -12,7 +12,11 @@ namespace sluice::proxy {
 
 class RequestParser final : public PieceParser<true> {
  public:
-  RequestParser(std::size_t max_header_bytes, std::uint64_t max_body_bytes);
+  struct Bounds {
+    std::size_t max_header_bytes;
+    std::uint64_t max_body_bytes;
+  };
+  explicit RequestParser(Bounds bounds);
 
   ClientHead& get() noexcept { return head_; }
   [[nodiscard]] const ClientHead& get() const noexcept { return head_; }
