@@ -98,7 +98,7 @@ TEST(ClientHead, SetReplacesEveryLineOfThatName) {
 }
 
 // A value that views the head itself (HTTP/2 joins cookies so) is copied before the arena grows
-// and moves: ASan sees the stale read otherwise.
+// and frees its old storage: ASan sees a stale read otherwise.
 TEST(ClientHead, AValueViewingTheHeadSurvivesItsGrowth) {
   ClientHead head;
   head.insert("Cookie", std::string(100, 'a'));

@@ -103,7 +103,7 @@ class ClientHead {
   static constexpr std::size_t kInlineBytes = 160;
   static constexpr std::size_t kInlineFields = 8;
 
-  // Copies `s` into the arena (`s` may view the arena itself).
+  // Copies `s` into the arena; `s` may view the arena itself.
   Text keep(std::string_view s);
   [[nodiscard]] std::string_view text(Text t) const noexcept {
     return {arena_.data() + t.at, t.size};
