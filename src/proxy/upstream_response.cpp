@@ -6,19 +6,20 @@ UpstreamResponseParser::UpstreamResponseParser(std::size_t max_header_bytes, boo
   header_limit(static_cast<std::uint32_t>(max_header_bytes));
   body_limit(boost::none);
   skip(head_request);
-  // Most heads fit: one allocation per response instead of one per field.
-  text_.reserve(512);
+}
+
+std::string_view UpstreamResponseParser::text(std::uint32_t at, std::uint32_t size) const noexcept {
+  return {text_.data() + at, size};
 }
 
 HeadField UpstreamResponseParser::field(std::size_t i) const noexcept {
   const StoredField& f = fields_[i];
-  return {f.name, std::string_view(text_).substr(f.name_at, f.name_size),
-          std::string_view(text_).substr(f.value_at, f.value_size)};
+  return {f.name, text(f.name_at, f.name_size), text(f.value_at, f.value_size)};
 }
 
 void UpstreamResponseParser::head(ResponseHead& out) const {
   out.status = status_;
-  out.reason = std::string_view(text_).substr(reason_at_, reason_size_);
+  out.reason = text(reason_at_, reason_size_);
   out.fields.clear();
   for (std::size_t i = 0; i < head_fields_; ++i) out.fields.push_back(field(i));
 }
@@ -41,7 +42,7 @@ void UpstreamResponseParser::on_response_impl(int code, beast::string_view reaso
   version_ = static_cast<unsigned>(version);
   reason_at_ = static_cast<std::uint32_t>(text_.size());
   reason_size_ = static_cast<std::uint32_t>(reason.size());
-  text_.append(reason.data(), reason.size());
+  text_.insert(text_.end(), reason.begin(), reason.end());
 }
 
 // Sizes fit in 32 bits: the head is bounded by max_header_bytes, and so are trailers by Beast.
@@ -50,9 +51,9 @@ void UpstreamResponseParser::on_field_impl(http::field name, beast::string_view 
   StoredField f{name, static_cast<std::uint32_t>(text_.size()),
                 static_cast<std::uint32_t>(name_text.size()), 0,
                 static_cast<std::uint32_t>(value.size())};
-  text_.append(name_text.data(), name_text.size());
+  text_.insert(text_.end(), name_text.begin(), name_text.end());
   f.value_at = static_cast<std::uint32_t>(text_.size());
-  text_.append(value.data(), value.size());
+  text_.insert(text_.end(), value.begin(), value.end());
   fields_.push_back(f);
 }
 

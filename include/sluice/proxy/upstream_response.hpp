@@ -52,7 +52,12 @@ class UpstreamResponseParser final : public PieceParser<false> {
   unsigned version_ = kHttp11;
   std::uint32_t reason_at_ = 0;
   std::uint32_t reason_size_ = 0;
-  std::string text_;  // the reason, then every name and value, back to back
+  [[nodiscard]] std::string_view text(std::uint32_t at, std::uint32_t size) const noexcept;
+
+  // The reason, then every name and value, back to back. Inline: most heads fit, and a
+  // response then allocates nothing for its head (the parser lives in the forwarding frame,
+  // which a held request does not keep).
+  boost::container::small_vector<char, 512> text_;
   boost::container::small_vector<StoredField, 16> fields_;
   std::size_t head_fields_ = 0;  // the fields before these are the head's; the rest trailers
 };
