@@ -157,7 +157,8 @@ Task<void> Session::serve_ready() {
     const auto& limits = worker_.runtime()->config->http;
     RequestParser parser(
         {.max_header_bytes = limits.max_header_bytes, .max_body_bytes = limits.max_body_bytes});
-    HeadResult head = co_await read_head(parser);
+    HeadResult head = read_head_now(parser);
+    if (head.outcome == HeadResult::Outcome::incomplete) head = co_await read_head(parser);
     if (head.outcome == HeadResult::Outcome::http2) {
       co_await serve_http2();
       co_return;
@@ -249,49 +250,63 @@ void Session::failed(const std::exception_ptr& e) {
   }
 }
 
-// Reads a request head within client_header (the slowloris guard) and checks its bytes before
-// Beast parses them: Beast accepts obs-fold (unfolding it) and bare LF line ends, and a proxy
-// must refuse what its upstream might read differently.
+// The head's bytes are checked before Beast parses them: Beast accepts obs-fold (unfolding it)
+// and bare LF line ends, and a proxy must refuse what its upstream might read differently.
+std::variant<std::size_t, Session::HeadResult> Session::find_head(std::size_t& scanned) {
+  const std::size_t max_bytes = worker_.runtime()->config->http.max_header_bytes;
+  const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  // Whatever is not a method token before the first space is not HTTP (a TLS hello, say):
+  // refused at once rather than waited on.
+  if (!starts_like_http(data)) return HeadResult::refuse(400, "malformed request line");
+  const auto end = data.find("\r\n\r\n", scanned);
+  const std::size_t head_size = end != std::string_view::npos ? end + 4 : 0;
+  if ((head_size == 0 && data.size() >= max_bytes) || head_size > max_bytes) {
+    // The request line alone does not fit: the target is too long.
+    const auto line_end = data.find("\r\n");
+    if (line_end == std::string_view::npos || line_end >= max_bytes) {
+      return HeadResult::refuse(414, "request target too long");
+    }
+    return HeadResult::refuse(431, "request header fields too large");
+  }
+  scanned = data.size() >= 3 ? data.size() - 3 : 0;
+  return head_size;
+}
+
+Session::HeadResult Session::read_head_now(RequestParser& parser) {
+  std::size_t scanned = 0;
+  auto found = find_head(scanned);
+  if (std::get_if<std::size_t>(&found) != nullptr && std::get<std::size_t>(found) == 0 &&
+      stream_.tls() == nullptr) {
+    // Woken by readiness, the bytes are there: read them without a reactor operation (its
+    // allocation, locking and completion cost 2 000 instructions per request).
+    const std::size_t max_bytes = worker_.runtime()->config->http.max_header_bytes;
+    const std::size_t room = std::min(kReadBlock, max_bytes - buffer_.size());
+    const auto got =
+        ::recv(socket_.native_handle(), buffer_.prepare(room).data(), room, MSG_DONTWAIT);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      return HeadResult::gone();
+    }
+    if (got > 0) {
+      buffer_.commit(static_cast<std::size_t>(got));
+      found = find_head(scanned);
+    }
+  }
+  if (auto* refusal = std::get_if<HeadResult>(&found)) return std::move(*refusal);
+  const std::size_t head_size = std::get<std::size_t>(found);
+  return head_size == 0 ? HeadResult::incomplete() : parse_head(parser, head_size);
+}
+
+// Reads the rest of a request head within one client_header (the slowloris guard).
 Task<Session::HeadResult> Session::read_head(RequestParser& parser) {
   const config::Config& config = *worker_.runtime()->config;
-  const std::size_t max_bytes = config.http.max_header_bytes;
-  bool armed = false;  // the whole rest of the head must come within one client_header
-  bool tried_at_once = false;
-  std::size_t head_size = 0;
+  arm(config.timeouts.client_header);
   for (std::size_t scanned = 0;;) {
-    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-    // Whatever is not a method token before the first space is not HTTP (a TLS hello, say):
-    // refused at once rather than waited on.
-    if (!starts_like_http(data)) co_return HeadResult::refuse(400, "malformed request line");
-    const auto end = data.find("\r\n\r\n", scanned);
-    if (end != std::string_view::npos) head_size = end + 4;
-    if ((head_size == 0 && data.size() >= max_bytes) || head_size > max_bytes) {
-      // The request line alone does not fit: the target is too long.
-      const auto line_end = data.find("\r\n");
-      if (line_end == std::string_view::npos || line_end >= max_bytes) {
-        co_return HeadResult::refuse(414, "request target too long");
-      }
-      co_return HeadResult::refuse(431, "request header fields too large");
+    auto found = find_head(scanned);
+    if (auto* refusal = std::get_if<HeadResult>(&found)) co_return std::move(*refusal);
+    if (const std::size_t head_size = std::get<std::size_t>(found); head_size > 0) {
+      co_return parse_head(parser, head_size);
     }
-    if (head_size > 0) break;
-    scanned = data.size() >= 3 ? data.size() - 3 : 0;
-    if (!armed) arm(config.timeouts.client_header);
-    armed = true;
-    const std::size_t room = std::min(kReadBlock, max_bytes - data.size());
-    if (!tried_at_once && stream_.tls() == nullptr) {
-      // Woken by readiness, the bytes are there: read them without a second reactor operation
-      // (its allocation, locking and completion cost 2 000 instructions per request).
-      tried_at_once = true;
-      const auto got =
-          ::recv(socket_.native_handle(), buffer_.prepare(room).data(), room, MSG_DONTWAIT);
-      if (got > 0) {
-        buffer_.commit(static_cast<std::size_t>(got));
-        continue;
-      }
-      if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        co_return HeadResult::gone();
-      }
-    }
+    const std::size_t room = std::min(kReadBlock, config.http.max_header_bytes - buffer_.size());
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_tuple);
     buffer_.commit(n);
     if (ec) {
@@ -299,26 +314,30 @@ Task<Session::HeadResult> Session::read_head(RequestParser& parser) {
       co_return HeadResult::gone();
     }
   }
+}
 
+Session::HeadResult Session::parse_head(RequestParser& parser, std::size_t head_size) {
   const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
   // The client preface's first line and blank line (RFC 9113 §3.4): HTTP/2 by prior knowledge.
-  if (head == "PRI * HTTP/2.0\r\n\r\n" && config.http2.enabled) co_return HeadResult::http2();
+  if (head == "PRI * HTTP/2.0\r\n\r\n" && worker_.runtime()->config->http2.enabled) {
+    return HeadResult::http2();
+  }
   if (auto refusal = check_head_bytes(head)) {
-    co_return HeadResult::refuse(refusal->status, std::move(refusal->detail));
+    return HeadResult::refuse(refusal->status, std::move(refusal->detail));
   }
   error_code ec;
   const std::size_t used = parser.put(asio::buffer(head.data(), head.size()), ec);
   if (!ec && !parser.is_header_done()) ec = http::error::partial_message;
   if (ec == http::error::bad_version) {
-    co_return HeadResult::refuse(505, "only HTTP/1.0 and HTTP/1.1 are supported");
+    return HeadResult::refuse(505, "only HTTP/1.0 and HTTP/1.1 are supported");
   }
   if (ec == http::error::body_limit) {
-    co_return HeadResult::refuse(413, "request body larger than max_body_bytes");
+    return HeadResult::refuse(413, "request body larger than max_body_bytes");
   }
-  if (ec) co_return HeadResult::refuse(400, "malformed request: " + ec.message());
+  if (ec) return HeadResult::refuse(400, "malformed request: " + ec.message());
   buffer_.consume(used);
   if (buffer_.size() == 0) buffer_.shrink_to_fit();  // not held through a delay or a relay
-  co_return HeadResult{};
+  return HeadResult{};
 }
 
 // Runs the exchange's admission and writes its answer, if any. Its own coroutine so that the
