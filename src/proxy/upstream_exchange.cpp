@@ -31,21 +31,20 @@ UpstreamRefusal failed_before_head(Services& services, const Exchange& ex, const
           .detail = "upstream connection failed: " + ec.message()};
 }
 
-// Reads a response head into `parser`. On a plain connection the socket is read directly, after a
-// readiness wait when it has nothing yet: Beast's composed read, two nested operations with
-// their executors and a posted completion, cost ~2 000 instructions per response. Through TLS,
-// Beast's read.
-Task<error_code> read_response_head(UpstreamConnection& upstream, UpstreamResponseParser& parser) {
-  if (upstream.stream.tls() != nullptr) {
-    auto [ec, n] =
-        co_await http::async_read_header(upstream.stream, upstream.buffer, parser, use_tuple);
-    co_return ec;
-  }
+// Whether a response head was read (or failed: the error says), or the socket must be waited on.
+enum class HeadRead { done, must_wait };
+
+// Reads a response head into `parser` from what a plain connection has received, without
+// waiting. Not a coroutine, and no Beast read: its composed read, two nested operations with
+// their executors and a posted completion, cost ~2 000 instructions per response, and a
+// coroutine of its own ~400 more.
+HeadRead read_response_now(UpstreamConnection& upstream, UpstreamResponseParser& parser,
+                           error_code& ec) {
   for (;;) {
     if (upstream.buffer.size() > 0) {
-      error_code ec;
+      ec = {};
       upstream.buffer.consume(parser.put(upstream.buffer.data(), ec));
-      if (ec != http::error::need_more) co_return ec;  // the head, or what is wrong with it
+      if (ec != http::error::need_more) return HeadRead::done;  // the head, or what is wrong
     }
     const auto room = upstream.buffer.prepare(kReadBlock);
     const ssize_t got =
@@ -55,15 +54,17 @@ Task<error_code> read_response_head(UpstreamConnection& upstream, UpstreamRespon
       continue;
     }
     if (got == 0) {
-      co_return parser.got_some() ? error_code(http::error::partial_message)
-                                  : error_code(http::error::end_of_stream);
+      ec = parser.got_some() ? error_code(http::error::partial_message)
+                             : error_code(http::error::end_of_stream);
+      return HeadRead::done;
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      co_return error_code(errno, asio::error::get_system_category());
+      ec = error_code(errno, asio::error::get_system_category());
+      return HeadRead::done;
     }
-    auto [ec] = co_await upstream.socket.async_wait(TcpSocket::wait_read, use_tuple);
-    if (ec) co_return ec;
+    ec = {};
+    return HeadRead::must_wait;
   }
 }
 
@@ -178,11 +179,24 @@ Task<Http1Opened> open_http1(Worker& worker, Exchange& ex, ClientLink& client,
     response.emplace(config.http.max_header_bytes, request.head_method);
     if (sent.failure == RelayFailure::none) {
       client.arm(config.timeouts.upstream_response);
-      error_code read_ec = co_await read_response_head(*upstream, *response);
-      while (!read_ec && response->status() / 100 == 1 &&
-             response->status() != kSwitchingProtocols) {
-        response.emplace(config.http.max_header_bytes, request.head_method);
-        read_ec = co_await read_response_head(*upstream, *response);
+      error_code read_ec;
+      // The response head, past any interim (1xx) ones but a 101. Read here, not in a
+      // coroutine of its own: see read_response_now().
+      for (bool interim = false;; interim = true) {
+        if (interim) response.emplace(config.http.max_header_bytes, request.head_method);
+        if (upstream->stream.tls() != nullptr) {
+          std::tie(read_ec, std::ignore) = co_await http::async_read_header(
+              upstream->stream, upstream->buffer, *response, use_tuple);
+        } else {
+          while (read_response_now(*upstream, *response, read_ec) == HeadRead::must_wait) {
+            std::tie(read_ec) =
+                co_await upstream->socket.async_wait(TcpSocket::wait_read, use_tuple);
+            if (read_ec) break;
+          }
+        }
+        if (read_ec || response->status() / 100 != 1 || response->status() == kSwitchingProtocols) {
+          break;
+        }
       }
       if (!read_ec && response->status() == kSwitchingProtocols && !request.upgrade) {
         // A switch nobody asked for: the upstream speaks something else now.
