@@ -46,17 +46,23 @@ Verdict deny(Exchange& ex, const limit::RequestFacts& facts) {
 
 }  // namespace
 
-Task<Verdict> admit(Worker& worker, ClientHead& request, const RequestOrigin& origin,
-                    Exchange& ex) {
+Admitting::Admitting(Worker& worker, ClientHead& request, const RequestOrigin& origin, Exchange& ex)
+    : worker_(worker), request_(request), origin_(origin), ex_(ex) {}
+
+std::optional<Verdict> Admitting::until_decision() {
+  Worker& worker = worker_;
+  ClientHead& request = request_;
+  const RequestOrigin& origin = origin_;
+  Exchange& ex = ex_;
   Services& services = worker.services();
   ex.started = services.clock.now();
   ex.runtime = worker.runtime();
   const config::Config& config = *ex.runtime->config;
   ex.version = request.version() == kHttp10 ? kHttp10 : kHttp11;
-  ex.method = std::string(view(request.method_string()));
+  ex.method = std::string(request.method_string());
   ex.client = std::string(origin.peer_text);
   ex.counters = &ex.runtime->unmatched;
-  const auto incoming_id = view(request["X-Request-Id"]);
+  const auto incoming_id = request["X-Request-Id"];
   ex.request_id = incoming_id.size() <= kMaxRequestIdBytes && is_token(incoming_id)
                       ? std::string(incoming_id)
                       : worker.next_request_id();
@@ -65,18 +71,18 @@ Task<Verdict> admit(Worker& worker, ClientHead& request, const RequestOrigin& or
   if (auto* refusal = std::get_if<Refusal>(&reading)) {
     // Logged as sent (read_request rewrites the target only when it succeeds), and masked: a
     // request refused before its route is known carries key parameters too.
-    ex.target = std::string(view(request.target()));
+    ex.target = std::string(request.target());
     ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
     auto res = make_error(refusal->status, refusal->detail, ex.version);
     if (refusal->status == 405) res.set(http::field::allow, kAllowedMethods);
-    co_return Verdict::answer(std::move(res), AnswerReason::refused, refusal->detail, true);
+    return Verdict::answer(std::move(res), AnswerReason::refused, refusal->detail, true);
   }
-  const ReadRequest& read = std::get<ReadRequest>(reading);
-  const Target& target = read.target;
+  read_ = std::move(std::get<ReadRequest>(reading));
+  const Target& target = read_.target;
   ex.target = target.forwarded;
   ex.logged_path = limit::masked_target(ex.runtime->key_parameters, ex.target);
-  ex.client = read.client_text;
-  ex.route = read.route;
+  ex.client = read_.client_text;
+  ex.route = read_.route;
   ex.counters = &ex.runtime->of(ex.route);
   if (ex.route != nullptr && ex.route->upstream) {
     ex.upstream = &*ex.route->upstream;
@@ -84,11 +90,12 @@ Task<Verdict> admit(Worker& worker, ClientHead& request, const RequestOrigin& or
     ex.upstream = &*config.upstream;
   }
 
-  const HeadFacts facts(request, target.query,
-                        {.key = read.client_key, .cert = origin.client_cert});
+  facts_.emplace(request, target.query,
+                 HeadFacts::Client{.key = read_.client_key, .cert = origin.client_cert});
+  const HeadFacts& facts = *facts_;
   if (ex.route != nullptr && !ex.route->policy.limits.empty()) {
     if (auto problem = limit::key_input_problem(ex.route->policy, facts); !problem.empty()) {
-      co_return refuse_ambiguous(services, ex, problem);
+      return refuse_ambiguous(services, ex, problem);
     }
     ex.policy = &ex.route->policy;
     if (ex.route->policy.any_overrides()) {
@@ -104,62 +111,95 @@ Task<Verdict> admit(Worker& worker, ClientHead& request, const RequestOrigin& or
           ex.policy = nullptr;
           break;
         case limit::ResolvedPolicy::Kind::denied:
-          co_return deny(ex, facts);
+          return deny(ex, facts);
       }
     }
   }
-  if (ex.policy != nullptr) {
-    const limit::RoutePolicy& policy = *ex.policy;
-    if (policy.any_quota() && ex.policy_header.empty()) {
-      ex.route_policy_header = &ex.counters->policy_header_at(services.clock.unix_ns());
-    }
-    Limits& limits = worker.limits();
-    limit::Decided decided;
-    if (limits.waits_for_store(policy)) {
-      decided = co_await limits.decide(policy, facts, origin.max_wait, ex.ticket);
-    } else {
-      decided = limits.decide_now(policy, facts, origin.max_wait, ex.ticket);
-    }
-    if (ex.ticket.fell_back()) {
-      ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
-    }
-    ex.decided_unix_ms = observe::unix_now_ms();
-    ex.ratelimit = ratelimit_value(policy, decided);
-    ex.decision = std::move(decided).held();
-    if (ex.decision.throttled()) {
-      ex.logged_key = config.log.show_keys
-                          ? ex.decision.key
-                          : limit::render_key(policy.limits[ex.decision.deciding].key, facts,
-                                              limit::KeyText::digest);
-    }
+  if (ex.policy != nullptr && ex.policy->any_quota() && ex.policy_header.empty()) {
+    ex.route_policy_header = &ex.counters->policy_header_at(services.clock.unix_ns());
   }
-  ex.counters->count(ex.decision.outcome);
+  return std::nullopt;
+}
 
-  if (ex.decision.outcome == limit::Outcome::rejected) {
-    if (ex.ticket.store_unavailable()) {
-      // Fail closed (redis.on_error: reject): the store of the shared limit is out, not the
-      // client over it.
-      static constexpr std::string_view kStoreOut = "the shared rate limit store is unavailable";
-      auto res = make_error(503, kStoreOut, ex.version);
-      res.set(http::field::retry_after, "1");
-      co_return Verdict::answer(std::move(res), AnswerReason::store_unavailable,
-                                std::string(kStoreOut));
+bool Admitting::awaits() const {
+  return (ex_.policy != nullptr && worker_.limits().waits_for_store(*ex_.policy)) || usage_route();
+}
+
+bool Admitting::usage_route() const noexcept {
+  return ex_.route != nullptr && ex_.route->respond && ex_.route->respond->usage;
+}
+
+Verdict Admitting::now() {
+  if (ex_.policy != nullptr) {
+    decided(worker_.limits().decide_now(*ex_.policy, *facts_, origin_.max_wait, ex_.ticket));
+  }
+  return after_decision();
+}
+
+Task<Verdict> Admitting::awaiting() {
+  if (ex_.policy != nullptr) {
+    Limits& limits = worker_.limits();
+    if (limits.waits_for_store(*ex_.policy)) {
+      decided(co_await limits.decide(*ex_.policy, *facts_, origin_.max_wait, ex_.ticket));
+    } else {
+      decided(limits.decide_now(*ex_.policy, *facts_, origin_.max_wait, ex_.ticket));
     }
-    const Rejection rejection = rejection_of(ex);
-    std::string detail = ex.ticket.past_deadline
-                             ? "the call's deadline comes before its turn under rate limit " +
-                                   rejection.limit + " of route " + rejection.route
-                             : std::string(rejection.what) + " " + rejection.limit + " of route " +
-                                   rejection.route + " exceeded";
-    co_return Verdict::answer(make_rejection(rejection, ex.version), AnswerReason::rejected,
-                              std::move(detail));
   }
-  if (ex.route != nullptr && ex.route->respond && ex.route->respond->usage) {
-    Usage usage(config, *ex.route, facts, services.limiter, services.clock.instant());
-    co_await worker.limits().read(usage);
-    ex.usage = usage.to_json();
+  Verdict verdict = after_decision();
+  if (verdict.next == Verdict::Next::forward && usage_route()) {
+    const config::Config& config = *ex_.runtime->config;
+    Services& services = worker_.services();
+    Usage usage(config, *ex_.route, *facts_, services.limiter, services.clock.instant());
+    co_await worker_.limits().read(usage);
+    ex_.usage = usage.to_json();
   }
-  co_return Verdict::forward();
+  co_return verdict;
+}
+
+void Admitting::decided(limit::Decided decided) {
+  Exchange& ex = ex_;
+  const limit::RoutePolicy& policy = *ex.policy;
+  if (ex.ticket.fell_back()) {
+    ex.counters->redis_fallbacks->fetch_add(1, std::memory_order_relaxed);
+  }
+  ex.decided_unix_ms = observe::unix_now_ms();
+  ex.ratelimit = ratelimit_value(policy, decided);
+  ex.decision = std::move(decided).held();
+  if (ex.decision.throttled()) {
+    ex.logged_key = ex.runtime->config->log.show_keys
+                        ? ex.decision.key
+                        : limit::render_key(policy.limits[ex.decision.deciding].key, *facts_,
+                                            limit::KeyText::digest);
+  }
+}
+
+Verdict Admitting::after_decision() {
+  Exchange& ex = ex_;
+  ex.counters->count(ex.decision.outcome);
+  if (ex.decision.outcome != limit::Outcome::rejected) return Verdict::forward();
+  if (ex.ticket.store_unavailable()) {
+    // Fail closed (redis.on_error: reject): the store of the shared limit is out, not the
+    // client over it.
+    static constexpr std::string_view kStoreOut = "the shared rate limit store is unavailable";
+    auto res = make_error(503, kStoreOut, ex.version);
+    res.set(http::field::retry_after, "1");
+    return Verdict::answer(std::move(res), AnswerReason::store_unavailable, std::string(kStoreOut));
+  }
+  const Rejection rejection = rejection_of(ex);
+  std::string detail = ex.ticket.past_deadline
+                           ? "the call's deadline comes before its turn under rate limit " +
+                                 rejection.limit + " of route " + rejection.route
+                           : std::string(rejection.what) + " " + rejection.limit + " of route " +
+                                 rejection.route + " exceeded";
+  return Verdict::answer(make_rejection(rejection, ex.version), AnswerReason::rejected,
+                         std::move(detail));
+}
+
+Task<Verdict> admit(Worker& worker, ClientHead& request, const RequestOrigin& origin,
+                    Exchange& ex) {
+  Admitting admitting(worker, request, origin, ex);
+  if (auto answered = admitting.until_decision()) co_return std::move(*answered);
+  co_return co_await admitting.awaiting();
 }
 
 Destination destination_of(const Exchange& ex, bool grpc) noexcept {

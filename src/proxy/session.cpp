@@ -344,12 +344,20 @@ Session::HeadResult Session::parse_head(RequestParser& parser, std::size_t head_
 // answer is not in the frame of serve_ready(), which a delayed request keeps while it waits.
 Task<Session::Admission> Session::admit(RequestParser& parser, Exchange& ex) {
   auto& request = parser.get();
-  Verdict verdict = co_await proxy::admit(worker_, request,
-                                          {.peer = peer_,
-                                           .peer_text = peer_text_,
-                                           .client_cert = client_cert_,
-                                           .chunked = parser.chunked()},
-                                          ex);
+  const RequestOrigin origin{.peer = peer_,
+                             .peer_text = peer_text_,
+                             .client_cert = client_cert_,
+                             .chunked = parser.chunked()};
+  // In this frame, not proxy::admit()'s: a local decision needs no coroutine of its own.
+  Admitting admitting(worker_, request, origin, ex);
+  Verdict verdict;
+  if (auto answered_early = admitting.until_decision()) {
+    verdict = std::move(*answered_early);
+  } else if (admitting.awaits()) {
+    verdict = co_await admitting.awaiting();
+  } else {
+    verdict = admitting.now();
+  }
   if (verdict.next == Verdict::Next::forward) co_return Admission::forward;
   const bool keep = !verdict.close_connection && parser.is_done() && request.keep_alive();
   co_return answered(co_await write_local(std::move(verdict.response), keep, &ex));
