@@ -158,7 +158,9 @@ Task<void> Session::serve_ready() {
     RequestParser parser(
         {.max_header_bytes = limits.max_header_bytes, .max_body_bytes = limits.max_body_bytes});
     HeadResult head = read_head_now(parser);
-    if (head.outcome == HeadResult::Outcome::incomplete) head = co_await read_head(parser);
+    if (head.outcome == HeadResult::Outcome::incomplete) {
+      head = co_await read_head(parser);
+    }
     if (head.outcome == HeadResult::Outcome::http2) {
       co_await serve_http2();
       co_return;
