@@ -148,7 +148,8 @@ std::variant<ReadRequest, Refusal> read_request(ClientHead& request, bool chunke
                                                 const IpAddress& peer, std::string_view peer_text,
                                                 const config::Config& config) {
   if (auto refusal = check_framing(request, chunked)) return std::move(*refusal);
-  // Host and X-Forwarded-For in one pass: a lookup by name walks Beast's field tree.
+  // Host and X-Forwarded-For in one pass. Their views are the head's: used before the head is
+  // rewritten below, which may move its bytes.
   std::string_view host;
   std::string_view forwarded_for;
   std::size_t forwarded_lines = 0;
@@ -164,8 +165,6 @@ std::variant<ReadRequest, Refusal> read_request(ClientHead& request, bool chunke
   auto resolved = resolve_target(request.method(), view(request.target()), host, config.http.paths);
   if (auto* refusal = std::get_if<Refusal>(&resolved)) return std::move(*refusal);
   ReadRequest out{std::move(std::get<Target>(resolved)), {}, {}, {}, nullptr};
-  request.target(out.target.forwarded);
-  if (!out.target.authority.empty()) request.set(http::field::host, out.target.authority);
   // Most requests carry no X-Forwarded-For, or one line: no list is built for them.
   out.client = forwarded_lines == 0 ? peer
                : forwarded_lines == 1
@@ -180,6 +179,8 @@ std::variant<ReadRequest, Refusal> read_request(ClientHead& request, bool chunke
                        : limit::client_key_text(out.client, config.ipv6_prefix);
   out.route =
       config::match_route(config, view(request.method_string()), out.target.path, out.target.host);
+  request.target(out.target.forwarded);
+  if (!out.target.authority.empty()) request.set(http::field::host, out.target.authority);
   return out;
 }
 

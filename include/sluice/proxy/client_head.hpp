@@ -14,6 +14,8 @@
 
 namespace sluice::proxy {
 
+// Views read from a head (a value, the target) stay valid until the head is next changed, as
+// with a std::string: a change may move the arena.
 class ClientHead {
   struct Text {
     std::uint32_t at = 0;
