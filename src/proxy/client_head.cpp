@@ -1,6 +1,7 @@
 #include "sluice/proxy/client_head.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace sluice::proxy {
 
@@ -54,8 +55,18 @@ void ClientHead::insert(std::string_view name, std::string_view value) {
 }
 
 void ClientHead::insert(http::field name, std::string_view name_text, std::string_view value) {
-  const Text name_at = keep(name_text);
-  fields_.push_back({name, name_at, keep(value)});
+  // Either may view the arena, which the first copy could move before the second is read: room
+  // for both first, and the views rebased if the arena moved.
+  const char* before = arena_.data();
+  const std::size_t used = arena_.size();
+  arena_.reserve(used + name_text.size() + value.size());
+  const auto rebase = [&](std::string_view s) {
+    const std::less<const char*> below;
+    const bool inside = !below(s.data(), before) && below(s.data(), before + used);
+    return inside ? std::string_view(arena_.data() + (s.data() - before), s.size()) : s;
+  };
+  const Text name_at = keep(rebase(name_text));
+  fields_.push_back({name, name_at, keep(rebase(value))});
 }
 
 void ClientHead::set(http::field name, std::string_view value) {

@@ -113,5 +113,15 @@ TEST(ClientHead, AValueViewingTheHeadSurvivesItsGrowth) {
   EXPECT_EQ(head.target(), std::string(100, 'a'));
 }
 
+// A name and a value both viewing the head: the name's copy alone outgrows the arena's room.
+TEST(ClientHead, ANameAndAValueViewingTheHeadSurviveItsGrowth) {
+  const std::string long_text(400, 'b');
+  ClientHead head;
+  head.insert("X-Long", long_text);
+  head.insert(head["x-long"], head["x-long"]);
+  EXPECT_EQ(head.count(long_text), 1u);
+  EXPECT_EQ(head[long_text], long_text);
+}
+
 }  // namespace
 }  // namespace sluice::proxy
